@@ -1,0 +1,7 @@
+module github.com/citybrain-ioc/citybrain/scripts
+
+go 1.26.0
+
+require github.com/citybrain-ioc/citybrain/gis v0.0.0
+
+replace github.com/citybrain-ioc/citybrain/gis => ../gis
