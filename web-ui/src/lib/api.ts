@@ -1,0 +1,92 @@
+// HTTP access to the citybrain API on the same origin.
+
+import type { Incident, IncidentList, LayerCollection, LayerName } from './types'
+
+/** An HTTP answer other than 2xx. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly url: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'HttpError'
+  }
+}
+
+const TOKEN_KEY = 'citybrain.token'
+
+/**
+ * The bearer token of a signed-in user, if any. The wall runs as an anonymous viewer in demo mode;
+ * a deployment that requires login stores the token from /api/v1/auth/login under this key.
+ */
+export function authToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY)
+  } catch {
+    return null
+  }
+}
+
+async function request<T>(method: string, url: string, timeoutMs = 15000): Promise<T> {
+  const ctrl = new AbortController()
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs)
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  const token = authToken()
+  if (token) headers.Authorization = `Bearer ${token}`
+  try {
+    const res = await fetch(url, { method, headers, signal: ctrl.signal, credentials: 'same-origin' })
+    if (!res.ok) {
+      let msg = `${res.status} ${res.statusText}`
+      try {
+        const body = (await res.json()) as { error?: string; message?: string }
+        msg = body.message ?? body.error ?? msg
+      } catch {
+        // not JSON: keep the status line
+      }
+      throw new HttpError(res.status, url, msg)
+    }
+    return (await res.json()) as T
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** GET a GIS layer as a GeoJSON FeatureCollection (WGS-84). */
+export async function fetchLayer(name: LayerName): Promise<LayerCollection> {
+  const fc = await request<LayerCollection>('GET', `/api/v1/gis/layers/${encodeURIComponent(name)}`, 60000)
+  if (!fc || fc.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
+    throw new Error(`layer ${name}: not a FeatureCollection`)
+  }
+  return fc
+}
+
+/** GET the newest incidents. */
+export async function fetchIncidents(limit = 500): Promise<Incident[]> {
+  const list = await request<IncidentList>('GET', `/api/v1/incidents?limit=${limit}`)
+  return Array.isArray(list?.items) ? list.items.filter(isIncident) : []
+}
+
+/** GET one incident. */
+export async function fetchIncident(id: string): Promise<Incident | null> {
+  const inc = await request<Incident>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`)
+  return isIncident(inc) ? inc : null
+}
+
+/** POST for a short-lived websocket ticket (anonymous viewer in demo mode). */
+export async function fetchWsTicket(): Promise<string> {
+  const res = await request<{ ticket?: unknown }>('POST', '/api/v1/auth/ws-ticket', 10000)
+  if (typeof res?.ticket !== 'string' || res.ticket === '') throw new Error('ws-ticket: no ticket in answer')
+  return res.ticket
+}
+
+/** The websocket URL of a path on this origin. */
+export function wsURL(path: string): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return `${proto}//${location.host}${path}`
+}
+
+/** Whether a value looks like an incident (has a string id). */
+export function isIncident(v: unknown): v is Incident {
+  return typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string'
+}

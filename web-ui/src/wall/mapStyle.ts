@@ -1,0 +1,243 @@
+// The wall map's MapLibre style: local GeoJSON sources only (no tiles, glyphs or sprites, so it
+// works with no internet), and only fill/line/circle layers. Labels are HTML markers (WallMap.vue).
+//
+// Sizes are CSS pixels at the 1920×1080 design and are multiplied by the UI scale, so lines and
+// symbols keep their proportions on a 4K wall.
+
+import type {
+  DataDrivenPropertyValueSpecification,
+  ExpressionSpecification,
+  LayerSpecification,
+  StyleSpecification,
+} from 'maplibre-gl'
+import type { FeatureCollection } from 'geojson'
+import { RESOURCE_KINDS, SEVERITIES } from '../lib/format'
+
+/** A GIS layer's load state, as the legend shows it. */
+export interface LayerStatus {
+  state: 'loading' | 'ok' | 'error'
+  /** Whether any feature of the layer is a generated (示意) geometry. */
+  schematic: boolean
+  count: number
+}
+
+export const EMPTY_FC: FeatureCollection = { type: 'FeatureCollection', features: [] }
+
+/** Source ids; GIS sources are named like the server's layers. */
+export const SRC = {
+  district: 'district',
+  towns: 'towns',
+  villages: 'villages',
+  grids: 'grids',
+  roads: 'roads',
+  resources: 'resources',
+  incidents: 'incidents',
+} as const
+
+export const INCIDENT_LAYER = 'incidents'
+
+const severityColor: ExpressionSpecification = [
+  'match',
+  ['get', 'sev'],
+  ...SEVERITIES.flatMap((s) => [s.level, s.color]),
+  SEVERITIES[3]?.color ?? '#2f9bff',
+] as unknown as ExpressionSpecification
+
+const resourceColor: ExpressionSpecification = [
+  'match',
+  ['get', 'kind'],
+  ...RESOURCE_KINDS.flatMap((k) => [k.kind, k.color]),
+  '#8aa4c0',
+] as unknown as ExpressionSpecification
+
+const detailKinds = RESOURCE_KINDS.filter((k) => k.detail).map((k) => k.kind)
+
+/** Radius in design px by event_count: fused incidents grow, slowly. */
+function incidentRadius(s: number, extra = 0): DataDrivenPropertyValueSpecification<number> {
+  return [
+    'interpolate',
+    ['linear'],
+    ['get', 'n'],
+    1,
+    (5 + extra) * s,
+    3,
+    (7.5 + extra) * s,
+    10,
+    (11 + extra) * s,
+    50,
+    (16 + extra) * s,
+  ] as unknown as DataDrivenPropertyValueSpecification<number>
+}
+
+/** Paint properties that depend on the UI scale, by layer id. */
+export function scaledPaint(s: number): Record<string, Record<string, unknown>> {
+  return {
+    'district-glow': { 'line-width': 10 * s, 'line-blur': 8 * s },
+    'district-line': { 'line-width': 2.2 * s },
+    'towns-line': { 'line-width': 1.1 * s },
+    'villages-line': { 'line-width': 0.6 * s },
+    'grids-line': { 'line-width': 0.5 * s },
+    'roads-major': { 'line-width': 1.8 * s },
+    'roads-minor': { 'line-width': 0.8 * s },
+    'resources-main': { 'circle-radius': 3.6 * s, 'circle-stroke-width': 1 * s },
+    'resources-detail': { 'circle-radius': 2.4 * s, 'circle-stroke-width': 0.6 * s },
+    'incidents-halo': { 'circle-radius': incidentRadius(s, 7) },
+    incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 1.2 * s },
+    'incident-selected': { 'circle-radius': incidentRadius(s, 6), 'circle-stroke-width': 2 * s },
+  }
+}
+
+const isMajorRoad: ExpressionSpecification = [
+  'in',
+  ['downcase', ['to-string', ['get', 'level']]],
+  ['literal', ['motorway', 'expressway', 'highway', 'trunk', 'primary', 'national', 'provincial', '1', '2', '高速', '国道', '省道', '主干道']],
+]
+
+/** The complete style for UI scale s. */
+export function wallStyle(s: number): StyleSpecification {
+  const paint = scaledPaint(s)
+  const geo = (): { type: 'geojson'; data: FeatureCollection } => ({ type: 'geojson', data: EMPTY_FC })
+  const layers: LayerSpecification[] = [
+    { id: 'background', type: 'background', paint: { 'background-color': '#030d1c' } },
+    {
+      id: 'district-fill',
+      type: 'fill',
+      source: SRC.district,
+      paint: { 'fill-color': '#0a2747', 'fill-opacity': 0.85 },
+    },
+    {
+      id: 'towns-fill',
+      type: 'fill',
+      source: SRC.towns,
+      paint: {
+        'fill-color': ['case', ['==', ['%', ['to-number', ['slice', ['to-string', ['get', 'code']], 6, 9], 0], 2], 0], '#0e3562', '#0c2f57'],
+        'fill-opacity': 0.9,
+      },
+    },
+    {
+      id: 'grids-line',
+      type: 'line',
+      source: SRC.grids,
+      minzoom: 11,
+      paint: { 'line-color': '#2c79c4', 'line-opacity': 0.16, ...paint['grids-line'] },
+    },
+    {
+      id: 'villages-line',
+      type: 'line',
+      source: SRC.villages,
+      paint: { 'line-color': '#2f86d0', 'line-opacity': 0.28, ...paint['villages-line'] },
+    },
+    {
+      id: 'roads-minor',
+      type: 'line',
+      source: SRC.roads,
+      filter: ['!', isMajorRoad],
+      layout: { 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': '#2a4f78', 'line-opacity': 0.8, ...paint['roads-minor'] },
+    },
+    {
+      id: 'roads-major',
+      type: 'line',
+      source: SRC.roads,
+      filter: isMajorRoad,
+      layout: { 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': '#4a7fb3', 'line-opacity': 0.85, ...paint['roads-major'] },
+    },
+    {
+      id: 'towns-line',
+      type: 'line',
+      source: SRC.towns,
+      layout: { 'line-join': 'round' },
+      paint: { 'line-color': '#3fa9ff', 'line-opacity': 0.55, 'line-dasharray': [3, 2], ...paint['towns-line'] },
+    },
+    {
+      id: 'district-glow',
+      type: 'line',
+      source: SRC.district,
+      layout: { 'line-join': 'round' },
+      paint: { 'line-color': '#00d8ff', 'line-opacity': 0.45, ...paint['district-glow'] },
+    },
+    {
+      id: 'district-line',
+      type: 'line',
+      source: SRC.district,
+      layout: { 'line-join': 'round' },
+      paint: { 'line-color': '#8ef4ff', ...paint['district-line'] },
+    },
+    {
+      id: 'resources-detail',
+      type: 'circle',
+      source: SRC.resources,
+      minzoom: 11.5,
+      filter: ['in', ['get', 'kind'], ['literal', detailKinds]],
+      paint: {
+        'circle-color': resourceColor,
+        'circle-opacity': 0.75,
+        'circle-stroke-color': '#030d1c',
+        ...paint['resources-detail'],
+      },
+    },
+    {
+      id: 'resources-main',
+      type: 'circle',
+      source: SRC.resources,
+      filter: ['!', ['in', ['get', 'kind'], ['literal', detailKinds]]],
+      paint: {
+        'circle-color': resourceColor,
+        'circle-opacity': 0.9,
+        'circle-stroke-color': '#030d1c',
+        ...paint['resources-main'],
+      },
+    },
+    {
+      id: 'incidents-halo',
+      type: 'circle',
+      source: SRC.incidents,
+      filter: ['==', ['get', 'open'], 1],
+      paint: {
+        'circle-color': severityColor,
+        'circle-opacity': ['match', ['get', 'sev'], [1, 2], 0.3, 0.16],
+        'circle-blur': 0.7,
+        ...paint['incidents-halo'],
+      },
+    },
+    {
+      id: INCIDENT_LAYER,
+      type: 'circle',
+      source: SRC.incidents,
+      layout: { 'circle-sort-key': ['-', 10, ['get', 'sev']] },
+      paint: {
+        'circle-color': severityColor,
+        'circle-opacity': ['case', ['==', ['get', 'open'], 1], 0.95, 0.4],
+        'circle-stroke-color': '#ffffff',
+        'circle-stroke-opacity': ['case', ['==', ['get', 'open'], 1], 0.85, 0.25],
+        ...paint.incidents,
+      },
+    },
+    {
+      id: 'incident-selected',
+      type: 'circle',
+      source: SRC.incidents,
+      filter: ['==', ['get', 'id'], ''],
+      paint: {
+        'circle-color': 'rgba(0,0,0,0)',
+        'circle-stroke-color': '#ffffff',
+        ...paint['incident-selected'],
+      },
+    },
+  ]
+  return {
+    version: 8,
+    name: 'citybrain-wall',
+    sources: {
+      [SRC.district]: geo(),
+      [SRC.towns]: geo(),
+      [SRC.villages]: geo(),
+      [SRC.grids]: geo(),
+      [SRC.roads]: geo(),
+      [SRC.resources]: geo(),
+      [SRC.incidents]: geo(),
+    },
+    layers,
+  }
+}

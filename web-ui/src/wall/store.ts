@@ -1,0 +1,150 @@
+// The wall's live state: incidents by id and the KPI block, fed by the "wall" realtime channel
+// (snapshot, then deltas) and, until the first snapshot arrives, by one REST page of incidents.
+//
+// Incidents are kept outside Vue's deep reactivity (thousands of objects replaced many times a
+// second would make every access a proxy hop); a revision counter tells components to recompute.
+
+import { shallowRef, triggerRef, type ShallowRef } from 'vue'
+import { isIncident } from '../lib/api'
+import { isOpen, num, parseTime } from '../lib/format'
+import type { ChannelHandler } from '../lib/realtime'
+import type { Incident, Source, WallStats } from '../lib/types'
+import { SOURCES } from '../lib/types'
+
+/** The most incidents the wall holds; beyond it the oldest closed ones (then the oldest) go. */
+export const MAX_INCIDENTS = 5000
+
+export type ArrivalListener = (inc: Incident) => void
+
+export interface WallStore {
+  /** Incidents by id. Read after touching `revision.value` to stay reactive. */
+  readonly incidents: Map<string, Incident>
+  /** Bumps whenever `incidents` changes. */
+  readonly revision: ShallowRef<number>
+  readonly stats: ShallowRef<WallStats | null>
+  /** Whether a realtime snapshot has been applied (REST data is then ignored). */
+  readonly live: ShallowRef<boolean>
+  /** Called for incidents seen for the first time after the initial load. */
+  onArrival(fn: ArrivalListener): () => void
+  /** Seeds from a REST page while the websocket is not there yet. */
+  seed(items: Incident[]): void
+  /** Applies one incident fetched by id (newer versions win; no arrival pulse). */
+  merge(inc: Incident): void
+  /** The realtime channel handler. */
+  readonly channel: ChannelHandler
+}
+
+/** Normalised stats: every count a finite non-negative integer or absent. */
+export function normaliseStats(v: unknown): WallStats | null {
+  if (typeof v !== 'object' || v === null) return null
+  const s = v as Record<string, unknown>
+  const count = (x: unknown): number | undefined => {
+    const n = num(x)
+    return n === null || n < 0 ? undefined : Math.round(n)
+  }
+  const today: Partial<Record<Source, number>> = {}
+  if (typeof s.today === 'object' && s.today !== null) {
+    const t = s.today as Record<string, unknown>
+    for (const src of SOURCES) {
+      const n = count(t[src])
+      if (n !== undefined) today[src] = n
+    }
+  }
+  const out: WallStats = { today }
+  const open = count(s.open)
+  const closed = count(s.closed)
+  const total = count(s.total)
+  if (open !== undefined) out.open = open
+  if (closed !== undefined) out.closed = closed
+  if (total !== undefined) out.total = total
+  return out
+}
+
+function versionOf(inc: Incident): number {
+  return num(inc.version) ?? 0
+}
+
+export function createWallStore(): WallStore {
+  const incidents = new Map<string, Incident>()
+  const revision = shallowRef(0)
+  const stats = shallowRef<WallStats | null>(null)
+  const live = shallowRef(false)
+  const listeners = new Set<ArrivalListener>()
+
+  const bump = () => {
+    revision.value++
+    triggerRef(revision)
+  }
+
+  /** Inserts or replaces by id unless the held copy is newer. Returns true for a new id. */
+  const put = (inc: Incident): boolean => {
+    const old = incidents.get(inc.id)
+    if (old && versionOf(old) > versionOf(inc)) return false
+    incidents.set(inc.id, Object.freeze(inc))
+    return !old
+  }
+
+  const evict = () => {
+    if (incidents.size <= MAX_INCIDENTS) return
+    const byAge = [...incidents.values()].sort((a, b) => {
+      const ca = isOpen(a) ? 1 : 0
+      const cb = isOpen(b) ? 1 : 0
+      if (ca !== cb) return ca - cb
+      return (parseTime(a.updated_at ?? a.last_seen) ?? 0) - (parseTime(b.updated_at ?? b.last_seen) ?? 0)
+    })
+    for (const inc of byAge.slice(0, incidents.size - MAX_INCIDENTS)) incidents.delete(inc.id)
+  }
+
+  const channel: ChannelHandler = {
+    onSnapshot(data) {
+      const d = (typeof data === 'object' && data !== null ? data : {}) as { incidents?: unknown; stats?: unknown }
+      incidents.clear()
+      if (Array.isArray(d.incidents)) for (const inc of d.incidents) if (isIncident(inc)) put(inc)
+      evict()
+      const st = normaliseStats(d.stats)
+      if (st) stats.value = st
+      live.value = true
+      bump()
+    },
+    onDelta(kind, data) {
+      if (kind === 'incident') {
+        if (!isIncident(data)) return
+        const isNew = put(data)
+        if (isNew) evict()
+        bump()
+        if (isNew) for (const fn of listeners) fn(data)
+      } else if (kind === 'stats') {
+        const st = normaliseStats(data)
+        if (st) stats.value = st
+      }
+    },
+    onReload() {
+      incidents.clear()
+      stats.value = null
+      live.value = false
+      bump()
+    },
+  }
+
+  return {
+    incidents,
+    revision,
+    stats,
+    live,
+    channel,
+    onArrival(fn) {
+      listeners.add(fn)
+      return () => listeners.delete(fn)
+    },
+    merge(inc) {
+      put(inc)
+      bump()
+    },
+    seed(items) {
+      if (live.value) return
+      for (const inc of items) put(inc)
+      evict()
+      bump()
+    },
+  }
+}
