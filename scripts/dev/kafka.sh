@@ -8,6 +8,7 @@
 #                                  until the broker answers a metadata request
 #   scripts/dev/kafka.sh stop      controlled shutdown (SIGTERM, then SIGKILL after a timeout)
 #   scripts/dev/kafka.sh restart   stop, then start on the same data (never reformats)
+#   scripts/dev/kafka.sh kill      SIGKILL, as a crash would (then `start` recovers the log)
 #   scripts/dev/kafka.sh status    running or not (exit 0 / 3), pid, address, version
 #   scripts/dev/kafka.sh version   the Kafka version in lib/ (from the jar name)
 #   scripts/dev/kafka.sh logs [N]  the last N (default 100) lines of the broker's log
@@ -259,6 +260,18 @@ cmd_stop() {
 	say "stopped (pid $p)"
 }
 
+cmd_kill() {
+	local p
+	if ! p="$(pid)"; then
+		say "not running"
+		return 0
+	fi
+	kill -KILL "$p" 2>/dev/null || true
+	while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+	rm -f "$pid_file"
+	say "killed (SIGKILL, pid $p)"
+}
+
 cmd_status() {
 	local p
 	if p="$(pid)"; then
@@ -283,6 +296,7 @@ restart)
 	cmd_stop
 	cmd_start
 	;;
+kill) cmd_kill ;;
 status) cmd_status ;;
 version) version || die "not installed (run: $0 install)" ;;
 logs) tail -n "${1:-100}" "$logs/server.log" ;;
@@ -297,7 +311,7 @@ wipe)
 	say "deleted $data_dir"
 	;;
 *)
-	sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
 	exit 2
 	;;
 esac

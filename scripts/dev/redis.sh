@@ -6,6 +6,7 @@
 #   scripts/dev/redis.sh start     start daemonized, wait until PING answers
 #   scripts/dev/redis.sh stop      SHUTDOWN (the AOF is fsynced), then SIGTERM/SIGKILL by pid
 #   scripts/dev/redis.sh restart   stop, then start on the same data (the AOF is replayed)
+#   scripts/dev/redis.sh kill      SIGKILL, as a crash would (up to ~1 s of writes may be lost)
 #   scripts/dev/redis.sh flush     FLUSHALL (projections are rebuildable from Kafka)
 #   scripts/dev/redis.sh status    running or not (exit 0 / 3)
 #   scripts/dev/redis.sh cli ARGS  redis-cli against this server
@@ -136,6 +137,18 @@ cmd_stop() {
 	say "stopped (pid $p)"
 }
 
+cmd_kill() {
+	local p
+	if ! p="$(pid)"; then
+		say "not running"
+		return 0
+	fi
+	kill -KILL "$p" 2>/dev/null || true
+	while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+	rm -f "$pid_file"
+	say "killed (SIGKILL, pid $p)"
+}
+
 cmd_status() {
 	local p
 	if p="$(pid)" && [[ "$(cli ping 2>/dev/null)" == "PONG" ]]; then
@@ -160,6 +173,7 @@ flush)
 	[[ "$(cli flushall)" == "OK" ]] || die "FLUSHALL failed on 127.0.0.1:$port"
 	say "flushed 127.0.0.1:$port"
 	;;
+kill) cmd_kill ;;
 status) cmd_status ;;
 cli) cli "$@" ;;
 wipe)
@@ -168,7 +182,7 @@ wipe)
 	say "deleted $data_dir"
 	;;
 *)
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
 	exit 2
 	;;
 esac
