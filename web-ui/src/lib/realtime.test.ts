@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest'
+import { Realtime, type ChannelHandler, type ConnStatus, type SocketLike } from './realtime'
+
+/** A scripted socket: the test drives open/message/close by hand. */
+class FakeSocket implements SocketLike {
+  readyState = 0
+  sent: unknown[] = []
+  closed = false
+  onopen: ((ev: Event) => void) | null = null
+  onmessage: ((ev: MessageEvent) => void) | null = null
+  onclose: ((ev: CloseEvent) => void) | null = null
+  onerror: ((ev: Event) => void) | null = null
+  constructor(readonly protocols: string[]) {}
+  send(data: string) {
+    this.sent.push(JSON.parse(data))
+  }
+  close() {
+    this.closed = true
+    this.readyState = 3
+  }
+  open() {
+    this.readyState = 1
+    this.onopen?.({} as Event)
+  }
+  receive(msg: unknown) {
+    this.onmessage?.({ data: JSON.stringify(msg) } as MessageEvent)
+  }
+  drop(code = 1006) {
+    this.readyState = 3
+    this.onclose?.({ code, reason: '' } as CloseEvent)
+  }
+}
+
+function harness(opts: { tickets?: (() => Promise<string>)[] } = {}) {
+  const sockets: FakeSocket[] = []
+  const timers: { fn: () => void; ms: number }[] = []
+  const statuses: ConnStatus[] = []
+  const log: string[] = []
+  let ticketCalls = 0
+  const handler: ChannelHandler = {
+    onSnapshot: (d) => log.push(`snapshot ${JSON.stringify(d)}`),
+    onDelta: (k, d) => log.push(`delta ${k} ${JSON.stringify(d)}`),
+    onReload: (r) => log.push(`reload ${r}`),
+  }
+  const rt = new Realtime({
+    ticket: () => {
+      const t = opts.tickets?.[ticketCalls]
+      ticketCalls++
+      return t ? t() : Promise.resolve(`t${ticketCalls}`)
+    },
+    open: (p) => {
+      const s = new FakeSocket(p)
+      sockets.push(s)
+      return s
+    },
+    onStatus: (s) => statuses.push(s),
+    random: () => 1,
+    now: () => 0,
+    setTimer: (fn, ms) => {
+      timers.push({ fn, ms })
+      return timers.length
+    },
+    clearTimer: () => {},
+  })
+  rt.subscribe('wall', handler)
+  return { rt, sockets, timers, statuses, log, tickets: () => ticketCalls }
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0))
+
+describe('Realtime', () => {
+  it('sends the ticket as a subprotocol and subscribes without since at first', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    expect(s.protocols).toEqual(['citybrain.v1', 'ticket.t1'])
+    s.open()
+    expect(s.sent).toEqual([{ op: 'subscribe', channel: 'wall' }])
+    expect(h.rt.current.state).toBe('open')
+  })
+
+  it('delivers snapshot and deltas and resumes from the last seq after a drop', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    s.receive({ type: 'snapshot', channel: 'wall', seq: 'a1', data: { n: 1 } })
+    s.receive({ type: 'delta', channel: 'wall', seq: 'a2', kind: 'incident', data: { id: 'X' } })
+    s.receive({ type: 'delta', channel: 'other', seq: 'zz', kind: 'incident', data: {} })
+    expect(h.log).toEqual(['snapshot {"n":1}', 'delta incident {"id":"X"}'])
+    s.drop()
+    expect(h.rt.current.state).toBe('waiting')
+    expect(h.timers).toHaveLength(1)
+    h.timers[0]!.fn()
+    await flush()
+    expect(h.tickets()).toBe(2)
+    const s2 = h.sockets[1]!
+    expect(s2.protocols[1]).toBe('ticket.t2')
+    s2.open()
+    expect(s2.sent).toEqual([{ op: 'subscribe', channel: 'wall', since: 'a2' }])
+  })
+
+  it('backs off exponentially to 30 s while failing and resets after a snapshot', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    for (let i = 0; i < 7; i++) {
+      h.sockets[i]!.drop()
+      h.timers[i]!.fn()
+      await flush()
+    }
+    expect(h.timers.map((t) => t.ms)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000])
+    const s = h.sockets[7]!
+    s.open()
+    s.receive({ type: 'snapshot', channel: 'wall', seq: '1', data: {} })
+    s.drop()
+    expect(h.timers[7]!.ms).toBe(1000)
+  })
+
+  it('applies jitter between half and all of the delay', () => {
+    const h = harness()
+    const lo = new Realtime({ ticket: async () => 't', open: () => new FakeSocket([]), random: () => 0 })
+    expect(lo.delayFor(1)).toBe(500)
+    expect(lo.delayFor(10)).toBe(15000)
+    expect(h.rt.delayFor(3)).toBe(4000)
+  })
+
+  it('retries when no ticket can be had', async () => {
+    const h = harness({ tickets: [() => Promise.reject(new Error('401 Unauthorized'))] })
+    h.rt.start()
+    await flush()
+    expect(h.sockets).toHaveLength(0)
+    expect(h.rt.current.state).toBe('waiting')
+    expect(h.rt.current.error).toContain('401')
+    h.timers[0]!.fn()
+    await flush()
+    expect(h.sockets).toHaveLength(1)
+  })
+
+  it('on reload drops the seq, tells the page and subscribes again without since', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    s.receive({ type: 'snapshot', channel: 'wall', seq: '5', data: {} })
+    s.receive({ type: 'reload', channel: 'wall', reason: 'retention' })
+    expect(h.log.at(-1)).toBe('reload retention')
+    expect(s.sent.at(-1)).toEqual({ op: 'subscribe', channel: 'wall' })
+    s.drop()
+    h.timers[0]!.fn()
+    await flush()
+    h.sockets[1]!.open()
+    expect(h.sockets[1]!.sent).toEqual([{ op: 'subscribe', channel: 'wall' }])
+  })
+
+  it('ignores garbage and keeps going; records server errors', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    s.onmessage?.({ data: 'not json' } as MessageEvent)
+    s.receive(null)
+    s.receive({ type: 'error', code: 'bad_request', message: '未知频道' })
+    s.receive({ type: 'delta', channel: 'wall', seq: '2', kind: 'stats', data: { open: 1 } })
+    expect(h.rt.current.error).toContain('未知频道')
+    expect(h.log).toEqual(['delta stats {"open":1}'])
+    expect(h.rt.current.lastMessageAt).toBe(0)
+  })
+
+  it('stop closes the socket and never reconnects', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    h.rt.stop()
+    expect(s.closed).toBe(true)
+    s.drop(1000)
+    expect(h.timers).toHaveLength(0)
+    expect(h.rt.current.state).toBe('stopped')
+  })
+})

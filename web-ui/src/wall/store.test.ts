@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest'
+import type { Incident } from '../lib/types'
+import { MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
+
+const inc = (id: string, version: number, extra: Partial<Incident> = {}): Incident => ({ id, version, ...extra })
+
+describe('wall store', () => {
+  it('replaces state on snapshot and upserts deltas by id, newer versions only', () => {
+    const st = createWallStore()
+    const arrived: string[] = []
+    st.onArrival((i) => arrived.push(i.id))
+    st.channel.onSnapshot({ incidents: [inc('A', 2), inc('B', 1), { nope: 1 }], stats: { open: 2 } })
+    expect([...st.incidents.keys()]).toEqual(['A', 'B'])
+    expect(st.live.value).toBe(true)
+    st.channel.onDelta('incident', inc('A', 1, { state: 'old' }))
+    expect(st.incidents.get('A')?.state).toBeUndefined()
+    st.channel.onDelta('incident', inc('A', 3, { state: 'closed' }))
+    expect(st.incidents.get('A')?.state).toBe('closed')
+    st.channel.onDelta('incident', inc('C', 1))
+    expect(arrived).toEqual(['C'])
+    const rev = st.revision.value
+    st.channel.onSnapshot({ incidents: [inc('Z', 1)] })
+    expect([...st.incidents.keys()]).toEqual(['Z'])
+    expect(st.revision.value).toBeGreaterThan(rev)
+  })
+
+  it('ignores REST seeding once live', () => {
+    const st = createWallStore()
+    st.seed([inc('R', 1)])
+    expect(st.incidents.has('R')).toBe(true)
+    st.channel.onSnapshot({ incidents: [] })
+    st.seed([inc('S', 1)])
+    expect(st.incidents.size).toBe(0)
+  })
+
+  it('drops everything on reload', () => {
+    const st = createWallStore()
+    st.channel.onSnapshot({ incidents: [inc('A', 1)], stats: { open: 1 } })
+    st.channel.onReload?.('x')
+    expect(st.incidents.size).toBe(0)
+    expect(st.stats.value).toBeNull()
+    expect(st.live.value).toBe(false)
+  })
+
+  it('evicts closed incidents first beyond the cap', () => {
+    const st = createWallStore()
+    const items: Incident[] = []
+    for (let i = 0; i < MAX_INCIDENTS; i++) items.push(inc(`O${i}`, 1, { state: 'dispatched', updated_at: '2026-01-01T00:00:00Z' }))
+    items.push(inc('CLOSED', 1, { state: 'closed', updated_at: '2026-06-01T00:00:00Z' }))
+    st.channel.onSnapshot({ incidents: items })
+    expect(st.incidents.size).toBe(MAX_INCIDENTS)
+    expect(st.incidents.has('CLOSED')).toBe(false)
+  })
+
+  it('normalises stats: numbers only, negatives and junk dropped', () => {
+    expect(normaliseStats(null)).toBeNull()
+    expect(normaliseStats({ today: { hotline: '3', grid: -1, emergency: 'x', traffic: 2.6, bogus: 1 }, open: NaN, closed: 4, total: null })).toEqual({
+      today: { hotline: 3, traffic: 3 },
+      closed: 4,
+    })
+  })
+})
