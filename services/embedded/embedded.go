@@ -1,0 +1,92 @@
+// Package embedded starts the in-process servers of all-in-one mode: a
+// Kafka-protocol broker (franz-go's kfake, persisting its log under a data
+// directory) and a Redis server (miniredis, in memory: projections are
+// rebuilt from Kafka at start-up). Both listen on loopback and are reached
+// through the same kafka-go and go-redis clients as real servers.
+package embedded
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka is a running embedded broker.
+type Kafka struct{ c *kfake.Cluster }
+
+// StartKafka starts a one-node broker. With dataDir non-empty its log and
+// committed offsets persist there across restarts; port 0 picks a free port.
+func StartKafka(dataDir string, port int) (*Kafka, error) {
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ClusterID("citybrain-embedded"),
+		kfake.GroupMinSessionTimeout(time.Second),
+		kfake.DefaultNumPartitions(6),
+	}
+	if port > 0 {
+		opts = append(opts, kfake.Ports(port))
+	}
+	if dataDir != "" {
+		dir := filepath.Join(dataDir, "kafka")
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("embedded kafka: %w", err)
+		}
+		opts = append(opts, kfake.DataDir(dir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	return &Kafka{c: c}, nil
+}
+
+// Brokers returns the bootstrap addresses.
+func (k *Kafka) Brokers() []string { return k.c.ListenAddrs() }
+
+// Close stops the broker, flushing its log to disk.
+func (k *Kafka) Close() { k.c.Close() }
+
+// Redis is a running embedded Redis.
+type Redis struct {
+	s    *miniredis.Miniredis
+	stop chan struct{}
+}
+
+// StartRedis starts miniredis on a free loopback port.
+func StartRedis() (*Redis, error) {
+	s := miniredis.NewMiniRedis()
+	if err := s.Start(); err != nil {
+		return nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	r := &Redis{s: s, stop: make(chan struct{})}
+	go r.tick()
+	return r, nil
+}
+
+// tick advances miniredis' clock with the wall clock: miniredis expires keys
+// (EX, PX) only when its time is moved forward.
+func (r *Redis) tick() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
+			r.s.FastForward(time.Second)
+		}
+	}
+}
+
+// Addr returns host:port.
+func (r *Redis) Addr() string { return r.s.Addr() }
+
+// Close stops the server.
+func (r *Redis) Close() {
+	close(r.stop)
+	r.s.Close()
+}

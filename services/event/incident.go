@@ -1,0 +1,101 @@
+package event
+
+import (
+	"time"
+
+	"github.com/citybrain-ioc/citybrain/gis"
+)
+
+// State is a case state (GB/T 30428 and the 12345 workflow).
+type State string
+
+// Case states. The dispatcher's state machine decides which transitions
+// are allowed; these are only the names.
+const (
+	Received           State = "received"
+	Filed              State = "filed"
+	Rejected           State = "rejected"
+	Dispatched         State = "dispatched"
+	Accepted           State = "accepted"
+	InProgress         State = "in_progress"
+	Suspended          State = "suspended"
+	ExtensionRequested State = "extension_requested"
+	Returned           State = "returned"
+	Handled            State = "handled"
+	Verified           State = "verified"
+	Closed             State = "closed"
+	Visited            State = "visited"
+	Rated              State = "rated"
+	Reopened           State = "reopened"
+	Merged             State = "merged"
+)
+
+// Open reports whether a case in this state still needs work.
+func (s State) Open() bool {
+	switch s {
+	case Rejected, Closed, Visited, Rated, Merged:
+		return false
+	}
+	return true
+}
+
+// Actor is who did something: a user id and role, or "system".
+type Actor struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+}
+
+// TaskRef is the current task of an incident, as shown with it.
+type TaskRef struct {
+	ID         string    `json:"id"`
+	State      State     `json:"state"`
+	Department string    `json:"department"`
+	WorkerID   string    `json:"worker_id,omitempty"`
+	Deadline   time.Time `json:"deadline"`
+}
+
+// Incident (案件) is what the city acts on: one or more fused events. It is
+// the read model the API and the websocket serve.
+type Incident struct {
+	ID           string         `json:"id"`
+	Version      int            `json:"version"`
+	State        State          `json:"state"`
+	Category     string         `json:"category"`
+	CategoryName string         `json:"category_name"`
+	Severity     int            `json:"severity"`
+	Title        string         `json:"title"`
+	Description  string         `json:"description,omitempty"`
+	Source       Source         `json:"source"`
+	Sources      map[Source]int `json:"sources"`
+	EventCount   int            `json:"event_count"`
+	EventIDs     []string       `json:"event_ids"`
+	Location     *Point         `json:"location"`
+	Address      string         `json:"address,omitempty"`
+	Place        gis.Place      `json:"place"`
+	FirstSeen    time.Time      `json:"first_seen"`
+	LastSeen     time.Time      `json:"last_seen"`
+	UpdatedAt    time.Time      `json:"updated_at"`
+	Task         *TaskRef       `json:"task,omitempty"`
+}
+
+// Lifecycle is one state change of an incident: the message on the tasks
+// topic and the audit trail. Key: the incident id. ID is unique per
+// (incident, version), so a re-delivered or re-produced lifecycle event is
+// recognisably the same one.
+type Lifecycle struct {
+	Schema     int       `json:"schema"`
+	ID         string    `json:"id"`
+	IncidentID string    `json:"incident_id"`
+	TaskID     string    `json:"task_id,omitempty"`
+	Version    int       `json:"version"`
+	Action     string    `json:"action"`
+	From       State     `json:"from,omitempty"`
+	To         State     `json:"to"`
+	Actor      Actor     `json:"actor"`
+	At         time.Time `json:"at"`
+	Reason     string    `json:"reason,omitempty"`
+	EventID    string    `json:"event_id,omitempty"`
+	// Incident is the full state after this change, so a projection is
+	// rebuilt by applying the latest version of each incident.
+	Incident Incident `json:"incident"`
+}

@@ -1,0 +1,62 @@
+// Package testenv gives tests a Kafka broker and a Redis server: the real
+// ones named by TEST_KAFKA_BROKERS and TEST_REDIS_ADDR (make
+// test-integration), else embedded ones started for the test. With
+// TEST_REAL=1 (set by make test-integration) a missing address fails the
+// test instead of falling back, so CI cannot pass without real servers.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/citybrain-ioc/citybrain/services/embedded"
+)
+
+// Real reports whether tests must run against real servers.
+func Real() bool { return os.Getenv("TEST_REAL") == "1" }
+
+// Kafka returns bootstrap brokers for the test.
+func Kafka(t testing.TB) []string {
+	t.Helper()
+	if v := os.Getenv("TEST_KAFKA_BROKERS"); v != "" {
+		return strings.Split(v, ",")
+	}
+	if Real() {
+		t.Fatal("TEST_REAL=1 but TEST_KAFKA_BROKERS is not set: start Kafka with scripts/dev/kafka.sh start")
+	}
+	k, err := embedded.StartKafka("", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	return k.Brokers()
+}
+
+// Redis returns a Redis address for the test. Tests on a real server must
+// use their own key prefix (see Prefix) and not flush the whole database
+// unless they own it.
+func Redis(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv("TEST_REDIS_ADDR"); v != "" {
+		return v
+	}
+	if Real() {
+		t.Fatal("TEST_REAL=1 but TEST_REDIS_ADDR is not set: start Redis with scripts/dev/redis.sh start")
+	}
+	r, err := embedded.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r.Addr()
+}
+
+// Prefix returns a unique name prefix (topics, keys, groups) for one test.
+func Prefix(t testing.TB) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "t" + hex.EncodeToString(b) + "."
+}

@@ -1,0 +1,189 @@
+package kafkabus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+)
+
+// This suite runs against the embedded broker in make test and against a
+// real Apache Kafka in make test-integration (TEST_KAFKA_BROKERS).
+
+func setup(t *testing.T) ([]string, kafkabus.Topics, *kafkabus.Producer) {
+	brokers := testenv.Kafka(t)
+	topics := kafkabus.Topics{Prefix: testenv.Prefix(t)}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := kafkabus.EnsureTopics(ctx, brokers, 3, 1, topics.All([]string{"hotline"})); err != nil {
+		t.Fatal(err)
+	}
+	// Creating them again is not an error.
+	if err := kafkabus.EnsureTopics(ctx, brokers, 3, 1, topics.All([]string{"hotline"})); err != nil {
+		t.Fatal(err)
+	}
+	p := kafkabus.NewProducer(brokers)
+	t.Cleanup(func() { p.Close() })
+	return brokers, topics, p
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// collect runs a consumer until want records were handled or the timeout.
+func consume(t *testing.T, c *kafkabus.Consumer, want int, h kafkabus.Handler) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	n := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(ctx, func(ctx context.Context, m kafka.Message) error {
+			if err := h(ctx, m); err != nil {
+				return err
+			}
+			mu.Lock()
+			n++
+			if n == want {
+				cancel()
+			}
+			mu.Unlock()
+			return nil
+		})
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n < want {
+		t.Fatalf("handled %d records, want %d", n, want)
+	}
+}
+
+func TestSuiteKeyOrderAndDelivery(t *testing.T) {
+	brokers, topics, p := setup(t)
+	const keys, per = 10, 20
+	var msgs []kafka.Message
+	for i := range per {
+		for k := range keys {
+			msgs = append(msgs, kafka.Message{Topic: topics.Events(), Key: []byte("INC-" + strconv.Itoa(k)), Value: []byte(strconv.Itoa(i))})
+		}
+	}
+	if err := p.Publish(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: brokers, GroupID: topics.Prefix + "g", Topics: []string{topics.Events()}}, p, topics.DLQ(), nil, quiet())
+	last := map[string]int{}
+	consume(t, c, keys*per, func(_ context.Context, m kafka.Message) error {
+		v, _ := strconv.Atoi(string(m.Value))
+		if prev, ok := last[string(m.Key)]; ok && v != prev+1 {
+			return kafkabus.Poison(fmt.Errorf("key %s: %d after %d", m.Key, v, prev))
+		}
+		last[string(m.Key)] = v
+		return nil
+	})
+	for k, v := range last {
+		if v != per-1 {
+			t.Errorf("key %s ended at %d", k, v)
+		}
+	}
+}
+
+func TestSuitePoisonGoesToDLQAndStreamFlows(t *testing.T) {
+	brokers, topics, p := setup(t)
+	var msgs []kafka.Message
+	for i := range 10 {
+		msgs = append(msgs, kafka.Message{Topic: topics.Raw("hotline"), Key: []byte("k"), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := p.Publish(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	flaky := 0
+	c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: brokers, GroupID: topics.Prefix + "g", Topics: []string{topics.Raw("hotline")}, Attempts: 3}, p, topics.DLQ(), nil, quiet())
+	var good []string
+	consume(t, c, 9, func(_ context.Context, m kafka.Message) error {
+		switch string(m.Value) {
+		case "3":
+			return kafkabus.Poison(errors.New("cannot decode"))
+		case "6":
+			if flaky++; flaky < 3 {
+				return errors.New("transient")
+			}
+		}
+		good = append(good, string(m.Value))
+		return nil
+	})
+	if len(good) != 9 {
+		t.Fatalf("good records %v", good)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.DLQ(), Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	// The DLQ record is keyed like the original, so find its partition.
+	var dead kafka.Message
+	for part := range 3 {
+		rr := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.DLQ(), Partition: part, MaxWait: 100 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		m, err := rr.ReadMessage(ctx)
+		cancel()
+		rr.Close()
+		if err == nil {
+			dead = m
+			break
+		}
+	}
+	if string(dead.Value) != "3" {
+		t.Fatalf("dlq record %q, want the poison record", dead.Value)
+	}
+	hs := map[string]string{}
+	for _, h := range dead.Headers {
+		hs[h.Key] = string(h.Value)
+	}
+	if hs["dlq.origin.topic"] != topics.Raw("hotline") || hs["dlq.reason"] == "" || hs["dlq.origin.offset"] == "" {
+		t.Fatalf("dlq headers %v", hs)
+	}
+}
+
+func TestSuiteUncommittedIsRedelivered(t *testing.T) {
+	brokers, topics, p := setup(t)
+	var msgs []kafka.Message
+	for i := range 6 {
+		msgs = append(msgs, kafka.Message{Topic: topics.Commands(), Key: []byte("k"), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := p.Publish(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	cfg := kafkabus.ConsumerConfig{Brokers: brokers, GroupID: topics.Prefix + "g", Topics: []string{topics.Commands()}}
+	// First member handles three, then stops (as if killed before the rest).
+	c1 := kafkabus.NewConsumer(cfg, p, topics.DLQ(), nil, quiet())
+	consume(t, c1, 3, func(context.Context, kafka.Message) error { return nil })
+	// The next member gets the rest, and nothing handled before is lost.
+	c2 := kafkabus.NewConsumer(cfg, p, topics.DLQ(), nil, quiet())
+	seen := map[string]bool{}
+	consume(t, c2, 3, func(_ context.Context, m kafka.Message) error { seen[string(m.Value)] = true; return nil })
+	if seen["0"] || seen["1"] || seen["2"] {
+		t.Errorf("committed records delivered again after a clean stop: %v", seen)
+	}
+	for _, v := range []string{"3", "4", "5"} {
+		if !seen[v] {
+			t.Errorf("record %s not redelivered: %v", v, seen)
+		}
+	}
+}
+
+func TestProducerRefusesOversizedRecord(t *testing.T) {
+	p := kafkabus.NewProducer([]string{"127.0.0.1:1"})
+	defer p.Close()
+	err := p.Publish(t.Context(), kafka.Message{Topic: "x", Value: make([]byte, kafkabus.MaxRecordBytes+1)})
+	if !errors.Is(err, kafkabus.ErrTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+}
