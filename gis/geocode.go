@@ -1,0 +1,5 @@
+package gis
+
+type gazetteer struct{}
+
+func newGazetteer(c *City) *gazetteer { return &gazetteer{} }
