@@ -47,13 +47,20 @@ pid() {
 }
 
 apt_install() { # apt_install PKG...: apt-get update only if the first attempt cannot find them
-	local sudo=""
+	local sudo="" policy=/usr/sbin/policy-rc.d made_policy="" rc=0
 	[[ $(id -u) -eq 0 ]] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
-	if ! $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
-		$sudo apt-get update -qq >/dev/null
-		$sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+	# Keep the package's postinst from starting a system Redis on 6379 (machines without a
+	# policy-rc.d, i.e. not a container image that already has one).
+	if [[ ! -e "$policy" ]]; then
+		printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && made_policy=1
 	fi
+	if ! $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
+		$sudo apt-get update -qq >/dev/null &&
+			$sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null || rc=$?
+	fi
+	if [[ -n "$made_policy" ]]; then $sudo rm -f "$policy"; fi
+	return "$rc"
 }
 
 cmd_install() {
