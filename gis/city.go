@@ -22,6 +22,7 @@ type City struct {
 	resources []resource
 	kinds     map[string]*kdTree // per resource kind
 	allKinds  *kdTree
+	places    []Place // by unit index, precomputed: Locate only copies one
 	layers    map[string][]byte
 	names     []string
 	bound     orb.Bound
@@ -53,11 +54,11 @@ type unit struct {
 // Road is one line of the road layer. A MultiLineString feature becomes
 // one Road per part, all with the feature's ID.
 type Road struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Kind      string         `json:"kind,omitempty"`
-	Schematic bool           `json:"schematic,omitempty"`
-	Line      orb.LineString `json:"line"`
+	ID        string              `json:"id"`
+	Name      string              `json:"name"`
+	Kind      string              `json:"kind,omitempty"`
+	Schematic bool                `json:"schematic,omitempty"`
+	Line      orb.LineString      `json:"line"`
 	Lines     orb.MultiLineString `json:"-"`
 }
 
@@ -105,6 +106,10 @@ func (c *City) build() {
 		}
 		ld.index = newPolyIndex(shapes)
 	}
+	c.places = make([]Place, len(c.units))
+	for i := range c.units {
+		c.places[i] = c.placeOf(i)
+	}
 	for i := range c.resources {
 		r := &c.resources[i]
 		if u := c.locateUnit(r.Point); u >= 0 {
@@ -116,18 +121,42 @@ func (c *City) build() {
 	c.gaz = newGazetteer(c)
 }
 
-// locateUnit returns the finest unit containing p, or -1.
+// locateUnit returns the finest unit containing p, or -1. It tries the
+// finest level first (one index lookup for a point inside), then the
+// coarsest (one more for a point outside the city), then the levels
+// between (only in cities whose finer layers do not cover everything).
 func (c *City) locateUnit(p orb.Point) int {
+	var present [len(levels)]int
+	n := 0
 	for rank := len(c.levels) - 1; rank >= 0; rank-- {
-		ld := &c.levels[rank]
-		if ld.index == nil || len(ld.units) == 0 {
-			continue
+		if len(c.levels[rank].units) > 0 {
+			present[n] = rank
+			n++
 		}
+	}
+	if n == 0 {
+		return -1
+	}
+	try := func(rank int) int {
+		ld := &c.levels[rank]
 		if i := ld.index.lookup(p); i >= 0 {
 			return ld.units[i]
 		}
+		return -1
 	}
-	return -1
+	if u := try(present[0]); u >= 0 || n == 1 {
+		return u
+	}
+	top := try(present[n-1])
+	if top < 0 {
+		return -1
+	}
+	for _, rank := range present[1 : n-1] {
+		if u := try(rank); u >= 0 {
+			return u
+		}
+	}
+	return top
 }
 
 // Locate returns the administrative hierarchy of p (WGS-84 [lon, lat]):
@@ -151,6 +180,11 @@ func (c *City) Locate(p orb.Point) (Place, error) {
 	if u < 0 {
 		return Place{}, ErrOutside
 	}
+	return c.places[u], nil
+}
+
+// placeOf builds the Place of unit u from its ancestors.
+func (c *City) placeOf(u int) Place {
 	var pl Place
 	for ; u >= 0; u = c.units[u].parent {
 		x := &c.units[u]
@@ -165,7 +199,7 @@ func (c *City) Locate(p orb.Point) (Place, error) {
 			pl.Grid = x.Unit
 		}
 	}
-	return pl, nil
+	return pl
 }
 
 // Units returns every unit of a level in layer order (nil for a level the

@@ -272,10 +272,6 @@ func (l *loader) rings(raw [][][]num, layer string, fi int, code string) (orb.Po
 		// Converting from GCJ-02 can split a closed ring's two ends by
 		// rounding; close it exactly.
 		ring[len(ring)-1] = ring[0]
-		if ringArea(ring) == 0 {
-			l.add(layer, fi, code, ErrZeroArea, "ring %d", ri)
-			return nil, false
-		}
 		poly = append(poly, ring)
 	}
 	if len(poly) == 0 {
@@ -447,6 +443,10 @@ func (c *City) loadAdmin(l *loader, lv Level, file string, fc *rawFC) {
 			for _, d := range si {
 				l.add(file, fi, code, ErrSelfIntersection, "%s", d)
 			}
+			continue
+		}
+		if ri := slices.IndexFunc(rings, func(r orb.Ring) bool { return ringArea(r) == 0 }); ri >= 0 {
+			l.add(file, fi, code, ErrZeroArea, "ring %d", ri)
 			continue
 		}
 		if bad {
