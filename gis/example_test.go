@@ -19,7 +19,9 @@ func exampleCity() fstest.MapFS {
 	sq := func(x0, y0, x1, y1 float64) string {
 		return fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%g,%g],[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]}`, x0, y0, x1, y0, x1, y1, x0, y1, x0, y0)
 	}
-	f := func(props, geom string) string { return `{"type":"Feature","properties":` + props + `,"geometry":` + geom + `}` }
+	f := func(props, geom string) string {
+		return `{"type":"Feature","properties":` + props + `,"geometry":` + geom + `}`
+	}
 	fcol := func(fs ...string) []byte {
 		s := `{"type":"FeatureCollection","features":[`
 		for i, x := range fs {
