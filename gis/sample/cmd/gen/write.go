@@ -9,8 +9,41 @@ import (
 	"strconv"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geojson"
 )
+
+// coords renders a geometry's coordinates rounded to 1e-6°.
+func coords(g orb.Geometry) any {
+	pt := func(p orb.Point) [2]float64 { p = snap(p); return [2]float64{p[0], p[1]} }
+	pts := func(ps []orb.Point) [][2]float64 {
+		out := make([][2]float64, len(ps))
+		for i, p := range ps {
+			out[i] = pt(p)
+		}
+		return out
+	}
+	poly := func(p orb.Polygon) [][][2]float64 {
+		out := make([][][2]float64, len(p))
+		for i, r := range p {
+			out[i] = pts(r)
+		}
+		return out
+	}
+	switch g := g.(type) {
+	case orb.Point:
+		return pt(g)
+	case orb.LineString:
+		return pts(g)
+	case orb.Polygon:
+		return poly(g)
+	case orb.MultiPolygon:
+		out := make([][][][2]float64, len(g))
+		for i, p := range g {
+			out[i] = poly(p)
+		}
+		return out
+	}
+	panic(fmt.Sprintf("coords: %T", g))
+}
 
 type feature struct {
 	props map[string]any
@@ -27,7 +60,7 @@ func writeLayer(dir, file, name string, fs []feature) error {
 		if err != nil {
 			return err
 		}
-		geom, err := json.Marshal(geojson.NewGeometry(orb.Round(orb.Clone(f.geom), 1e6)))
+		geom, err := json.Marshal(map[string]any{"type": f.geom.GeoJSONType(), "coordinates": coords(f.geom)})
 		if err != nil {
 			return err
 		}
