@@ -44,6 +44,13 @@ type Config struct {
 	InstanceID string
 	// AllowedOrigins for the websocket origin check; empty means same host only.
 	AllowedOrigins []string
+	// GISDir loads the city's layers from this directory instead of the
+	// embedded sample city (泰州市姜堰区).
+	GISDir string
+	// IngestRatePerMinute limits intake requests per client address.
+	IngestRatePerMinute int
+	// BodyLimit is the largest request body in bytes (413 above it).
+	BodyLimit int
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and
@@ -91,18 +98,21 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		KafkaBrokers:      list("KAFKA_BROKERS"),
-		RedisAddr:         str("REDIS_ADDR", ""),
-		HTTPAddr:          str("HTTP_ADDR", ":8080"),
-		DataDir:           str("DATA_DIR", "./data"),
-		TopicPrefix:       str("TOPIC_PREFIX", "citybrain."),
-		Partitions:        num("KAFKA_PARTITIONS", 6, 1),
-		ReplicationFactor: num("KAFKA_REPLICATION_FACTOR", 1, 1),
-		AuthSecret:        str("AUTH_SECRET", ""),
-		AnonymousViewer:   boolean("AUTH_ANONYMOUS_VIEWER", true),
-		EmbeddedKafkaPort: num("EMBEDDED_KAFKA_PORT", 0, 0),
-		InstanceID:        str("INSTANCE_ID", ""),
-		AllowedOrigins:    list("ALLOWED_ORIGINS"),
+		KafkaBrokers:        list("KAFKA_BROKERS"),
+		RedisAddr:           str("REDIS_ADDR", ""),
+		HTTPAddr:            str("HTTP_ADDR", ":8080"),
+		DataDir:             str("DATA_DIR", "./data"),
+		TopicPrefix:         str("TOPIC_PREFIX", "citybrain."),
+		Partitions:          num("KAFKA_PARTITIONS", 6, 1),
+		ReplicationFactor:   num("KAFKA_REPLICATION_FACTOR", 1, 1),
+		AuthSecret:          str("AUTH_SECRET", ""),
+		AnonymousViewer:     boolean("AUTH_ANONYMOUS_VIEWER", true),
+		EmbeddedKafkaPort:   num("EMBEDDED_KAFKA_PORT", 0, 0),
+		InstanceID:          str("INSTANCE_ID", ""),
+		AllowedOrigins:      list("ALLOWED_ORIGINS"),
+		GISDir:              str("GIS_DIR", ""),
+		IngestRatePerMinute: num("INGEST_RATE_PER_MINUTE", 6000, 1),
+		BodyLimit:           num("HTTP_BODY_LIMIT", 1<<20, 1024),
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(str("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))

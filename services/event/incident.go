@@ -83,18 +83,19 @@ type Incident struct {
 // (incident, version), so a re-delivered or re-produced lifecycle event is
 // recognisably the same one.
 type Lifecycle struct {
-	Schema     int       `json:"schema"`
-	ID         string    `json:"id"`
-	IncidentID string    `json:"incident_id"`
-	TaskID     string    `json:"task_id,omitempty"`
-	Version    int       `json:"version"`
-	Action     string    `json:"action"`
-	From       State     `json:"from,omitempty"`
-	To         State     `json:"to"`
-	Actor      Actor     `json:"actor"`
-	At         time.Time `json:"at"`
-	Reason     string    `json:"reason,omitempty"`
-	EventID    string    `json:"event_id,omitempty"`
+	Schema      int       `json:"schema"`
+	ID          string    `json:"id"`
+	IncidentID  string    `json:"incident_id"`
+	TaskID      string    `json:"task_id,omitempty"`
+	Version     int       `json:"version"`
+	Action      string    `json:"action"`
+	From        State     `json:"from,omitempty"`
+	To          State     `json:"to"`
+	Actor       Actor     `json:"actor"`
+	At          time.Time `json:"at"`
+	Reason      string    `json:"reason,omitempty"`
+	EventID     string    `json:"event_id,omitempty"`     // the event this change added, if any
+	EventSource Source    `json:"event_source,omitempty"` // its source
 	// Incident is the full state after this change, so a projection is
 	// rebuilt by applying the latest version of each incident.
 	Incident Incident `json:"incident"`

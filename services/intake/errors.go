@@ -7,7 +7,7 @@ import (
 
 // FieldError says which field of an input is wrong and why.
 type FieldError struct {
-	Index  int    `json:"index,omitempty"` // position in an array body, from 0
+	Index  int    `json:"index"` // position in an array body, from 0
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
 }

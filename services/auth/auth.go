@@ -1,0 +1,127 @@
+// Package auth issues and verifies API tokens (JWT, HS256 only: the
+// algorithm is pinned and "none" is refused) and holds the demo users of
+// the sample city. Roles: viewer (the wall), dispatcher, worker, admin.
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Roles.
+const (
+	Viewer     = "viewer"
+	Dispatcher = "dispatcher"
+	Worker     = "worker"
+	Admin      = "admin"
+)
+
+// ErrInvalid is returned for a token that is malformed, forged, of another
+// algorithm, or expired.
+var ErrInvalid = errors.New("invalid token")
+
+// Claims are what a token says about its holder.
+type Claims struct {
+	Subject string `json:"sub"`
+	Name    string `json:"name,omitempty"`
+	Role    string `json:"role"`
+	// Scope is the admin code of a dispatcher's jurisdiction (a town code)
+	// or a worker's grid code; empty means city-wide.
+	Scope     string `json:"scope,omitempty"`
+	ExpiresAt int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
+}
+
+// Issuer signs and verifies tokens with one secret.
+type Issuer struct {
+	secret []byte
+	ttl    time.Duration
+	now    func() time.Time
+}
+
+// NewIssuer returns an issuer; ttl is the token lifetime (short: hours).
+func NewIssuer(secret []byte, ttl time.Duration) *Issuer {
+	return &Issuer{secret: secret, ttl: ttl, now: time.Now}
+}
+
+var header = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+
+// Sign returns a token for c, setting its issue and expiry times.
+func (is *Issuer) Sign(c Claims) (string, error) {
+	now := is.now()
+	c.IssuedAt, c.ExpiresAt = now.Unix(), now.Add(is.ttl).Unix()
+	body, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	signing := header + "." + base64.RawURLEncoding.EncodeToString(body)
+	return signing + "." + is.mac(signing), nil
+}
+
+// Verify checks a token's algorithm, signature and expiry.
+func (is *Issuer) Verify(token string) (Claims, error) {
+	var c Claims
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return c, ErrInvalid
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err != nil {
+		return c, ErrInvalid
+	}
+	var h struct{ Alg string }
+	if json.Unmarshal(hb, &h) != nil || h.Alg != "HS256" {
+		return c, fmt.Errorf("%w: algorithm %q is not HS256", ErrInvalid, h.Alg)
+	}
+	if subtle.ConstantTimeCompare([]byte(is.mac(parts[0]+"."+parts[1])), []byte(parts[2])) != 1 {
+		return c, fmt.Errorf("%w: bad signature", ErrInvalid)
+	}
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(body, &c) != nil {
+		return c, ErrInvalid
+	}
+	if is.now().Unix() >= c.ExpiresAt {
+		return c, fmt.Errorf("%w: expired", ErrInvalid)
+	}
+	return c, nil
+}
+
+func (is *Issuer) mac(s string) string {
+	m := hmac.New(sha256.New, is.secret)
+	m.Write([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// User is a login account.
+type User struct {
+	Username string
+	Password string
+	Claims   Claims
+}
+
+// DemoUsers are the sample city's accounts (documented in the README). A
+// production deployment replaces them with the city's identity provider.
+var DemoUsers = []User{
+	{"admin", "admin123", Claims{Subject: "admin", Name: "系统管理员", Role: Admin}},
+	{"wall", "wall123", Claims{Subject: "wall", Name: "大屏", Role: Viewer}},
+	{"dispatcher", "dispatcher123", Claims{Subject: "dispatcher", Name: "值班长 王静", Role: Dispatcher}},
+	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker}},
+}
+
+// Login checks a username and password against users.
+func Login(users []User, username, password string) (Claims, bool) {
+	for _, u := range users {
+		if subtle.ConstantTimeCompare([]byte(u.Username), []byte(username)) == 1 &&
+			subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) == 1 {
+			return u.Claims, true
+		}
+	}
+	return Claims{}, false
+}

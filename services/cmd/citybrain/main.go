@@ -1,0 +1,61 @@
+// Command citybrain runs the 城市大脑 IOC platform: every service in one
+// process (-target=all, the default, with an embedded broker and Redis
+// when KAFKA_BROKERS and REDIS_ADDR are unset) or one service per process.
+//
+//	citybrain [-target=all|ingest|enricher|dispatcher|realtime|api]
+//	citybrain rebuild   flush the Redis projections and replay Kafka into them
+//	citybrain topics    create the topics and exit
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // the city's zone without the host's zoneinfo
+
+	"github.com/citybrain-ioc/citybrain/services/app"
+	"github.com/citybrain-ioc/citybrain/services/config"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "citybrain:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("citybrain", flag.ContinueOnError)
+	target := fs.String("target", "all", "service to run: all, ingest, enricher, dispatcher, realtime, api")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	slog.SetDefault(log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd := fs.Arg(0); cmd {
+	case "":
+		return app.Run(ctx, cfg, *target, log)
+	case "rebuild":
+		n, err := app.Rebuild(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rebuilt projections from %d lifecycle records\n", n)
+		return nil
+	case "topics":
+		return app.CreateTopics(ctx, cfg, log)
+	default:
+		return fmt.Errorf("unknown command %q (want rebuild or topics)", cmd)
+	}
+}

@@ -1,0 +1,141 @@
+// Package projection keeps the Redis read models in step with the tasks
+// topic: a consumer applies each lifecycle event, and Rebuild replays the
+// whole topic into an empty store. Both use the same idempotent Apply, so a
+// rebuilt projection equals the one kept live.
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
+)
+
+// Projector applies lifecycle events to the store.
+type Projector struct {
+	store *redisstore.Store
+	log   *slog.Logger
+}
+
+// New returns a projector.
+func New(store *redisstore.Store, log *slog.Logger) *Projector {
+	return &Projector{store: store, log: log}
+}
+
+// Handle is the consumer handler for the tasks topic.
+func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
+	var lc event.Lifecycle
+	if err := json.Unmarshal(m.Value, &lc); err != nil {
+		return kafkabus.Poison(fmt.Errorf("decode lifecycle: %w", err))
+	}
+	if lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
+		return kafkabus.Poison(fmt.Errorf("lifecycle %q: bad schema, id or version", lc.ID))
+	}
+	_, err := p.store.Apply(ctx, lc)
+	return err
+}
+
+// EnsureBuilt rebuilds the projections if the store is empty (a fresh or
+// flushed Redis). Concurrent callers (several dispatcher instances) take a
+// lock; the others wait for the one rebuilding.
+func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string, topic, owner string, log *slog.Logger) error {
+	for {
+		built, err := store.Built(ctx)
+		if err != nil {
+			return fmt.Errorf("check projections: %w", err)
+		}
+		if built {
+			return nil
+		}
+		ok, err := store.Lock(ctx, "rebuild", owner, 10*time.Minute)
+		if err != nil {
+			return fmt.Errorf("rebuild lock: %w", err)
+		}
+		if ok {
+			defer store.Unlock(context.WithoutCancel(ctx), "rebuild", owner)
+			n, err := Rebuild(ctx, store, brokers, topic, log)
+			if err != nil {
+				return err
+			}
+			log.Info("projections rebuilt from kafka", "topic", topic, "records", n)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Rebuild replays every partition of topic from its first offset to the
+// end seen at the start, applying each lifecycle, then marks the store
+// built. It does not flush: call store.Flush first for a clean rebuild.
+func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, log *slog.Logger) (int, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
+	}
+	p := New(store, log)
+	total := 0
+	for _, part := range parts {
+		n, err := replayPartition(ctx, brokers, topic, part.ID, p)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	if err := store.SetBuilt(ctx); err != nil {
+		return total, fmt.Errorf("rebuild: %w", err)
+	}
+	return total, nil
+}
+
+func replayPartition(ctx context.Context, brokers []string, topic string, partition int, p *Projector) (int, error) {
+	leader, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s/%d: %w", topic, partition, err)
+	}
+	first, last, err := leader.ReadOffsets()
+	leader.Close()
+	if err != nil {
+		return 0, fmt.Errorf("rebuild %s/%d offsets: %w", topic, partition, err)
+	}
+	if last <= first {
+		return 0, nil
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: partition, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	if err := r.SetOffset(first); err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return n, fmt.Errorf("rebuild %s/%d at %d: %w", topic, partition, first+int64(n), err)
+		}
+		if err := p.Handle(ctx, m); err != nil && !errors.Is(err, kafkabus.ErrPoison) {
+			return n, err
+		}
+		n++
+		if m.Offset >= last-1 {
+			return n, nil
+		}
+	}
+}

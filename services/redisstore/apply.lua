@@ -1,0 +1,28 @@
+-- KEYS: 1 inc hash, 2 updated zset, 3 open zset, 4 timeline list,
+--       5 day stats hash, 6 state stats hash, 7 realtime stream
+-- ARGV: 1 id, 2 version, 3 incident json, 4 state, 5 updated ms,
+--       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
+--       9 stream maxlen
+local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local v = tonumber(ARGV[2])
+if v <= cur then
+  return 0
+end
+local prev = redis.call('HGET', KEYS[1], 'state')
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[4], 'json', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+if ARGV[7] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+redis.call('RPUSH', KEYS[4], ARGV[6])
+if prev then
+  redis.call('HINCRBY', KEYS[6], prev, -1)
+end
+redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
+if ARGV[8] ~= '' then
+  redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
+end
+redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'incident', 'data', ARGV[3])
+return 1

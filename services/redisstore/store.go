@@ -1,0 +1,302 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/citybrain-ioc/citybrain/services/event"
+)
+
+// ErrNotFound is returned for an incident that is not in the projection.
+var ErrNotFound = errors.New("not found")
+
+// StreamMaxLen bounds the realtime delta stream (approximately).
+const StreamMaxLen = 20000
+
+// Store is the projection store. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	loc    *time.Location
+}
+
+// New returns a store on rdb with keys under prefix; loc is the city's time
+// zone (for per-day counters).
+func New(rdb redis.UniversalClient, prefix string, loc *time.Location) *Store {
+	return &Store{rdb: rdb, prefix: prefix, loc: loc}
+}
+
+// Client returns the underlying client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+func (s *Store) key(parts ...string) string {
+	k := s.prefix
+	for i, p := range parts {
+		if i > 0 {
+			k += ":"
+		}
+		k += p
+	}
+	return k
+}
+
+// WallStream is the key of the realtime delta stream.
+func (s *Store) WallStream() string { return s.key("rt", "wall") }
+
+//go:embed apply.lua
+var applyLua string
+
+var applyScript = redis.NewScript(applyLua)
+
+// Apply projects one lifecycle event. It reports whether it changed
+// anything (false for a version already applied).
+func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
+	inc, err := json.Marshal(lc.Incident)
+	if err != nil {
+		return false, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
+	}
+	entry, err := json.Marshal(lc)
+	if err != nil {
+		return false, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
+	}
+	counted := "" // reports are counted per source on the day they joined
+	if lc.EventID != "" {
+		counted = string(lc.EventSource)
+	}
+	open := "0"
+	if lc.Incident.State.Open() {
+		open = "1"
+	}
+	day := lc.At.In(s.loc).Format("20060102")
+	keys := []string{
+		s.key("inc", lc.IncidentID), s.key("inc", "updated"), s.key("inc", "open"), s.key("tl", lc.IncidentID),
+		s.key("stats", "day", day), s.key("stats", "state"), s.WallStream(),
+	}
+	n, err := applyScript.Run(ctx, s.rdb, keys,
+		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
+	).Int()
+	if err != nil {
+		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
+	}
+	return n == 1, nil
+}
+
+// Incident returns one incident.
+func (s *Store) Incident(ctx context.Context, id string) (event.Incident, error) {
+	var inc event.Incident
+	b, err := s.rdb.HGet(ctx, s.key("inc", id), "json").Bytes()
+	if errors.Is(err, redis.Nil) {
+		return inc, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return inc, fmt.Errorf("incident %s: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &inc); err != nil {
+		return inc, fmt.Errorf("decode incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Version returns the stored version of an incident (0 if absent).
+func (s *Store) Version(ctx context.Context, id string) (int, error) {
+	v, err := s.rdb.HGet(ctx, s.key("inc", id), "version").Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// Query selects incidents, newest update first.
+type Query struct {
+	OpenOnly bool
+	Offset   int
+	Limit    int // 1 … 5000, default 100
+}
+
+// Incidents returns a page of incidents and the total matching.
+func (s *Store) Incidents(ctx context.Context, q Query) ([]event.Incident, int, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	q.Limit = min(q.Limit, 5000)
+	idx := s.key("inc", "updated")
+	if q.OpenOnly {
+		idx = s.key("inc", "open")
+	}
+	total, err := s.rdb.ZCard(ctx, idx).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("count incidents: %w", err)
+	}
+	ids, err := s.rdb.ZRevRange(ctx, idx, int64(q.Offset), int64(q.Offset+q.Limit-1)).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("list incidents: %w", err)
+	}
+	incs, err := s.load(ctx, ids)
+	return incs, int(total), err
+}
+
+func (s *Store) load(ctx context.Context, ids []string) ([]event.Incident, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, s.key("inc", id), "json")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load incidents: %w", err)
+	}
+	out := make([]event.Incident, 0, len(ids))
+	for _, c := range cmds {
+		b, err := c.Bytes()
+		if err != nil {
+			continue // removed between the index read and this one
+		}
+		var inc event.Incident
+		if err := json.Unmarshal(b, &inc); err != nil {
+			return nil, fmt.Errorf("decode incident: %w", err)
+		}
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// Timeline returns the audit trail of an incident, oldest first.
+func (s *Store) Timeline(ctx context.Context, id string) ([]event.Lifecycle, error) {
+	raw, err := s.rdb.LRange(ctx, s.key("tl", id), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("timeline %s: %w", id, err)
+	}
+	out := make([]event.Lifecycle, 0, len(raw))
+	for _, r := range raw {
+		var lc event.Lifecycle
+		if err := json.Unmarshal([]byte(r), &lc); err != nil {
+			return nil, fmt.Errorf("decode timeline %s: %w", id, err)
+		}
+		lc.Incident = event.Incident{} // the snapshot is the incident itself
+		out = append(out, lc)
+	}
+	return out, nil
+}
+
+// Stats are the wall's headline counters.
+type Stats struct {
+	Today  map[event.Source]int `json:"today"`
+	Open   int                  `json:"open"`
+	Closed int                  `json:"closed"`
+	Total  int                  `json:"total"`
+	States map[string]int       `json:"states"`
+}
+
+// Stats returns the counters for the local day of now.
+func (s *Store) Stats(ctx context.Context, now time.Time) (Stats, error) {
+	st := Stats{Today: map[event.Source]int{}, States: map[string]int{}}
+	pipe := s.rdb.Pipeline()
+	day := pipe.HGetAll(ctx, s.key("stats", "day", now.In(s.loc).Format("20060102")))
+	states := pipe.HGetAll(ctx, s.key("stats", "state"))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return st, fmt.Errorf("stats: %w", err)
+	}
+	for _, src := range event.Sources {
+		st.Today[src], _ = strconv.Atoi(day.Val()[string(src)])
+	}
+	for k, v := range states.Val() {
+		n, _ := strconv.Atoi(v)
+		if n == 0 {
+			continue
+		}
+		st.States[k] = n
+		st.Total += n
+		if event.State(k).Open() {
+			st.Open += n
+		} else {
+			st.Closed += n
+		}
+	}
+	return st, nil
+}
+
+// MarkSeen sets an idempotency mark and reports whether it was new.
+func (s *Store) MarkSeen(ctx context.Context, kind, id string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, s.key("seen", kind, id), 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("mark %s %s: %w", kind, id, err)
+	}
+	return ok, nil
+}
+
+// Seen reports whether an idempotency mark exists.
+func (s *Store) Seen(ctx context.Context, kind, id string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.key("seen", kind, id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("seen %s %s: %w", kind, id, err)
+	}
+	return n == 1, nil
+}
+
+// Built reports whether the projections were built (rebuilt) since Redis
+// was last empty.
+func (s *Store) Built(ctx context.Context) (bool, error) {
+	n, err := s.rdb.Exists(ctx, s.key("meta")).Result()
+	return n == 1, err
+}
+
+// SetBuilt records that a rebuild finished.
+func (s *Store) SetBuilt(ctx context.Context) error {
+	return s.rdb.HSet(ctx, s.key("meta"), "built", time.Now().UTC().Format(time.RFC3339)).Err()
+}
+
+// Flush deletes every key under the prefix (projections, marks, streams).
+func (s *Store) Flush(ctx context.Context) error {
+	iter := s.rdb.Scan(ctx, 0, s.prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+				return fmt.Errorf("flush: %w", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	if len(batch) > 0 {
+		return s.rdb.Del(ctx, batch...).Err()
+	}
+	return nil
+}
+
+// Lock takes a named lock for ttl and reports whether this caller got it.
+func (s *Store) Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, s.key("lock", name), owner, ttl).Result()
+}
+
+// Unlock releases a lock taken by owner.
+func (s *Store) Unlock(ctx context.Context, name, owner string) error {
+	const lua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
+	return s.rdb.Eval(ctx, lua, []string{s.key("lock", name)}, owner).Err()
+}
+
+// PutTicket stores a one-time websocket ticket for ttl.
+func (s *Store) PutTicket(ctx context.Context, ticket string, claims []byte, ttl time.Duration) error {
+	return s.rdb.Set(ctx, s.key("ticket", ticket), claims, ttl).Err()
+}
+
+// TakeTicket returns a ticket's claims and deletes it (a ticket works once).
+func (s *Store) TakeTicket(ctx context.Context, ticket string) ([]byte, error) {
+	b, err := s.rdb.GetDel(ctx, s.key("ticket", ticket)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }

@@ -1,0 +1,119 @@
+package redisstore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
+)
+
+// This suite runs against miniredis in make test and against a real Redis
+// server in make test-integration (TEST_REDIS_ADDR).
+
+func newStore(t *testing.T) *redisstore.Store {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
+	t.Cleanup(func() { _ = s.Flush(t.Context()) })
+	return s
+}
+
+func lifecycle(id string, v int, state event.State, at time.Time, src event.Source) event.Lifecycle {
+	lc := event.Lifecycle{Schema: event.Schema, ID: id + "/" + string(rune('0'+v)), IncidentID: id, Version: v, To: state, At: at,
+		Incident: event.Incident{ID: id, Version: v, State: state, Source: event.Hotline, UpdatedAt: at, Title: "t"}}
+	if src != "" {
+		lc.EventID, lc.EventSource = "EV-"+id, src
+	}
+	return lc
+}
+
+func TestSuiteStoreApplyIsIdempotentAndOrdered(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		lc   event.Lifecycle
+		want bool
+	}{
+		{lifecycle("INC-A", 1, event.Received, now, event.Hotline), true},
+		{lifecycle("INC-A", 2, event.Dispatched, now.Add(time.Second), ""), true},
+		{lifecycle("INC-A", 1, event.Received, now, event.Hotline), false}, // replayed
+		{lifecycle("INC-A", 2, event.Dispatched, now, ""), false},          // duplicate
+		{lifecycle("INC-B", 1, event.Received, now, event.Grid), true},
+		{lifecycle("INC-B", 2, event.Closed, now.Add(2*time.Second), ""), true},
+	} {
+		got, err := s.Apply(ctx, tc.lc)
+		if err != nil || got != tc.want {
+			t.Fatalf("Apply(%s v%d) = %v, %v; want %v", tc.lc.IncidentID, tc.lc.Version, got, err, tc.want)
+		}
+	}
+	inc, err := s.Incident(ctx, "INC-A")
+	if err != nil || inc.Version != 2 || inc.State != event.Dispatched {
+		t.Fatalf("incident %+v %v", inc, err)
+	}
+	if _, err := s.Incident(ctx, "INC-X"); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("missing incident: %v", err)
+	}
+	tl, err := s.Timeline(ctx, "INC-A")
+	if err != nil || len(tl) != 2 || tl[0].Version != 1 || tl[1].Version != 2 {
+		t.Fatalf("timeline %+v %v", tl, err)
+	}
+	all, total, err := s.Incidents(ctx, redisstore.Query{})
+	if err != nil || total != 2 || all[0].ID != "INC-B" {
+		t.Fatalf("incidents %v %d %v", all, total, err)
+	}
+	open, total, _ := s.Incidents(ctx, redisstore.Query{OpenOnly: true})
+	if total != 1 || open[0].ID != "INC-A" {
+		t.Fatalf("open incidents %v", open)
+	}
+	st, err := s.Stats(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Today[event.Hotline] != 1 || st.Today[event.Grid] != 1 || st.Open != 1 || st.Closed != 1 || st.Total != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	n, err := s.Client().XLen(ctx, s.WallStream()).Result()
+	if err != nil || n != 4 {
+		t.Fatalf("stream length %d %v, want 4 deltas", n, err)
+	}
+}
+
+func TestSuiteStoreTicketsAndMarks(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	if err := s.PutTicket(ctx, "abc", []byte(`{"role":"viewer"}`), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.TakeTicket(ctx, "abc"); err != nil || string(b) != `{"role":"viewer"}` {
+		t.Fatalf("take %s %v", b, err)
+	}
+	if _, err := s.TakeTicket(ctx, "abc"); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("a ticket works once: %v", err)
+	}
+	first, _ := s.MarkSeen(ctx, "ingest", "EV-1", time.Hour)
+	second, _ := s.MarkSeen(ctx, "ingest", "EV-1", time.Hour)
+	if !first || second {
+		t.Fatalf("marks %v %v", first, second)
+	}
+	if ok, _ := s.Lock(ctx, "rebuild", "a", time.Minute); !ok {
+		t.Fatal("lock")
+	}
+	if ok, _ := s.Lock(ctx, "rebuild", "b", time.Minute); ok {
+		t.Fatal("lock taken twice")
+	}
+	if err := s.Unlock(ctx, "rebuild", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if seen, _ := s.Seen(ctx, "ingest", "EV-1"); seen {
+		t.Fatal("flush left keys")
+	}
+}
