@@ -172,3 +172,18 @@ func ExampleCity_RandomPointIn() {
 	// Output:
 	// 东镇第1网格
 }
+
+func ExampleCity_Geocode() {
+	c, _ := gis.Load(exampleCity())
+	for _, text := range []string{"东镇卫生院", "示例区西街道文化站旁", "东镇"} {
+		r, err := c.Geocode(text)
+		fmt.Println(r.MatchedBy, r.Unit.Name, r.Place.Grid.Name, r.Confidence, err)
+	}
+	_, err := c.Geocode("北京市朝阳区")
+	fmt.Println(err)
+	// Output:
+	// poi 东镇 东镇第2网格 0.93 <nil>
+	// town 西街道 西街道第1网格 0.5 <nil>
+	// town 东镇 东镇第1网格 0.5 <nil>
+	// gis: address matches no known place
+}
