@@ -120,7 +120,8 @@ async function wallAt(browser, width, height) {
 
   // The incident card, opened from the ticker.
   if (ticker > 0) {
-    await page.click('[data-ticker-item]')
+    // A DOM click: the newest entry keeps sliding while incidents arrive, so it is never "stable".
+    await page.$eval('[data-ticker-item]', (el) => el.click())
     const card = await page
       .waitForSelector('[data-incident-card]', { timeout: 5000 })
       .then(() => true)
@@ -196,9 +197,13 @@ async function main() {
   try {
     const live = await fetch(`${BASE_URL}/livez`).then((r) => r.ok).catch(() => false)
     if (!check(`server answers ${BASE_URL}/livez`, live)) return
-    await wallAt(browser, 1920, 1080)
-    await wallAt(browser, 3840, 2160)
-    await placeholders(browser)
+    for (const [w, h] of [
+      [1920, 1080],
+      [3840, 2160],
+    ]) {
+      await wallAt(browser, w, h).catch((err) => check(`${w}: wall run`, false, String(err?.message ?? err).split('\n')[0]))
+    }
+    await placeholders(browser).catch((err) => check('placeholders run', false, String(err?.message ?? err).split('\n')[0]))
   } finally {
     await browser.close()
   }

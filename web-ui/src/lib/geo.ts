@@ -49,6 +49,16 @@ function ringArea(ring: Position[]): number {
   return a / 2
 }
 
+/** Planar area of a (multi)polygon in degrees² (outer rings minus holes), 0 for other geometries. */
+export function area(g: Geometry | null | undefined): number {
+  if (!g) return 0
+  const poly = (rings: Position[][]) =>
+    rings.reduce((sum, r, i) => sum + (i === 0 ? 1 : -1) * Math.abs(ringArea(r)), 0)
+  if (g.type === 'Polygon') return poly(g.coordinates)
+  if (g.type === 'MultiPolygon') return g.coordinates.reduce((sum, p) => sum + poly(p), 0)
+  return 0
+}
+
 /** Whether point p is inside ring (even-odd rule). */
 export function inRing(p: [number, number], ring: Position[]): boolean {
   let inside = false
