@@ -26,10 +26,10 @@ func queryPoints(b orb.Bound, n int, seed uint64) []orb.Point {
 	return pts
 }
 
-// BruteLocate is the baseline: what Locate would be without an index —
+// bruteLocate is the baseline: what Locate would be without an index —
 // scan every polygon of every level (bounding box first, then
 // orb/planar's point-in-polygon), and keep the finest hit.
-func BruteLocate(geoms []orb.MultiPolygon, bounds []orb.Bound, p orb.Point) int {
+func bruteLocate(geoms []orb.MultiPolygon, bounds []orb.Bound, p orb.Point) int {
 	hit := -1
 	for i, g := range geoms {
 		if bounds[i].Contains(p) && planar.MultiPolygonContains(g, p) {
@@ -39,9 +39,9 @@ func BruteLocate(geoms []orb.MultiPolygon, bounds []orb.Bound, p orb.Point) int 
 	return hit
 }
 
-// BenchLocate runs Locate over pts, reporting the figures above; geoms are
+// benchLocate runs Locate over pts, reporting the figures above; geoms are
 // every polygon of every level, for the brute-force baseline.
-func BenchLocate(b *testing.B, c *City, pts []orb.Point) {
+func benchLocate(b *testing.B, c *City, pts []orb.Point) {
 	var geoms []orb.MultiPolygon
 	var bounds []orb.Bound
 	for _, u := range c.units {
@@ -52,7 +52,7 @@ func BenchLocate(b *testing.B, c *City, pts []orb.Point) {
 	nBrute := min(len(pts), 400)
 	start := time.Now()
 	for _, p := range pts[:nBrute] {
-		BruteLocate(geoms, bounds, p)
+		bruteLocate(geoms, bounds, p)
 	}
 	brute := float64(time.Since(start).Nanoseconds()) / float64(nBrute)
 
@@ -82,7 +82,7 @@ func BenchLocate(b *testing.B, c *City, pts []orb.Point) {
 
 func BenchmarkLocateStress10kCells(b *testing.B) {
 	c := newLattice(100, 100, 2, 0.6, 1).load(b)
-	BenchLocate(b, c, queryPoints(c.Bounds(), 1<<14, 1))
+	benchLocate(b, c, queryPoints(c.Bounds(), 1<<14, 1))
 }
 
 func BenchmarkLocateStress100Polys1000Vertices(b *testing.B) {
@@ -91,7 +91,7 @@ func BenchmarkLocateStress100Polys1000Vertices(b *testing.B) {
 		b.Fatalf("cells have %d vertices", n)
 	}
 	c := l.load(b)
-	BenchLocate(b, c, queryPoints(c.Bounds(), 1<<14, 2))
+	benchLocate(b, c, queryPoints(c.Bounds(), 1<<14, 2))
 }
 
 func BenchmarkNearestK5Of10k(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/paulmach/orb"
 )
@@ -51,22 +52,21 @@ type unit struct {
 	props      map[string]json.RawMessage
 }
 
-// Road is one line of the road layer. A MultiLineString feature becomes
-// one Road per part, all with the feature's ID.
+// Road is one line of the road layer (WGS-84). A MultiLineString feature
+// becomes one Road per part, all with the feature's ID.
 type Road struct {
-	ID        string              `json:"id"`
-	Name      string              `json:"name"`
-	Kind      string              `json:"kind,omitempty"`
-	Schematic bool                `json:"schematic,omitempty"`
-	Line      orb.LineString      `json:"line"`
-	Lines     orb.MultiLineString `json:"-"`
+	ID        string         `json:"id"`
+	Name      string         `json:"name"`
+	Kind      string         `json:"kind,omitempty"`
+	Schematic bool           `json:"schematic,omitempty"`
+	Line      orb.LineString `json:"line"`
 }
 
 type road struct {
-	Road
-	aliases   []string
-	props     map[string]json.RawMessage
-	parentRef string
+	Road    // without Line
+	Lines   orb.MultiLineString
+	aliases []string
+	props   map[string]json.RawMessage
 }
 
 // Resource is a point of the resources layer: a fire station, hospital,
@@ -228,9 +228,24 @@ type UnitInfo struct {
 	Geom    orb.MultiPolygon `json:"-"`
 }
 
-// Unit returns the unit with the given code.
+// lookupCode finds a unit by code. The short statistical forms of the
+// 12-digit codes are accepted too: "321204" (county) and "321204001"
+// (town) find 321204000000 and 321204001000.
+func (c *City) lookupCode(code string) (int, bool) {
+	if i, ok := c.byCode[code]; ok {
+		return i, true
+	}
+	if n := len(code); (n == 6 || n == 9) && strings.Trim(code, "0123456789") == "" {
+		i, ok := c.byCode[code+strings.Repeat("0", 12-n)]
+		return i, ok
+	}
+	return 0, false
+}
+
+// Unit returns the unit with the given code (short 6- and 9-digit forms
+// accepted, see lookupCode).
 func (c *City) Unit(code string) (UnitInfo, bool) {
-	i, ok := c.byCode[code]
+	i, ok := c.lookupCode(code)
 	if !ok {
 		return UnitInfo{}, false
 	}
@@ -240,7 +255,7 @@ func (c *City) Unit(code string) (UnitInfo, bool) {
 
 // Children returns the units whose parent has the given code.
 func (c *City) Children(code string) []Unit {
-	pi, ok := c.byCode[code]
+	pi, ok := c.lookupCode(code)
 	if !ok {
 		return nil
 	}
@@ -261,7 +276,7 @@ func (c *City) Children(code string) []Unit {
 // The point is one Locate puts in that unit. It returns false for an
 // unknown code. r must not be shared between goroutines.
 func (c *City) RandomPointIn(code string, r *rand.Rand) (orb.Point, bool) {
-	i, ok := c.byCode[code]
+	i, ok := c.lookupCode(code)
 	if !ok {
 		return orb.Point{}, false
 	}
@@ -294,7 +309,6 @@ func (c *City) Roads() []Road {
 		for _, ls := range r.Lines {
 			x := r.Road
 			x.Line = ls
-			x.Lines = nil
 			out = append(out, x)
 		}
 	}

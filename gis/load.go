@@ -606,10 +606,10 @@ func (c *City) loadRoads(l *loader, fc *rawFC) {
 			continue
 		}
 		c.roads = append(c.roads, road{
-			Road:      Road{ID: id, Name: propString(f.Properties, "name"), Kind: propString(f.Properties, "kind"), Schematic: propBool(f.Properties, "schematic"), Lines: lines},
-			aliases:   propStrings(f.Properties, "aliases"),
-			props:     f.Properties,
-			parentRef: propString(f.Properties, "town"),
+			Road:    Road{ID: id, Name: propString(f.Properties, "name"), Kind: propString(f.Properties, "kind"), Schematic: propBool(f.Properties, "schematic")},
+			Lines:   lines,
+			aliases: propStrings(f.Properties, "aliases"),
+			props:   f.Properties,
 		})
 	}
 }

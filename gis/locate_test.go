@@ -153,3 +153,40 @@ func TestRandomPointIn(t *testing.T) {
 		t.Fatal("RandomPointIn of an unknown code succeeded")
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	c := withResources(newLattice(20, 20, 3, 0.5, 1), 500, 1).load(t)
+	pts := queryPoints(c.Bounds(), 1000, 9)
+	want := make([]Place, len(pts))
+	for i, p := range pts {
+		want[i], _ = c.Locate(p)
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i, p := range pts {
+				if pl, _ := c.Locate(p); pl != want[i] {
+					err = errors.New("different answer under concurrency")
+				}
+				_ = c.Nearest(p, kinds[g%len(kinds)], 3)
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestShortCodes(t *testing.T) {
+	c := newLattice(3, 3, 0, 0.5, 1).load(t)
+	if u, ok := c.Unit("321204"); !ok || u.Code != "321204000000" || u.Level != LevelDistrict {
+		t.Fatalf("Unit(321204) = %+v, %v", u, ok)
+	}
+	if n := len(c.Children("321204")); n != 9 {
+		t.Fatalf("Children(321204) = %d units", n)
+	}
+}
