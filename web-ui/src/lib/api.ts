@@ -1,6 +1,6 @@
 // HTTP access to the citybrain API on the same origin.
 
-import type { Incident, IncidentList, LayerCollection, LayerName } from './types'
+import type { Incident, IncidentDetail, IncidentList, LayerCollection, LayerName } from './types'
 
 /** An HTTP answer other than 2xx. */
 export class HttpError extends Error {
@@ -67,9 +67,9 @@ export async function fetchIncidents(limit = 500): Promise<Incident[]> {
   return Array.isArray(list?.items) ? list.items.filter(isIncident) : []
 }
 
-/** GET one incident. */
-export async function fetchIncident(id: string): Promise<Incident | null> {
-  const inc = await request<Incident>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`)
+/** GET one incident with its timeline. */
+export async function fetchIncident(id: string): Promise<IncidentDetail | null> {
+  const inc = await request<IncidentDetail>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`)
   return isIncident(inc) ? inc : null
 }
 

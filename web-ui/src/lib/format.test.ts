@@ -10,6 +10,7 @@ describe('format guards', () => {
       if (v !== 'abc') expect(text(v)).toBe(DASH)
     }
     expect(text('undefined')).toBe(DASH)
+    expect(fmtDateTime('0001-01-01T00:00:00Z')).toBe(DASH)
     expect(fmtPercent(1, 0)).toBe(DASH)
     expect(fmtPercent(undefined, 3)).toBe(DASH)
     expect(fmtAge(null)).toBe(DASH)

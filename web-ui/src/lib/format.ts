@@ -43,11 +43,14 @@ export function text(v: unknown, fallback = DASH): string {
   return fallback
 }
 
-/** Milliseconds since the epoch of an RFC 3339 time, or null. */
+/** Times before this are "not set" (Go encodes a zero time.Time as 0001-01-01T00:00:00Z). */
+const EARLIEST = Date.UTC(2000, 0, 1)
+
+/** Milliseconds since the epoch of an RFC 3339 time, or null (also for zero/unset times). */
 export function parseTime(v: unknown): number | null {
   if (typeof v !== 'string' || v === '') return null
   const t = Date.parse(v)
-  return Number.isFinite(t) ? t : null
+  return Number.isFinite(t) && t >= EARLIEST ? t : null
 }
 
 const timeFmt = new Intl.DateTimeFormat('zh-CN', {
@@ -185,6 +188,21 @@ const DONE_STATES = new Set(['closed', 'visited', 'rated', 'merged', 'rejected']
 /** Whether an incident still needs handling (anything before 结案). */
 export function isOpen(inc: Pick<Incident, 'state'>): boolean {
   return !(typeof inc.state === 'string' && DONE_STATES.has(inc.state))
+}
+
+const ROLE_LABELS: Record<string, string> = {
+  system: '系统',
+  dispatcher: '派遣员',
+  worker: '网格员',
+  admin: '管理员',
+  viewer: '值班员',
+  citizen: '市民',
+}
+
+/** Who acted, by role only (the wall never shows a person's id). */
+export function roleName(v: unknown): string {
+  if (typeof v === 'string' && v in ROLE_LABELS) return ROLE_LABELS[v] as string
+  return '系统'
 }
 
 export interface ResourceKindInfo {

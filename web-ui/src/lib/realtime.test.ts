@@ -171,6 +171,18 @@ describe('Realtime', () => {
     expect(h.rt.current.lastMessageAt).toBe(0)
   })
 
+  it('reconnects with backoff when the server cannot serve the subscription', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    s.receive({ type: 'error', code: 'unavailable', message: 'snapshot failed, subscribe again' })
+    expect(s.closed).toBe(true)
+    s.drop(4000)
+    expect(h.timers[0]!.ms).toBe(1000)
+  })
+
   it('stop closes the socket and never reconnects', async () => {
     const h = harness()
     h.rt.start()

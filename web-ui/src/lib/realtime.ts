@@ -231,6 +231,9 @@ export class Realtime {
     if (msg.type === 'error') {
       console.warn('realtime: server error', msg.code, msg.message)
       this.setStatus({ error: `服务端错误：${typeof msg.message === 'string' ? msg.message : String(msg.code ?? '')}` })
+      // The server could not serve the subscription (e.g. its store is down): start over on a
+      // fresh connection after the usual backoff rather than hammering it on this one.
+      if (msg.code === 'unavailable') this.socket?.close(4000, 'server unavailable')
       return
     }
     const ch = typeof msg.channel === 'string' ? this.channels.get(msg.channel) : undefined

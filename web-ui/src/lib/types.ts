@@ -54,6 +54,24 @@ export interface Incident {
   task?: TaskRef | null
 }
 
+/** One state change of an incident (the audit trail), as GET /api/v1/incidents/{id} adds it. */
+export interface TimelineEntry {
+  id?: string
+  version?: number
+  action?: string
+  from?: string
+  to?: string
+  actor?: { id?: string; role?: string } | null
+  at?: string
+  reason?: string
+  event_source?: string
+}
+
+/** GET /api/v1/incidents/{id}: the incident and its timeline. */
+export interface IncidentDetail extends Incident {
+  timeline?: TimelineEntry[]
+}
+
 /** The wall's KPI block. */
 export interface WallStats {
   today?: Partial<Record<Source, number>>
