@@ -13,13 +13,20 @@ import (
 // Chord length grows monotonically with great-circle distance, so the k
 // nearest by chord are exactly the k nearest on the sphere: no projection,
 // no error near the poles or the antimeridian, and a lower bound that is
-// exact for pruning. The tree is implicit: the median of each range sits
-// in the middle of it.
+// exact for pruning. The tree is implicit — the median of each range sits
+// in its middle — with ranges of up to leafSize nodes scanned linearly;
+// each node is one 32-byte record, so a visit costs one cache line.
 type kdTree struct {
-	pts  [][3]float64
-	ids  []int32 // index into City.resources
-	axis []uint8
+	nodes []kdNode
 }
+
+type kdNode struct {
+	p    [3]float64
+	id   int32 // index into City.resources
+	axis uint8
+}
+
+const leafSize = 8
 
 func unitVec(p orb.Point) [3]float64 {
 	lon, lat := p[0]*math.Pi/180, p[1]*math.Pi/180
@@ -28,27 +35,22 @@ func unitVec(p orb.Point) [3]float64 {
 }
 
 func newKDTree(c *City, ids []int32) *kdTree {
-	t := &kdTree{pts: make([][3]float64, len(ids)), ids: ids, axis: make([]uint8, len(ids))}
-	type item struct {
-		p  [3]float64
-		id int32
-	}
-	items := make([]item, len(ids))
+	t := &kdTree{nodes: make([]kdNode, len(ids))}
 	for i, id := range ids {
-		items[i] = item{unitVec(c.resources[id].Point), id}
+		t.nodes[i] = kdNode{p: unitVec(c.resources[id].Point), id: id}
 	}
 	var build func(lo, hi int)
 	build = func(lo, hi int) {
-		if hi-lo <= 0 {
+		if hi-lo <= leafSize {
 			return
 		}
 		var mn, mx [3]float64
 		for d := range 3 {
 			mn[d], mx[d] = math.Inf(1), math.Inf(-1)
 		}
-		for _, it := range items[lo:hi] {
+		for _, n := range t.nodes[lo:hi] {
 			for d := range 3 {
-				mn[d], mx[d] = math.Min(mn[d], it.p[d]), math.Max(mx[d], it.p[d])
+				mn[d], mx[d] = math.Min(mn[d], n.p[d]), math.Max(mx[d], n.p[d])
 			}
 		}
 		ax := 0
@@ -57,16 +59,13 @@ func newKDTree(c *City, ids []int32) *kdTree {
 				ax = d
 			}
 		}
-		slices.SortFunc(items[lo:hi], func(a, b item) int { return cmp.Or(cmp.Compare(a.p[ax], b.p[ax]), cmp.Compare(a.id, b.id)) })
+		slices.SortFunc(t.nodes[lo:hi], func(a, b kdNode) int { return cmp.Or(cmp.Compare(a.p[ax], b.p[ax]), cmp.Compare(a.id, b.id)) })
 		mid := (lo + hi) / 2
-		t.axis[mid] = uint8(ax)
+		t.nodes[mid].axis = uint8(ax)
 		build(lo, mid)
 		build(mid+1, hi)
 	}
-	build(0, len(items))
-	for i, it := range items {
-		t.pts[i], t.ids[i] = it.p, it.id
-	}
+	build(0, len(t.nodes))
 	return t
 }
 
@@ -75,31 +74,46 @@ type cand struct {
 	id int32
 }
 
-// knn appends to best (kept sorted, at most k long) the nearest points to q.
-func (t *kdTree) knn(q [3]float64, k int, best []cand, lo, hi int) []cand {
+func offer(best []cand, k int, c cand) []cand {
+	if len(best) == k && c.d2 >= best[k-1].d2 {
+		return best
+	}
+	if len(best) < k {
+		best = append(best, c)
+	} else {
+		best[k-1] = c
+	}
+	for i := len(best) - 1; i > 0 && best[i].d2 < best[i-1].d2; i-- {
+		best[i], best[i-1] = best[i-1], best[i]
+	}
+	return best
+}
+
+func dist2(q, p *[3]float64) float64 {
+	dx, dy, dz := q[0]-p[0], q[1]-p[1], q[2]-p[2]
+	return dx*dx + dy*dy + dz*dz
+}
+
+// knn adds to best (kept sorted, at most k long) the nearest points to q.
+func (t *kdTree) knn(q *[3]float64, k int, best []cand, lo, hi int) []cand {
 	for hi > lo {
-		mid := (lo + hi) / 2
-		p := &t.pts[mid]
-		dx, dy, dz := q[0]-p[0], q[1]-p[1], q[2]-p[2]
-		d2 := dx*dx + dy*dy + dz*dz
-		if len(best) < k || d2 < best[len(best)-1].d2 {
-			c := cand{d2, t.ids[mid]}
-			if len(best) < k {
-				best = append(best, c)
-			} else {
-				best[len(best)-1] = c
+		if hi-lo <= leafSize {
+			for i := lo; i < hi; i++ {
+				n := &t.nodes[i]
+				best = offer(best, k, cand{dist2(q, &n.p), n.id})
 			}
-			for i := len(best) - 1; i > 0 && best[i].d2 < best[i-1].d2; i-- {
-				best[i], best[i-1] = best[i-1], best[i]
-			}
+			return best
 		}
-		diff := q[t.axis[mid]] - p[t.axis[mid]]
+		mid := (lo + hi) / 2
+		n := &t.nodes[mid]
+		best = offer(best, k, cand{dist2(q, &n.p), n.id})
+		diff := q[n.axis] - n.p[n.axis]
 		nlo, nhi, flo, fhi := lo, mid, mid+1, hi
 		if diff >= 0 {
 			nlo, nhi, flo, fhi = mid+1, hi, lo, mid
 		}
 		best = t.knn(q, k, best, nlo, nhi)
-		if len(best) == k && diff*diff >= best[len(best)-1].d2 {
+		if len(best) == k && diff*diff >= best[k-1].d2 {
 			return best
 		}
 		lo, hi = flo, fhi // tail call on the far side
@@ -108,15 +122,22 @@ func (t *kdTree) knn(q [3]float64, k int, best []cand, lo, hi int) []cand {
 }
 
 // within appends every point within chord distance sqrt(r2) of q.
-func (t *kdTree) within(q [3]float64, r2 float64, out []cand, lo, hi int) []cand {
+func (t *kdTree) within(q *[3]float64, r2 float64, out []cand, lo, hi int) []cand {
 	for hi > lo {
-		mid := (lo + hi) / 2
-		p := &t.pts[mid]
-		dx, dy, dz := q[0]-p[0], q[1]-p[1], q[2]-p[2]
-		if d2 := dx*dx + dy*dy + dz*dz; d2 <= r2 {
-			out = append(out, cand{d2, t.ids[mid]})
+		if hi-lo <= leafSize {
+			for i := lo; i < hi; i++ {
+				if d2 := dist2(q, &t.nodes[i].p); d2 <= r2 {
+					out = append(out, cand{d2, t.nodes[i].id})
+				}
+			}
+			return out
 		}
-		diff := q[t.axis[mid]] - p[t.axis[mid]]
+		mid := (lo + hi) / 2
+		n := &t.nodes[mid]
+		if d2 := dist2(q, &n.p); d2 <= r2 {
+			out = append(out, cand{d2, n.id})
+		}
+		diff := q[n.axis] - n.p[n.axis]
 		nlo, nhi, flo, fhi := lo, mid, mid+1, hi
 		if diff >= 0 {
 			nlo, nhi, flo, fhi = mid+1, hi, lo, mid
@@ -162,11 +183,12 @@ func (c *City) nearby(id int32, from orb.Point) Nearby {
 // returns fewer than k if the city has fewer, and nil for k ≤ 0.
 func (c *City) Nearest(p orb.Point, kind string, k int) []Nearby {
 	t := c.tree(kind)
-	if k <= 0 || t == nil || len(t.pts) == 0 {
+	if k <= 0 || t == nil || len(t.nodes) == 0 {
 		return nil
 	}
 	var buf [16]cand
-	best := t.knn(unitVec(p), k, buf[:0], 0, len(t.pts))
+	q := unitVec(p)
+	best := t.knn(&q, k, buf[:0], 0, len(t.nodes))
 	out := make([]Nearby, len(best))
 	for i, b := range best {
 		out[i] = c.nearby(b.id, p)
@@ -211,9 +233,10 @@ func (c *City) WithinCircle(centre orb.Point, radiusM float64) ([]Unit, []Nearby
 		}
 	}
 	var res []Nearby
-	if t := c.allKinds; t != nil && len(t.pts) > 0 {
+	if t := c.allKinds; t != nil && len(t.nodes) > 0 {
 		chord := 2 * math.Sin(math.Min(radiusM/earthRadius, math.Pi)/2)
-		found := t.within(unitVec(centre), chord*chord*(1+1e-9), nil, 0, len(t.pts))
+		q := unitVec(centre)
+		found := t.within(&q, chord*chord*(1+1e-9), nil, 0, len(t.nodes))
 		for _, f := range found {
 			if n := c.nearby(f.id, centre); n.DistanceM <= radiusM {
 				res = append(res, n)
