@@ -92,7 +92,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	}
 	d.Redis = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, MaxRetries: 3})
 	d.closers = append(d.closers, func() { d.Redis.Close() })
-	d.Store = redisstore.New(d.Redis, "cb:", cfg.TimeZone)
+	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
 	var err error
 	if cfg.GISDir != "" {
 		d.City, err = gis.Load(os.DirFS(cfg.GISDir))

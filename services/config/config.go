@@ -51,6 +51,9 @@ type Config struct {
 	IngestRatePerMinute int
 	// BodyLimit is the largest request body in bytes (413 above it).
 	BodyLimit int
+	// RedisPrefix prefixes every Redis key (several deployments or test
+	// runs can share one Redis).
+	RedisPrefix string
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and

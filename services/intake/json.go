@@ -43,6 +43,10 @@ func SplitArray(body []byte) ([][]byte, error) {
 		if body[0] != '{' {
 			return nil, Errors{{Field: "body", Reason: "want a JSON object or an array of objects"}}
 		}
+		var probe json.RawMessage
+		if err := json.Unmarshal(body, &probe); err != nil {
+			return nil, Errors{{Field: "body", Reason: jsonReason(err)}}
+		}
 		return [][]byte{bytes.Clone(body)}, nil
 	}
 	var items []json.RawMessage

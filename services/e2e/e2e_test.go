@@ -1,0 +1,377 @@
+// Package e2e tests the real citybrain binary from the outside: it builds
+// it, starts it on free ports (embedded broker and Redis, or the real ones
+// named by TEST_KAFKA_BROKERS and TEST_REDIS_ADDR), and drives it over HTTP
+// and the websocket as a client would.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "citybrain-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "citybrain")
+	cmd := exec.Command("go", "build", "-o", binary, "../cmd/citybrain")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build citybrain:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is one running citybrain process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	base string
+	env  []string
+	log  *bytes.Buffer
+	mu   *sync.Mutex
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start runs the binary with env until the test ends; data persists in dataDir.
+func start(t *testing.T, dataDir string, extra ...string) *server {
+	t.Helper()
+	port := freePort(t)
+	env := append(os.Environ(), "HTTP_ADDR=127.0.0.1:"+fmt.Sprint(port), "DATA_DIR="+dataDir, "LOG_LEVEL=warn")
+	env = append(env, extra...)
+	s := &server{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port), env: env, log: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	s.run()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) run() {
+	s.cmd = exec.Command(binary, "-target=all")
+	s.cmd.Env = s.env
+	s.cmd.Stdout = io.Discard
+	s.cmd.Stderr = writerFunc(func(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.log.Write(p) })
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.stop()
+	s.t.Fatalf("citybrain did not become ready; log:\n%s", s.logs())
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+	s.cmd = nil
+}
+
+func (s *server) logs() string { s.mu.Lock(); defer s.mu.Unlock(); return s.log.String() }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (s *server) do(method, path, contentType string, body []byte, out any) int {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.base+path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func env(t *testing.T) []string {
+	var extra []string
+	if k := os.Getenv("TEST_KAFKA_BROKERS"); k != "" {
+		p := testenv.Prefix(t)
+		extra = append(extra, "KAFKA_BROKERS="+k, "TOPIC_PREFIX="+p, "REDIS_ADDR="+testenv.Redis(t), "REDIS_PREFIX="+p)
+	} else if testenv.Real() {
+		t.Fatal("TEST_REAL=1 but TEST_KAFKA_BROKERS is not set")
+	}
+	return extra
+}
+
+// Points inside 姜堰区 (WGS-84) and one 高德 (GCJ-02) pick.
+var samples = map[string]string{
+	"hotline":   `{"ticket_no":"GD-E2E-1","appeal_type":"投诉","category":"垃圾堆放","content":"小区门口垃圾堆放多日","address":"泰州市姜堰区三水街道","caller_phone":"13812345678","lon":120.132,"lat":32.514,"crs":"gcj02"}`,
+	"grid":      `{"report_id":"WG-E2E-1","worker_id":"W0001","category":"占道经营","description":"店外经营","lon":120.10,"lat":32.50,"photos":["a.jpg"]}`,
+	"emergency": `{"alarm_id":"JJ-E2E-1","alarm_type":"119","level":2,"description":"发现明火","lon":120.15,"lat":32.55}`,
+	"traffic":   `[{"event_id":"JT-E2E-1","event_type":"accident","road":"S229","lon":120.05,"lat":32.45},{"event_id":"JT-E2E-2","event_type":"congestion","road":"S229","lon":120.06,"lat":32.46}]`,
+}
+
+type accepted struct {
+	Accepted []struct {
+		ID        string `json:"id"`
+		Duplicate bool   `json:"duplicate"`
+	} `json:"accepted"`
+}
+
+type incident struct {
+	ID       string   `json:"id"`
+	Version  int      `json:"version"`
+	State    string   `json:"state"`
+	Source   string   `json:"source"`
+	Category string   `json:"category"`
+	EventIDs []string `json:"event_ids"`
+	Place    struct {
+		Town    struct{ Code, Name string } `json:"town"`
+		Village struct{ Code, Name string } `json:"village"`
+		Grid    struct{ Code, Name string } `json:"grid"`
+	} `json:"place"`
+	Timeline []map[string]any `json:"timeline"`
+}
+
+func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
+	data := t.TempDir()
+	s := start(t, data, env(t)...)
+
+	// A wall client: ticket, upgrade, subscribe, snapshot.
+	ws := dialWall(t, s)
+	defer ws.Close()
+	var snap struct {
+		Type string `json:"type"`
+		Seq  string `json:"seq"`
+	}
+	readJSON(t, ws, &snap)
+	if snap.Type != "snapshot" {
+		t.Fatalf("first message %q, want snapshot", snap.Type)
+	}
+
+	ids := map[string]string{} // event id → source
+	for src, body := range samples {
+		var a accepted
+		if code := s.do("POST", "/api/v1/ingest/"+src, "application/json", []byte(body), &a); code != 202 {
+			t.Fatalf("%s: status %d", src, code)
+		}
+		for _, x := range a.Accepted {
+			ids[x.ID] = src
+		}
+	}
+	if len(ids) != 5 {
+		t.Fatalf("accepted %d ids, want 5", len(ids))
+	}
+
+	// The same ticket again is the same event.
+	var again accepted
+	s.do("POST", "/api/v1/ingest/hotline", "application/json", []byte(samples["hotline"]), &again)
+	if len(again.Accepted) != 1 || !again.Accepted[0].Duplicate || ids[again.Accepted[0].ID] != "hotline" {
+		t.Fatalf("resend: %+v", again)
+	}
+
+	// Every event arrives on the websocket as an incident delta, until its
+	// incident is dispatched.
+	pushed := map[string]string{} // event id → incident id
+	state := map[string]string{}  // incident id → latest state pushed
+	dispatched := func() bool {
+		if len(pushed) < len(ids) {
+			return false
+		}
+		for _, inc := range pushed {
+			if state[inc] != "dispatched" {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !dispatched() && time.Now().Before(deadline) {
+		var msg struct {
+			Type string   `json:"type"`
+			Kind string   `json:"kind"`
+			Seq  string   `json:"seq"`
+			Data incident `json:"data"`
+		}
+		_ = ws.SetReadDeadline(deadline)
+		readJSON(t, ws, &msg)
+		if msg.Type == "delta" && msg.Kind == "incident" {
+			for _, e := range msg.Data.EventIDs {
+				if _, ok := ids[e]; ok {
+					pushed[e] = msg.Data.ID
+				}
+			}
+			state[msg.Data.ID] = msg.Data.State
+			if msg.Seq == "" {
+				t.Fatal("delta without seq")
+			}
+		}
+	}
+	if !dispatched() {
+		t.Fatalf("websocket delivered %d of %d events, states %v", len(pushed), len(ids), state)
+	}
+
+	// The API has them enriched: town, village and grid filled.
+	var list struct {
+		Items []incident `json:"items"`
+		Total int        `json:"total"`
+	}
+	s.do("GET", "/api/v1/incidents?limit=100", "", nil, &list)
+	if list.Total != 5 {
+		t.Fatalf("total %d, want 5", list.Total)
+	}
+	for _, inc := range list.Items {
+		if inc.Place.Town.Name == "" || inc.Place.Village.Name == "" || len(inc.Place.Grid.Code) < 12 {
+			t.Errorf("incident %s not placed: %+v", inc.ID, inc.Place)
+		}
+		if inc.State != "dispatched" {
+			t.Errorf("incident %s state %s", inc.ID, inc.State)
+		}
+	}
+	var one incident
+	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID, "", nil, &one); code != 200 || len(one.Timeline) != 2 {
+		t.Fatalf("incident detail: %d %+v", code, one)
+	}
+	if code := s.do("GET", "/api/v1/incidents/INC-NOPE", "", nil, nil); code != 404 {
+		t.Fatalf("missing incident: %d", code)
+	}
+
+	if os.Getenv("TEST_KAFKA_BROKERS") != "" {
+		return // the restart below is of the embedded broker's data directory
+	}
+	// Stop and start again: the log persisted, the projections are rebuilt.
+	s.stop()
+	s.run()
+	var after struct{ Total int }
+	s.do("GET", "/api/v1/incidents", "", nil, &after)
+	if after.Total != 5 {
+		t.Fatalf("after restart %d incidents, want 5; log:\n%s", after.Total, s.logs())
+	}
+}
+
+func TestEndToEndBadInputIsRefusedWithAReason(t *testing.T) {
+	s := start(t, t.TempDir(), env(t)...)
+	for _, tc := range []struct {
+		name, src, ct, body string
+		status              int
+		field               string
+	}{
+		{"malformed", "hotline", "application/json", `{"ticket_no":`, 400, "body"},
+		{"wrong type", "grid", "application/json", `{"report_id":7}`, 422, "report_id"},
+		{"missing field", "hotline", "application/json", `{"ticket_no":"x","appeal_type":"投诉","address":"a"}`, 422, "content"},
+		{"unknown category", "grid", "application/json", `{"report_id":"r","worker_id":"w","category":"飞碟","lon":120.1,"lat":32.5}`, 422, "category"},
+		{"swapped lat/lon", "grid", "application/json", `{"report_id":"r","worker_id":"w","category":"占道经营","lon":32.5,"lat":120.1}`, 422, "lon"},
+		{"outside the area", "grid", "application/json", `{"report_id":"r","worker_id":"w","category":"占道经营","lon":116.4,"lat":39.9}`, 422, "lon"},
+		{"invalid UTF-8", "hotline", "application/json", "{\"ticket_no\":\"\xff\xfe\"}", 400, "body"},
+		{"unknown source", "weather", "application/json", `{}`, 404, "source"},
+		{"not JSON", "hotline", "text/xml", `<a/>`, 415, "Content-Type"},
+		{"too large", "hotline", "application/json", `{"content":"` + strings.Repeat("a", 2<<20) + `"}`, 413, "body"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var p struct {
+				Error  string `json:"error"`
+				Errors []struct{ Field, Reason string }
+			}
+			code := s.do("POST", "/api/v1/ingest/"+tc.src, tc.ct, []byte(tc.body), &p)
+			if code != tc.status {
+				t.Fatalf("status %d, want %d (%+v)", code, tc.status, p)
+			}
+			found := false
+			for _, e := range p.Errors {
+				found = found || e.Field == tc.field
+			}
+			if !found || p.Error == "" {
+				t.Fatalf("errors %+v do not name %q", p, tc.field)
+			}
+		})
+	}
+	// Nothing of that reached the pipeline, and a good record still goes through.
+	var a accepted
+	if code := s.do("POST", "/api/v1/ingest/grid", "application/json", []byte(samples["grid"]), &a); code != 202 {
+		t.Fatalf("good record after bad ones: %d", code)
+	}
+}
+
+func dialWall(t *testing.T, s *server) *websocket.Conn {
+	t.Helper()
+	var tk struct{ Ticket string }
+	if code := s.do("POST", "/api/v1/auth/ws-ticket", "", nil, &tk); code != 200 || tk.Ticket == "" {
+		t.Fatalf("ticket: %d", code)
+	}
+	d := websocket.Dialer{Subprotocols: []string{"citybrain.v1", "ticket." + tk.Ticket}}
+	url := strings.Replace(s.base, "http", "ws", 1) + "/ws"
+	ws, resp, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	if ws.Subprotocol() != "citybrain.v1" {
+		t.Fatalf("subprotocol %q", ws.Subprotocol())
+	}
+	if err := ws.WriteJSON(map[string]any{"op": "subscribe", "channel": "wall"}); err != nil {
+		t.Fatal(err)
+	}
+	// A ticket works once.
+	if _, resp, err := d.Dial(url, nil); err == nil || resp.StatusCode != 401 {
+		t.Fatalf("ticket reused: %v", err)
+	}
+	return ws
+}
+
+func readJSON(t *testing.T, ws *websocket.Conn, v any) {
+	t.Helper()
+	_, b, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+}
