@@ -363,7 +363,7 @@ func truncate(s string, n int) string {
 func fieldOf(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		return te.Field
+		return strings.TrimPrefix(te.Field, "common.") // shared fields are embedded
 	}
 	return "body"
 }
