@@ -190,3 +190,55 @@ func TestShortCodes(t *testing.T) {
 		t.Fatalf("Children(321204) = %d units", n)
 	}
 }
+
+// TestHolesAndMultiPolygons: a cell with a hole, an enclave filling the
+// hole, and a cell of two parts.
+func TestHolesAndMultiPolygons(t *testing.T) {
+	const x0, y0, d = 120.0, 32.5, 1.0 / 64
+	outer := [][]float64{{x0, y0}, {x0 + 4*d, y0}, {x0 + 4*d, y0 + 4*d}, {x0, y0 + 4*d}, {x0, y0}}
+	hole := [][]float64{{x0 + d, y0 + d}, {x0 + d, y0 + 2*d}, {x0 + 2*d, y0 + 2*d}, {x0 + 2*d, y0 + d}, {x0 + d, y0 + d}}
+	enclave := [][]float64{{x0 + d, y0 + d}, {x0 + 2*d, y0 + d}, {x0 + 2*d, y0 + 2*d}, {x0 + d, y0 + 2*d}, {x0 + d, y0 + d}}
+	district := [][][]float64{{{x0, y0}, {x0 + 8*d, y0}, {x0 + 8*d, y0 + 4*d}, {x0, y0 + 4*d}, {x0, y0}}}
+	twoParts := [][][][]float64{
+		{{{x0 + 4*d, y0}, {x0 + 8*d, y0}, {x0 + 8*d, y0 + 2*d}, {x0 + 4*d, y0 + 2*d}, {x0 + 4*d, y0}}},
+		{{{x0 + 4*d, y0 + 3*d}, {x0 + 8*d, y0 + 3*d}, {x0 + 8*d, y0 + 4*d}, {x0 + 4*d, y0 + 4*d}, {x0 + 4*d, y0 + 3*d}}},
+	}
+	middle := [][][]float64{{{x0 + 4*d, y0 + 2*d}, {x0 + 8*d, y0 + 2*d}, {x0 + 8*d, y0 + 3*d}, {x0 + 4*d, y0 + 3*d}, {x0 + 4*d, y0 + 2*d}}}
+	c, err := Load(fstest.MapFS{
+		"district.geojson": {Data: fc(feat(map[string]any{"code": "D", "name": "d"}, "Polygon", district))},
+		"grids.geojson": {Data: fc(
+			feat(map[string]any{"code": "RING", "name": "ring", "parent": "D"}, "Polygon", [][][]float64{outer, hole}),
+			feat(map[string]any{"code": "ENCLAVE", "name": "enclave", "parent": "D"}, "Polygon", [][][]float64{enclave}),
+			feat(map[string]any{"code": "PARTS", "name": "parts", "parent": "D"}, "MultiPolygon", twoParts),
+			feat(map[string]any{"code": "MIDDLE", "name": "middle", "parent": "D"}, "Polygon", middle),
+		)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    orb.Point
+		want string
+	}{
+		{orb.Point{x0 + d/2, y0 + d/2}, "RING"},
+		{orb.Point{x0 + 1.5*d, y0 + 1.5*d}, "ENCLAVE"},
+		{orb.Point{x0 + d, y0 + 1.5*d}, "ENCLAVE"}, // hole's west edge: east side wins
+		{orb.Point{x0 + 2*d, y0 + 1.5*d}, "RING"},  // hole's east edge
+		{orb.Point{x0 + 1.5*d, y0 + d}, "ENCLAVE"}, // hole's south edge: north side wins
+		{orb.Point{x0 + 1.5*d, y0 + 2*d}, "RING"},  // hole's north edge
+		{orb.Point{x0 + 5*d, y0 + d}, "PARTS"},
+		{orb.Point{x0 + 5*d, y0 + 3.5*d}, "PARTS"},
+		{orb.Point{x0 + 5*d, y0 + 2.5*d}, "MIDDLE"},
+		{orb.Point{x0 + 5*d, y0 + 3*d}, "PARTS"},
+		{orb.Point{x0 + 4*d, y0 + 1.5*d}, "PARTS"},
+	} {
+		pl, err := c.Locate(tc.p)
+		if err != nil || pl.Grid.Code != tc.want {
+			t.Errorf("Locate(%v) = %s, %v; want %s", tc.p, pl.Grid.Code, err, tc.want)
+		}
+	}
+	u, _ := c.Unit("RING")
+	if want := 15 * 111.32e3 * d * 111.32e3 * d; u.AreaM2 < want*0.8 || u.AreaM2 > want {
+		t.Errorf("ring area %.0f m², want a little under %.0f (the hole is subtracted)", u.AreaM2, want)
+	}
+}
