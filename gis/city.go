@@ -2,7 +2,6 @@ package gis
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -328,9 +327,10 @@ func (c *City) Resources(kind string) []Resource {
 
 // Layer returns the named layer ("district", "towns", "villages", "grids",
 // "roads", "resources") as a pre-encoded GeoJSON FeatureCollection in
-// WGS-84, with properties code, name, level, parent and schematic (roads
-// and resources: id, name, kind, schematic), plus any other property the
-// source file had. The bytes are shared: do not modify them.
+// WGS-84, with properties code, name, level, parent, schematic, label (a
+// [lon, lat] inside the unit, for map labels) and area_km2 (roads and
+// resources: id, name, kind, level, schematic), plus any other property
+// the source file had. The bytes are shared: do not modify them.
 func (c *City) Layer(name string) ([]byte, bool) {
 	b, ok := c.layers[name]
 	return b, ok
@@ -338,8 +338,6 @@ func (c *City) Layer(name string) ([]byte, bool) {
 
 // LayerNames lists the layers Layer serves, coarsest first.
 func (c *City) LayerNames() []string { return append([]string(nil), c.names...) }
-
-func (u *unit) String() string { return fmt.Sprintf("%s %s (%s)", u.level, u.Name, u.Code) }
 
 // areaM2 is the area of a polygonal geometry in square metres, by the
 // shoelace formula in the sinusoidal projection (x = R·Δλ·cos φ, y = R·φ),

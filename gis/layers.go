@@ -2,6 +2,7 @@ package gis
 
 import (
 	"bytes"
+	"math"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -30,6 +31,8 @@ func (c *City) encodeLayers() {
 			writeProps(&b, u.props, [][2]any{
 				{"code", u.Code}, {"name", u.Name}, {"level", string(u.level)},
 				{"parent", u.parentCode}, {"schematic", u.Schematic},
+				{"label", [2]float64{round7(u.centre[0]), round7(u.centre[1])}},
+				{"area_km2", math.Round(u.areaM2/1e4) / 100},
 			})
 			b.WriteString(`,"geometry":`)
 			writeGeometry(&b, u.geom)

@@ -159,3 +159,23 @@ func ExampleToWGS84() {
 	// 120.149092 32.508898
 	// 120.154000 32.507000
 }
+
+func ExampleParse() {
+	for _, s := range []string{"", "GCJ-02", "bd09", "utm"} {
+		sys, err := Parse(s)
+		fmt.Printf("%q → %q %v\n", s, sys, err)
+	}
+	// Output:
+	// "" → "wgs84" <nil>
+	// "GCJ-02" → "gcj02" <nil>
+	// "bd09" → "bd09" <nil>
+	// "utm" → "" crs: unknown coordinate system "utm" (want wgs84, gcj02 or bd09)
+}
+
+func ExampleConvert() {
+	// A 百度 (BD-09) point to 高德 (GCJ-02), as their maps show the same place.
+	g := Convert(orb.Point{120.1605, 32.5129}, BD09, GCJ02)
+	fmt.Printf("%.5f %.5f\n", g[0], g[1])
+	// Output:
+	// 120.15399 32.50698
+}
