@@ -2,8 +2,8 @@ package gis
 
 import (
 	"bytes"
-	"math"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 
