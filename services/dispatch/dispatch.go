@@ -8,6 +8,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,15 +17,20 @@ import (
 
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
-// State is what the dispatcher needs to know about incidents it has seen:
-// the projection store, or a fake in tests.
+// State is the dispatcher's view of incidents: the projection store, which
+// the dispatcher updates itself right after publishing, so it always reads
+// its own writes (the projector consumer applies the same records again,
+// idempotently). One dispatcher instance owns an incident's partition of
+// events and commands (co-partitioned topics, range assignment), so it is
+// the only writer of that incident.
 type State interface {
-	Version(ctx context.Context, incidentID string) (int, error)
-	Seen(ctx context.Context, kind, id string) (bool, error)
-	MarkSeen(ctx context.Context, kind, id string, ttl time.Duration) (bool, error)
+	Incident(ctx context.Context, id string) (event.Incident, error)
+	IncidentOf(ctx context.Context, eventID string) (string, error)
+	Apply(ctx context.Context, lc event.Lifecycle) (bool, error)
 }
 
 // Publisher publishes records; kafkabus.Producer is one.
@@ -46,11 +52,8 @@ func New(state State, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *
 	return &Dispatcher{state: state, pub: pub, topics: topics, now: time.Now, log: log}
 }
 
-// seenTTL outlives the events topic's retention, so a replay within it is
-// recognised.
-const seenTTL = 31 * 24 * time.Hour
-
-// Handle is the consumer handler for the events topic.
+// Handle is the consumer handler for the events topic: the event opens
+// its incident, or is added to the open incident the enricher fused it with.
 func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	var ev event.Event
 	if err := json.Unmarshal(m.Value, &ev); err != nil {
@@ -59,31 +62,81 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	if ev.Schema != event.Schema || ev.ID == "" || ev.IncidentID == "" {
 		return kafkabus.Poison(fmt.Errorf("event %q: schema %d or ids missing", ev.ID, ev.Schema))
 	}
-	if seen, err := d.state.Seen(ctx, "dispatch", ev.ID); err != nil || seen {
-		return err
+	if inc, err := d.state.IncidentOf(ctx, ev.ID); err != nil || inc != "" {
+		return err // already part of an incident: a re-delivery
 	}
-	v, err := d.state.Version(ctx, ev.IncidentID)
-	if err != nil {
+	cur, err := d.state.Incident(ctx, ev.IncidentID)
+	var lcs []event.Lifecycle
+	switch {
+	case errors.Is(err, redisstore.ErrNotFound):
+		lcs = Open(ev, d.now())
+	case err != nil:
 		return err
-	}
-	if v == 0 {
-		lcs := Open(ev, d.now())
-		msgs := make([]kafka.Message, len(lcs))
-		for i, lc := range lcs {
-			b, err := json.Marshal(lc)
-			if err != nil {
-				return kafkabus.Poison(fmt.Errorf("encode lifecycle %s: %w", lc.ID, err))
-			}
-			msgs[i] = kafka.Message{Topic: d.topics.Tasks(), Key: []byte(lc.IncidentID), Value: b, Headers: m.Headers}
+	case !cur.State.Open():
+		// Fused with an incident that has closed since: a new case.
+		ev.IncidentID = event.IncidentIDFor(ev.ID)
+		if _, err := d.state.Incident(ctx, ev.IncidentID); err == nil {
+			return nil // opened before a crash; its lifecycle is being re-applied
 		}
-		if err := d.pub.Publish(ctx, msgs...); err != nil {
+		lcs = Open(ev, d.now())
+	default:
+		lcs = []event.Lifecycle{AddReport(cur, ev)}
+	}
+	return d.publish(ctx, m.Headers, lcs)
+}
+
+// publish writes the lifecycle events to tasks, then applies them to the
+// projection. A crash in between re-publishes the same ids on redelivery.
+func (d *Dispatcher) publish(ctx context.Context, headers []kafka.Header, lcs []event.Lifecycle) error {
+	msgs := make([]kafka.Message, len(lcs))
+	for i, lc := range lcs {
+		b, err := json.Marshal(lc)
+		if err != nil {
+			return kafkabus.Poison(fmt.Errorf("encode lifecycle %s: %w", lc.ID, err))
+		}
+		msgs[i] = kafka.Message{Topic: d.topics.Tasks(), Key: []byte(lc.IncidentID), Value: b, Headers: headers}
+	}
+	if err := d.pub.Publish(ctx, msgs...); err != nil {
+		return err
+	}
+	for _, lc := range lcs {
+		if _, err := d.state.Apply(ctx, lc); err != nil {
 			return err
 		}
 	}
-	// Marked after the publish: a crash in between publishes again with the
-	// same lifecycle ids, which the projection ignores.
-	_, err = d.state.MarkSeen(ctx, "dispatch", ev.ID, seenTTL)
-	return err
+	return nil
+}
+
+// AddReport returns the lifecycle event that adds ev to the open incident
+// cur (报告合并): counts by source, the most severe severity, last seen.
+func AddReport(cur event.Incident, ev event.Event) event.Lifecycle {
+	inc := cur
+	inc.Version++
+	inc.Sources = make(map[event.Source]int, len(cur.Sources)+1)
+	for k, v := range cur.Sources {
+		inc.Sources[k] = v
+	}
+	inc.Sources[ev.Source]++
+	inc.EventCount++
+	inc.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
+	if ev.Severity > 0 && ev.Severity < inc.Severity {
+		inc.Severity = ev.Severity
+	}
+	if ev.ReceivedAt.After(inc.LastSeen) {
+		inc.LastSeen = ev.ReceivedAt
+	}
+	if ev.ReceivedAt.After(inc.UpdatedAt) {
+		inc.UpdatedAt = ev.ReceivedAt
+	}
+	if inc.Location == nil {
+		inc.Location, inc.Place = ev.Location, ev.Place
+	}
+	return event.Lifecycle{
+		Schema: event.Schema, ID: lifecycleID(inc.ID, inc.Version), IncidentID: inc.ID, Version: inc.Version,
+		Action: "add_report", From: cur.State, To: cur.State, Actor: event.Actor{ID: "system", Role: "system"},
+		At: inc.UpdatedAt, Reason: fmt.Sprintf("fused: %s report %s", ev.Source, ev.SourceRef),
+		EventID: ev.ID, EventSource: ev.Source, Incident: inc,
+	}
 }
 
 // Open returns the lifecycle events that open an incident for ev: received

@@ -5,39 +5,24 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
-// memState is a small in-memory State for tests.
-type memState struct {
-	mu       sync.Mutex
-	versions map[string]int
-	seen     map[string]bool
-}
-
-func (m *memState) Version(_ context.Context, id string) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.versions[id], nil
-}
-func (m *memState) Seen(_ context.Context, kind, id string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.seen[kind+id], nil
-}
-func (m *memState) MarkSeen(_ context.Context, kind, id string, _ time.Duration) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	was := m.seen[kind+id]
-	m.seen[kind+id] = true
-	return !was, nil
+func newStore(t *testing.T) *redisstore.Store {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
+	t.Cleanup(func() { _ = s.Flush(context.Background()) })
+	return s
 }
 
 type memPub struct{ msgs []kafka.Message }
@@ -74,11 +59,12 @@ func TestOpen(t *testing.T) {
 	}
 }
 
-func TestHandleIsIdempotent(t *testing.T) {
-	st := &memState{versions: map[string]int{}, seen: map[string]bool{}}
+func TestHandleIsIdempotentAndFuses(t *testing.T) {
+	st := newStore(t)
 	pub := &memPub{}
 	d := New(st, pub, kafkabus.Topics{Prefix: "x."}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	b, _ := json.Marshal(sampleEvent())
+	ev := sampleEvent()
+	b, _ := json.Marshal(ev)
 	for range 3 { // delivered three times
 		if err := d.Handle(t.Context(), kafka.Message{Value: b}); err != nil {
 			t.Fatal(err)
@@ -92,11 +78,25 @@ func TestHandleIsIdempotent(t *testing.T) {
 			t.Errorf("record %s key %s", m.Topic, m.Key)
 		}
 	}
-	// After a Redis flush the marks are gone but the projection knows the incident.
-	st.seen = map[string]bool{}
-	st.versions["INC-1"] = 2
-	if err := d.Handle(t.Context(), kafka.Message{Value: b}); err != nil || len(pub.msgs) != 2 {
-		t.Fatalf("re-opened a known incident: %v, %d", err, len(pub.msgs))
+	// A second report fused into the same incident adds one version.
+	ev2 := ev
+	ev2.ID, ev2.Source, ev2.SourceRef, ev2.Severity = "EV-2", event.Grid, "WG-2", 3
+	ev2.ReceivedAt = ev.ReceivedAt.Add(time.Minute)
+	b2, _ := json.Marshal(ev2)
+	for range 2 {
+		if err := d.Handle(t.Context(), kafka.Message{Value: b2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pub.msgs) != 3 {
+		t.Fatalf("published %d, want 3", len(pub.msgs))
+	}
+	inc, err := st.Incident(t.Context(), "INC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Version != 3 || inc.EventCount != 2 || inc.Sources[event.Grid] != 1 || inc.Severity != 3 || inc.State != event.Dispatched {
+		t.Fatalf("fused incident %+v", inc)
 	}
 	if err := d.Handle(t.Context(), kafka.Message{Value: []byte("{")}); err == nil {
 		t.Fatal("bad record accepted")

@@ -375,3 +375,44 @@ func readJSON(t *testing.T, ws *websocket.Conn, v any) {
 		t.Fatalf("%s: %v", b, err)
 	}
 }
+
+// A smoke alarm, three 12345 calls and a grid report about one fire become
+// one incident with five events, whatever order they arrive in.
+func TestEndToEndFusedFire(t *testing.T) {
+	s := start(t, t.TempDir(), env(t)...)
+	reports := []struct{ src, body string }{
+		{"emergency", `{"alarm_id":"SMOKE-F1","alarm_type":"smoke","device_id":"YG-0012","lon":120.1300,"lat":32.5100}`},
+		{"hotline", `{"ticket_no":"GD-F1","appeal_type":"求助","category":"火灾","content":"楼里冒烟","address":"姜堰区","lon":120.1305,"lat":32.5102}`},
+		{"hotline", `{"ticket_no":"GD-F2","appeal_type":"求助","category":"火警","content":"着火了","lon":120.1290,"lat":32.5095}`},
+		{"hotline", `{"ticket_no":"GD-F3","appeal_type":"求助","category":"119","content":"有浓烟","lon":120.1310,"lat":32.5108}`},
+		{"grid", `{"report_id":"WG-F1","worker_id":"W1","category":"火灾","description":"现场有明火","lon":120.1302,"lat":32.5099}`},
+	}
+	for _, r := range reports {
+		if code := s.do("POST", "/api/v1/ingest/"+r.src, "application/json", []byte(r.body), nil); code != 202 {
+			t.Fatalf("%s: %d", r.src, code)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list struct {
+			Items []struct {
+				ID         string         `json:"id"`
+				EventCount int            `json:"event_count"`
+				Sources    map[string]int `json:"sources"`
+				Severity   int            `json:"severity"`
+			} `json:"items"`
+			Total int `json:"total"`
+		}
+		s.do("GET", "/api/v1/incidents", "", nil, &list)
+		if list.Total == 1 && list.Items[0].EventCount == 5 {
+			if got := list.Items[0].Sources; got["hotline"] != 3 || got["emergency"] != 1 || got["grid"] != 1 {
+				t.Fatalf("sources %v", got)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want one incident with 5 events, got %+v", list)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

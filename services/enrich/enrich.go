@@ -20,12 +20,19 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 // Places is what the enricher needs of the GIS.
 type Places interface {
 	Locate(p orb.Point) (gis.Place, error)
 	Nearest(p orb.Point, kind string, k int) []gis.Nearby
+}
+
+// Fuser decides, atomically and once per event, which incident an event
+// joins; redisstore.Store is one.
+type Fuser interface {
+	Fuse(ctx context.Context, q redisstore.FuseQuery) (string, int, error)
 }
 
 // Publisher publishes records; kafkabus.Producer is one.
@@ -36,6 +43,7 @@ type Publisher interface {
 // Enricher turns raw records into canonical events.
 type Enricher struct {
 	places Places
+	fuser  Fuser
 	pub    Publisher
 	topics kafkabus.Topics
 	loc    *time.Location
@@ -43,8 +51,8 @@ type Enricher struct {
 }
 
 // New returns an enricher.
-func New(places Places, pub Publisher, topics kafkabus.Topics, loc *time.Location, log *slog.Logger) *Enricher {
-	return &Enricher{places: places, pub: pub, topics: topics, loc: loc, log: log}
+func New(places Places, fuser Fuser, pub Publisher, topics kafkabus.Topics, loc *time.Location, log *slog.Logger) *Enricher {
+	return &Enricher{places: places, fuser: fuser, pub: pub, topics: topics, loc: loc, log: log}
 }
 
 // resourceKinds are the resources worth attaching to an event, per family.
@@ -104,6 +112,9 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 		}
 		return err
 	}
+	if err := e.fuse(ctx, &ev); err != nil {
+		return err
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return kafkabus.Poison(fmt.Errorf("encode event %s: %w", ev.ID, err))
@@ -112,4 +123,22 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 		Topic: e.topics.Events(), Key: []byte(ev.IncidentID), Value: b,
 		Headers: []kafka.Header{{Key: "received_at", Value: []byte(ev.ReceivedAt.Format(time.RFC3339Nano))}},
 	})
+}
+
+// fuse sets ev.IncidentID to an open incident of the same family nearby,
+// if the family's rule finds one; otherwise ev opens its own incident.
+func (e *Enricher) fuse(ctx context.Context, ev *event.Event) error {
+	family, rule := ruleFor(ev.Category)
+	if ev.Location == nil || rule.RadiusM <= 0 {
+		return nil
+	}
+	id, _, err := e.fuser.Fuse(ctx, redisstore.FuseQuery{
+		EventID: ev.ID, Family: family, Lon: ev.Location.Lon, Lat: ev.Location.Lat,
+		RadiusM: rule.RadiusM, Window: rule.Window, At: ev.ReceivedAt, NewID: ev.IncidentID,
+	})
+	if err != nil {
+		return err
+	}
+	ev.IncidentID = id
+	return nil
 }

@@ -9,12 +9,76 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
+
+func newStore(t *testing.T) *redisstore.Store {
+	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
+	t.Cleanup(func() { _ = s.Flush(context.Background()) })
+	return s
+}
+
+// enrichOne runs one raw record through Handle and returns the event.
+func enrichOne(t *testing.T, e *Enricher, pub *memPub, src event.Source, ref, body string, at time.Time) event.Event {
+	t.Helper()
+	raw := event.Raw{Schema: event.Schema, ID: event.EventID(src, ref), Source: src, SourceRef: ref, ReceivedAt: at, Body: json.RawMessage(body)}
+	b, _ := json.Marshal(raw)
+	if err := e.Handle(t.Context(), kafka.Message{Value: b}); err != nil {
+		t.Fatal(err)
+	}
+	var ev event.Event
+	if err := json.Unmarshal(pub.msgs[len(pub.msgs)-1].Value, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// A smoke alarm, three 12345 calls and a grid report about one fire are one
+// incident; a fire 3 km away and a later one are not; a labour dispute at
+// the same spot never fuses.
+func TestFusion(t *testing.T) {
+	city, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &memPub{}
+	e := New(city, newStore(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	min := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
+	first := enrichOne(t, e, pub, event.Emergency, "SMOKE-1", `{"alarm_id":"SMOKE-1","alarm_type":"smoke","lon":120.1300,"lat":32.5100}`, t0)
+	same := []event.Event{
+		enrichOne(t, e, pub, event.Hotline, "GD-1", `{"ticket_no":"GD-1","appeal_type":"求助","category":"火灾","content":"楼里冒烟","lon":120.1305,"lat":32.5102}`, min(2)),
+		enrichOne(t, e, pub, event.Hotline, "GD-2", `{"ticket_no":"GD-2","appeal_type":"求助","category":"火警","content":"着火了","lon":120.1290,"lat":32.5095}`, min(3)),
+		enrichOne(t, e, pub, event.Hotline, "GD-3", `{"ticket_no":"GD-3","appeal_type":"求助","category":"119","content":"有浓烟","lon":120.1310,"lat":32.5108}`, min(4)),
+		enrichOne(t, e, pub, event.Grid, "WG-1", `{"report_id":"WG-1","worker_id":"W1","category":"火灾","description":"现场有明火","lon":120.1302,"lat":32.5099}`, min(5)),
+	}
+	for _, ev := range same {
+		if ev.IncidentID != first.IncidentID {
+			t.Errorf("%s joined %s, want %s", ev.SourceRef, ev.IncidentID, first.IncidentID)
+		}
+	}
+	far := enrichOne(t, e, pub, event.Hotline, "GD-4", `{"ticket_no":"GD-4","appeal_type":"求助","category":"火灾","content":"着火","lon":120.16,"lat":32.51}`, min(6))
+	later := enrichOne(t, e, pub, event.Hotline, "GD-5", `{"ticket_no":"GD-5","appeal_type":"求助","category":"火灾","content":"又着火","lon":120.1300,"lat":32.5100}`, t0.Add(7*time.Hour))
+	labour1 := enrichOne(t, e, pub, event.Hotline, "GD-6", `{"ticket_no":"GD-6","appeal_type":"投诉","category":"拖欠工资","content":"欠薪","lon":120.1300,"lat":32.5100}`, min(8))
+	labour2 := enrichOne(t, e, pub, event.Hotline, "GD-7", `{"ticket_no":"GD-7","appeal_type":"投诉","category":"拖欠工资","content":"欠薪","lon":120.1300,"lat":32.5100}`, min(9))
+	if far.IncidentID == first.IncidentID || later.IncidentID == first.IncidentID || labour1.IncidentID == labour2.IncidentID {
+		t.Errorf("fused what should not be: far %s later %s labour %s %s", far.IncidentID, later.IncidentID, labour1.IncidentID, labour2.IncidentID)
+	}
+	// Re-delivered, an event gets the same decision.
+	again := enrichOne(t, e, pub, event.Hotline, "GD-1", `{"ticket_no":"GD-1","appeal_type":"求助","category":"火灾","content":"楼里冒烟","lon":120.1305,"lat":32.5102}`, min(2))
+	if again.IncidentID != first.IncidentID {
+		t.Errorf("re-delivery decided differently: %s", again.IncidentID)
+	}
+}
 
 type memPub struct{ msgs []kafka.Message }
 
@@ -29,19 +93,10 @@ func TestHandlePlacesAndPublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := &memPub{}
-	e := New(city, pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	raw := event.Raw{Schema: event.Schema, ID: event.EventID(event.Emergency, "A1"), Source: event.Emergency, SourceRef: "A1", ReceivedAt: time.Now(),
-		Body: json.RawMessage(`{"alarm_id":"A1","alarm_type":"119","lon":120.13,"lat":32.51}`)}
-	b, _ := json.Marshal(raw)
-	if err := e.Handle(t.Context(), kafka.Message{Value: b}); err != nil {
-		t.Fatal(err)
-	}
+	e := New(city, newStore(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ev := enrichOne(t, e, pub, event.Emergency, "A1", `{"alarm_id":"A1","alarm_type":"119","lon":120.13,"lat":32.51}`, time.Now())
 	if len(pub.msgs) != 1 || pub.msgs[0].Topic != "x.events" {
 		t.Fatalf("published %v", pub.msgs)
-	}
-	var ev event.Event
-	if err := json.Unmarshal(pub.msgs[0].Value, &ev); err != nil {
-		t.Fatal(err)
 	}
 	if ev.Place.Town.Code == "" || ev.Place.Grid.Code == "" || ev.Category != "emergency.fire" || string(pub.msgs[0].Key) != ev.IncidentID {
 		t.Fatalf("event %+v", ev)

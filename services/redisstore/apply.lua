@@ -1,8 +1,10 @@
 -- KEYS: 1 inc hash, 2 updated zset, 3 open zset, 4 timeline list,
---       5 day stats hash, 6 state stats hash, 7 realtime stream
+--       5 day stats hash, 6 state stats hash, 7 realtime stream,
+--       8 event→incident key ("" side effect skipped when ARGV 8 is ""),
+--       9 fusion geo set, 10 fusion last-seen zset
 -- ARGV: 1 id, 2 version, 3 incident json, 4 state, 5 updated ms,
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
---       9 stream maxlen
+--       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local v = tonumber(ARGV[2])
 if v <= cur then
@@ -23,6 +25,19 @@ end
 redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
 if ARGV[8] ~= '' then
   redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
+  redis.call('SET', KEYS[8], ARGV[1])
+end
+if ARGV[10] ~= '' then
+  if ARGV[7] == '1' then
+    redis.call('GEOADD', KEYS[9], ARGV[10], ARGV[11], ARGV[1])
+    local seen = tonumber(redis.call('ZSCORE', KEYS[10], ARGV[1]) or '0')
+    if tonumber(ARGV[12]) > seen then
+      redis.call('ZADD', KEYS[10], ARGV[12], ARGV[1])
+    end
+  else
+    redis.call('ZREM', KEYS[9], ARGV[1])
+    redis.call('ZREM', KEYS[10], ARGV[1])
+  end
 end
 redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'incident', 'data', ARGV[3])
 return 1

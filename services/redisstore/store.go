@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
 // ErrNotFound is returned for an incident that is not in the projection.
@@ -75,12 +76,22 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 		open = "1"
 	}
 	day := lc.At.In(s.loc).Format("20060102")
+	family := "none"
+	if c, err := taxonomy.Lookup(lc.Incident.Category); err == nil {
+		family = c.Family
+	}
+	lon, lat := "", ""
+	if p := lc.Incident.Location; p != nil {
+		lon, lat = strconv.FormatFloat(p.Lon, 'f', -1, 64), strconv.FormatFloat(p.Lat, 'f', -1, 64)
+	}
 	keys := []string{
 		s.key("inc", lc.IncidentID), s.key("inc", "updated"), s.key("inc", "open"), s.key("tl", lc.IncidentID),
 		s.key("stats", "day", day), s.key("stats", "state"), s.WallStream(),
+		s.key("evinc", lc.EventID), s.key("fuse", family, "geo"), s.key("fuse", family, "seen"),
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
+		lon, lat, lc.Incident.LastSeen.UnixMilli(),
 	).Int()
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
