@@ -175,4 +175,6 @@ func Open(ev event.Event, now time.Time) []event.Lifecycle {
 	return []event.Lifecycle{received, dispatched}
 }
 
-func lifecycleID(incident string, version int) string { return fmt.Sprintf("%s/v%d", incident, version) }
+func lifecycleID(incident string, version int) string {
+	return fmt.Sprintf("%s/v%d", incident, version)
+}
