@@ -158,16 +158,16 @@ type Case struct {
 	// The current task. TaskSeq is its 1-based number (0: never dispatched);
 	// every dispatch, auto_dispatch and reassign starts a new task, a 返工
 	// (send_back) continues the same one.
-	TaskSeq      int       `json:"task_seq"`
-	Department   string    `json:"department,omitempty"`
-	WorkerID     string    `json:"worker_id,omitempty"`
-	Deadline     time.Time `json:"deadline,omitzero"`
-	ReturnBy     time.Time `json:"return_by,omitzero"` // 退单 allowed until then; zero: no limit
-	DispatchedAt time.Time `json:"dispatched_at,omitzero"`
-	AcceptedAt   time.Time `json:"accepted_at,omitzero"` // first 签收 of this task
-	HandledAt    time.Time `json:"handled_at,omitzero"`  // latest 处理反馈 that still stands
-	StoppedAt    time.Time `json:"stopped_at,omitzero"`  // the task clock stopped; zero while it runs
-	SuspendedAt  time.Time `json:"suspended_at,omitzero"`
+	TaskSeq      int           `json:"task_seq"`
+	Department   string        `json:"department,omitempty"`
+	WorkerID     string        `json:"worker_id,omitempty"`
+	Deadline     time.Time     `json:"deadline,omitzero"`
+	ReturnBy     time.Time     `json:"return_by,omitzero"` // 退单 allowed until then; zero: no limit
+	DispatchedAt time.Time     `json:"dispatched_at,omitzero"`
+	AcceptedAt   time.Time     `json:"accepted_at,omitzero"` // first 签收 of this task
+	HandledAt    time.Time     `json:"handled_at,omitzero"`  // latest 处理反馈 that still stands
+	StoppedAt    time.Time     `json:"stopped_at,omitzero"`  // the task clock stopped; zero while it runs
+	SuspendedAt  time.Time     `json:"suspended_at,omitzero"`
 	Paused       time.Duration `json:"paused,omitempty"` // not counted against this task, nanoseconds
 
 	// Prior is the state that resume, grant_extension and deny_extension go
