@@ -421,7 +421,24 @@ func TestStatesAreTheEventStates(t *testing.T) {
 			t.Errorf("action %s has no 中文 name", a)
 		}
 	}
-	if Action("x").Valid() {
+	if Action("x").Valid() || Action("x").Name() != "x" {
 		t.Error("unknown action is valid")
 	}
+	if (Case{ID: "INC-1"}).TaskID() != "" || worker.Event() != (event.Actor{ID: "w1", Role: "worker"}) {
+		t.Error("TaskID of an undispatched case, or Actor.Event")
+	}
+}
+
+// TestReassignSameDepartment: reassigning a department-only task to the
+// same department without naming a worker changes nothing and is refused.
+func TestReassignSameDepartment(t *testing.T) {
+	r := reach(t, event.Filed)
+	r.do(Dispatch, disp, assign(dept, "", time.Hour))
+	cmd := r.cmd(Reassign, disp, reason("again"), assign(dept, "", time.Hour))
+	_, _, err := Decide(r.c, cmd)
+	var fe *FieldError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "already assigned to department "+dept) {
+		t.Fatalf("same reassignment: %v", err)
+	}
+	r.do(Reassign, disp, reason("name the worker"), assign(dept, worker.ID, time.Hour))
 }
