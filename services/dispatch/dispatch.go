@@ -68,6 +68,12 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	cur, err := d.state.Incident(ctx, ev.IncidentID)
 	var lcs []event.Lifecycle
 	switch {
+	case ev.Kind == "Cancel":
+		// A CAP Cancel closes the warning's incident if it is still open.
+		if err != nil || !cur.State.Open() {
+			return nil
+		}
+		lcs = []event.Lifecycle{cancel(cur, ev)}
 	case errors.Is(err, redisstore.ErrNotFound):
 		lcs = Open(ev, d.now())
 	case err != nil:
@@ -131,6 +137,15 @@ func AddReport(cur event.Incident, ev event.Event) event.Lifecycle {
 	if inc.Location == nil {
 		inc.Location, inc.Place = ev.Location, ev.Place
 	}
+	if ev.Kind == "Update" { // a CAP Update replaces the warning's content
+		inc.Title, inc.Description, inc.Severity = ev.Title, ev.Description, ev.Severity
+		if ev.Area != nil {
+			inc.Area, inc.AffectedGrids, inc.Location, inc.Place = ev.Area, ev.AffectedGrids, ev.Location, ev.Place
+		}
+		if ev.Expires != nil {
+			inc.Expires = ev.Expires
+		}
+	}
 	return event.Lifecycle{
 		Schema: event.Schema, ID: lifecycleID(inc.ID, inc.Version), IncidentID: inc.ID, Version: inc.Version,
 		Action: "add_report", From: cur.State, To: cur.State, Actor: event.Actor{ID: "system", Role: "system"},
@@ -149,6 +164,7 @@ func Open(ev event.Event, now time.Time) []event.Lifecycle {
 		Title: ev.Title, Description: ev.Description, Source: ev.Source,
 		Sources: map[event.Source]int{ev.Source: 1}, EventCount: 1, EventIDs: []string{ev.ID},
 		Location: ev.Location, Address: ev.Address, Place: ev.Place,
+		Area: ev.Area, AffectedGrids: ev.AffectedGrids, Expires: ev.Expires,
 		FirstSeen: ev.ReceivedAt, LastSeen: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt,
 	}
 	received := event.Lifecycle{
@@ -173,6 +189,20 @@ func Open(ev event.Event, now time.Time) []event.Lifecycle {
 		Reason: "auto-dispatch by category to " + ev.Department, Incident: inc2,
 	}
 	return []event.Lifecycle{received, dispatched}
+}
+
+// cancel closes a warning's incident on a CAP Cancel.
+func cancel(cur event.Incident, ev event.Event) event.Lifecycle {
+	lc := AddReport(cur, ev)
+	lc.Action, lc.To = "cancel", event.Closed
+	lc.Incident.State = event.Closed
+	if lc.Incident.Task != nil {
+		t := *lc.Incident.Task
+		t.State = event.Closed
+		lc.Incident.Task = &t
+	}
+	lc.Reason = "CAP Cancel " + ev.SourceRef
+	return lc
 }
 
 func lifecycleID(incident string, version int) string {

@@ -416,3 +416,86 @@ func TestEndToEndFusedFire(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func capAlert(id, msgType, refs, body string) string {
+	ref := ""
+	if refs != "" {
+		ref = "<references>" + refs + "</references>"
+	}
+	return `<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>` + id + `</identifier><sender>qxj@jiangyan.gov.cn</sender><sent>2026-11-22T14:30:00+08:00</sent>
+  <status>Actual</status><msgType>` + msgType + `</msgType><scope>Public</scope>` + ref + body + `
+</alert>`
+}
+
+const capInfo = `<info><language>zh-CN</language><category>Met</category><event>暴雨</event><urgency>Expected</urgency>
+  <severity>Severe</severity><certainty>Likely</certainty><headline>姜堰区气象台发布暴雨橙色预警</headline>
+  <description>预计未来6小时将出现50毫米以上降水</description>
+  <parameter><valueName>alert_color</valueName><value>橙色</value></parameter>
+  <area><areaDesc>姜堰区中部</areaDesc><polygon>32.48,120.10 32.53,120.10 32.53,120.16 32.48,120.16 32.48,120.10</polygon></area></info>`
+
+// A CAP warning for the city becomes one incident with its area and the
+// grid cells inside it; an Update changes it and a Cancel closes it.
+// Published alerts from elsewhere are refused with the reason.
+func TestEndToEndCAPChain(t *testing.T) {
+	s := start(t, t.TempDir(), env(t)...)
+	alert := "32120441600000020261122143000001"
+	update := "32120441600000020261122153000002"
+	cancel := "32120441600000020261122163000003"
+	var a struct {
+		Accepted      []struct{ ID string }
+		AffectedGrids int `json:"affected_grids"`
+	}
+	if code := s.do("POST", "/api/v1/ingest/cap", "application/cap+xml", []byte(capAlert(alert, "Alert", "", capInfo)), &a); code != 202 || a.AffectedGrids == 0 {
+		t.Fatalf("alert: %d %+v", code, a)
+	}
+	waitIncident := func(check func(inc map[string]any) bool) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var list struct{ Items []map[string]any }
+			s.do("GET", "/api/v1/incidents", "", nil, &list)
+			if len(list.Items) == 1 && check(list.Items[0]) {
+				return list.Items[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("incidents: %+v", list.Items)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	inc := waitIncident(func(inc map[string]any) bool { return inc["state"] == "dispatched" })
+	if inc["severity"].(float64) != 2 || inc["area"] == nil || len(inc["affected_grids"].([]any)) == 0 {
+		t.Fatalf("warning incident %+v", inc)
+	}
+	upd := strings.Replace(capInfo, "橙色预警", "红色预警", 1)
+	upd = strings.Replace(upd, "<value>橙色</value>", "<value>红色</value>", 1)
+	if code := s.do("POST", "/api/v1/ingest/cap", "application/xml", []byte(capAlert(update, "Update", "qxj@jiangyan.gov.cn,"+alert+",2026-11-22T14:30:00+08:00", upd)), nil); code != 202 {
+		t.Fatalf("update: %d", code)
+	}
+	waitIncident(func(inc map[string]any) bool { return inc["severity"].(float64) == 1 })
+	// A Cancel without info: it names the update, which names the alert.
+	if code := s.do("POST", "/api/v1/ingest/cap", "application/xml", []byte(capAlert(cancel, "Cancel", "qxj@jiangyan.gov.cn,"+update+",2026-11-22T15:30:00+08:00", "")), nil); code != 202 {
+		t.Fatalf("cancel: %d", code)
+	}
+	waitIncident(func(inc map[string]any) bool { return inc["state"] == "closed" })
+
+	for file, want := range map[string]int{
+		"cap_tw_cwa_thunderstorm_polygon_zh.xml":    422, // a real alert, elsewhere
+		"cap_oasis_example_severe_thunderstorm.xml": 422,
+		"cap_us_ipaws_cancel_signed_no_info.xml":    422, // cancels nothing received here
+		"cap_bad_xxe_doctype.xml":                   400,
+		"cap_bad_cwa_404_html_big5.xml":             400,
+		"cap_bad_missing_scope.xml":                 422,
+	} {
+		b, err := os.ReadFile(filepath.Join("../../../shared/testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p struct{ Error string }
+		if code := s.do("POST", "/api/v1/ingest/cap", "application/xml", b, &p); code != want || p.Error == "" {
+			t.Errorf("%s: %d %q, want %d with a reason", file, code, p.Error, want)
+		}
+	}
+}

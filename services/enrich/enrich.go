@@ -25,7 +25,7 @@ import (
 
 // Places is what the enricher needs of the GIS.
 type Places interface {
-	Locate(p orb.Point) (gis.Place, error)
+	AreaPlaces
 	Nearest(p orb.Point, kind string, k int) []gis.Nearby
 }
 
@@ -33,6 +33,7 @@ type Places interface {
 // joins; redisstore.Store is one.
 type Fuser interface {
 	Fuse(ctx context.Context, q redisstore.FuseQuery) (string, int, error)
+	IncidentOf(ctx context.Context, eventID string) (string, error)
 }
 
 // Publisher publishes records; kafkabus.Producer is one.
@@ -70,6 +71,9 @@ var resourceKinds = map[string][]string{
 // Normalise turns one raw record into the canonical event. It does no I/O
 // and is deterministic: the same raw record always gives the same event.
 func (e *Enricher) Normalise(raw event.Raw) (event.Event, error) {
+	if raw.ContentType == intake.CAPContentType {
+		return e.normaliseCAP(raw)
+	}
 	ev, err := intake.Parse(raw.Source, raw.Body, raw.ReceivedAt, e.loc)
 	if err != nil {
 		return ev, fmt.Errorf("normalise %s: %w", raw.ID, err)
@@ -112,7 +116,19 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 		}
 		return err
 	}
-	if err := e.fuse(ctx, &ev); err != nil {
+	if len(ev.References) > 0 {
+		// An Update or Cancel belongs to the incident of the alert it names.
+		for _, ref := range ev.References {
+			inc, err := e.fuser.IncidentOf(ctx, ref)
+			if err != nil {
+				return err
+			}
+			if inc != "" {
+				ev.IncidentID = inc
+				break
+			}
+		}
+	} else if err := e.fuse(ctx, &ev); err != nil {
 		return err
 	}
 	b, err := json.Marshal(ev)
@@ -141,4 +157,20 @@ func (e *Enricher) fuse(ctx context.Context, ev *event.Event) error {
 	}
 	ev.IncidentID = id
 	return nil
+}
+
+// normaliseCAP turns a CAP alert into the canonical event, placed by its
+// area. An alert that no longer touches the service area is poison.
+func (e *Enricher) normaliseCAP(raw event.Raw) (event.Event, error) {
+	alert, err := intake.ParseCAP([]byte(raw.Text))
+	if err != nil {
+		return event.Event{}, fmt.Errorf("normalise %s: %w", raw.ID, err)
+	}
+	ev := intake.CAPReport(alert, raw.ReceivedAt)
+	ev.ID = raw.ID
+	if (ev.Area != nil || len(ev.AreaCodes) > 0) && !PlaceArea(e.places, &ev) {
+		return ev, fmt.Errorf("normalise %s: %w", raw.ID, intake.Errors{{Field: "area", Reason: "outside the service area"}})
+	}
+	ev.IncidentID = event.IncidentIDFor(ev.ID)
+	return ev, nil
 }

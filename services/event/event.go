@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paulmach/orb/geojson"
+
 	"github.com/citybrain-ioc/citybrain/gis"
 )
 
@@ -60,7 +62,8 @@ type Raw struct {
 	SourceRef   string          `json:"source_ref"`
 	ReceivedAt  time.Time       `json:"received_at"`
 	ContentType string          `json:"content_type"`
-	Body        json.RawMessage `json:"body"`
+	Body        json.RawMessage `json:"body,omitempty"` // JSON inputs
+	Text        string          `json:"text,omitempty"` // XML inputs (CAP), as received
 }
 
 // Reporter is who reported an event. Phone and IDNumber are personal data:
@@ -96,6 +99,14 @@ type Event struct {
 	Place        gis.Place    `json:"place"`
 	Nearby       []gis.Nearby `json:"nearby,omitempty"`
 	Department   string       `json:"department"`
+	// Warning areas (CAP): the area in WGS-84, the admin codes it named,
+	// the grid cells inside it, its expiry, and the alerts it updates or
+	// cancels (as event ids).
+	Area          *geojson.Geometry `json:"area,omitempty"`
+	AreaCodes     []string          `json:"area_codes,omitempty"`
+	AffectedGrids []string          `json:"affected_grids,omitempty"`
+	Expires       *time.Time        `json:"expires,omitempty"`
+	References    []string          `json:"references,omitempty"`
 }
 
 // EventID derives the event id from the source and its own reference, so

@@ -3,6 +3,8 @@ package event
 import (
 	"time"
 
+	"github.com/paulmach/orb/geojson"
+
 	"github.com/citybrain-ioc/citybrain/gis"
 )
 
@@ -76,6 +78,10 @@ type Incident struct {
 	LastSeen     time.Time      `json:"last_seen"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 	Task         *TaskRef       `json:"task,omitempty"`
+	// Warning area of a CAP alert and the grid cells inside it.
+	Area          *geojson.Geometry `json:"area,omitempty"`
+	AffectedGrids []string          `json:"affected_grids,omitempty"`
+	Expires       *time.Time        `json:"expires,omitempty"`
 }
 
 // Lifecycle is one state change of an incident: the message on the tasks

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/gis"
+	"github.com/citybrain-ioc/citybrain/services/enrich"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
@@ -27,10 +28,9 @@ import (
 // MaxItems is the largest array accepted in one request.
 const MaxItems = 500
 
-// Locator is what ingest needs of the GIS: is a point in the service area?
-type Locator interface {
-	Locate(p orb.Point) (gis.Place, error)
-}
+// Locator is what ingest needs of the GIS: is a point, or a warning area,
+// in the service area?
+type Locator = enrich.AreaPlaces
 
 // Marks records which ids were already accepted (idempotency).
 type Marks interface {
@@ -70,6 +70,7 @@ func New(pub Publisher, topics kafkabus.Topics, marks Marks, city Locator, loc *
 
 // Register adds the routes to r.
 func (s *Service) Register(r fiber.Router) {
+	r.Post("/api/v1/ingest/cap", s.handleCAP)
 	r.Post("/api/v1/ingest/:source", s.handleJSON)
 }
 
