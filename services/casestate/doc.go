@@ -19,11 +19,12 @@
 // # Checks, in order
 //
 // 1. the command's shape: a known action, an actor id, a time (*FieldError);
-// 2. the version: cmd.BaseVersion must equal c.Version (ErrStale) — this is
+// 2. the role (ErrForbidden); admin may do what a dispatcher may, viewer
+// nothing, and nobody but a worker does a worker's part. It comes before the
+// version because reloading would not help;
+// 3. the version: cmd.BaseVersion must equal c.Version (ErrStale) — this is
 // how two dispatchers assigning at once end with one winner and one 409, and
 // why a re-delivered command is never applied twice;
-// 3. the role (ErrForbidden); admin may do what a dispatcher may, viewer
-// nothing, and nobody but a worker does a worker's part;
 // 4. the state (ErrNotAllowed);
 // 5. for a worker, the hold on the task (ErrForbidden): the task's named
 // worker, or, when only a department is named, a worker of that department

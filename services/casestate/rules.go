@@ -9,9 +9,11 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 )
 
-// States lists every case state in life order (not counting the "" of a case
-// not yet received).
-var States = []event.State{
+// States returns every case state in life order (not counting the "" of a
+// case not yet received). The slice is a fresh copy.
+func States() []event.State { return slices.Clone(states) }
+
+var states = []event.State{
 	event.Received, event.Filed, event.Rejected, event.Dispatched, event.Accepted,
 	event.InProgress, event.Suspended, event.ExtensionRequested, event.Returned,
 	event.Handled, event.Verified, event.Closed, event.Visited, event.Rated,
@@ -22,7 +24,7 @@ var States = []event.State{
 // (event.State.Open): merge, cancel and escalate apply in all of them.
 var openStates = func() []event.State {
 	var out []event.State
-	for _, s := range States {
+	for _, s := range states {
 		if s.Open() {
 			out = append(out, s)
 		}
@@ -74,8 +76,8 @@ var rules = map[Action]rule{
 }
 
 // check decides whether cmd may be applied to c, in this order: the
-// command's shape (action, actor, time), the version (ErrStale), the role
-// (ErrForbidden), the state (ErrNotAllowed), the actor's hold on the task
+// command's shape (action, actor, time), the role (ErrForbidden), the
+// version (ErrStale), the state (ErrNotAllowed), the actor's hold on the task
 // (ErrForbidden), the time windows (ErrNotAllowed), and, if fields is set,
 // the action's fields (*FieldError). Allowed calls it with fields unset.
 func check(c Case, cmd Command, fields bool) error {
@@ -89,13 +91,13 @@ func check(c Case, cmd Command, fields bool) error {
 	if cmd.At.IsZero() {
 		return &FieldError{Field: "at", Reason: "required: every change records when it was made", Action: cmd.Action, State: c.State}
 	}
-	if cmd.BaseVersion != c.Version {
-		return fmt.Errorf("%w: %s in state %s: the command is based on version %d but case %s is at version %d; reload and try again",
-			ErrStale, cmd.Action, stateName(c.State), cmd.BaseVersion, c.ID, c.Version)
-	}
 	if !slices.Contains(r.roles, cmd.Actor.Role) {
 		return fmt.Errorf("%w: %s in state %s: role %q may not %s (%s); allowed roles: %s",
 			ErrForbidden, cmd.Action, stateName(c.State), cmd.Actor.Role, cmd.Action, r.name, strings.Join(r.roles, ", "))
+	}
+	if cmd.BaseVersion != c.Version {
+		return fmt.Errorf("%w: %s in state %s: the command is based on version %d but case %s is at version %d; reload and try again",
+			ErrStale, cmd.Action, stateName(c.State), cmd.BaseVersion, c.ID, c.Version)
 	}
 	if !slices.Contains(r.from, c.State) {
 		if c.State == "" {

@@ -232,7 +232,7 @@ func TestEscalateIsRecordedWithoutStateChange(t *testing.T) {
 // TestMergeFromEveryOpenState: a duplicate is merged from wherever it is;
 // afterwards nobody can do anything with it and its clock stands still.
 func TestMergeFromEveryOpenState(t *testing.T) {
-	for _, s := range States {
+	for _, s := range States() {
 		if !s.Open() {
 			continue
 		}
