@@ -18,20 +18,20 @@
 //
 // # Checks, in order
 //
-// 1. the command's shape: a known action, an actor id, a time (*FieldError);
-// 2. the role (ErrForbidden); admin may do what a dispatcher may, viewer
-// nothing, and nobody but a worker does a worker's part. It comes before the
-// version because reloading would not help;
-// 3. the version: cmd.BaseVersion must equal c.Version (ErrStale) — this is
-// how two dispatchers assigning at once end with one winner and one 409, and
-// why a re-delivered command is never applied twice;
-// 4. the state (ErrNotAllowed);
-// 5. for a worker, the hold on the task (ErrForbidden): the task's named
-// worker, or, when only a department is named, a worker of that department
-// (who becomes the task's worker on 签收);
-// 6. the time windows (ErrNotAllowed): 延期申请 only before the deadline, 退单
-// only until the task's ReturnBy;
-// 7. the fields the action needs (*FieldError).
+//  1. The command's shape: a known action, an actor id, a time (*FieldError).
+//  2. The role (ErrForbidden). admin may do what a dispatcher may, viewer
+//     nothing, and nobody but a worker does a worker's part. It comes before
+//     the version because reloading would not help.
+//  3. The version: cmd.BaseVersion must equal c.Version (ErrStale). This is
+//     how two dispatchers assigning at once end with one winner and one 409,
+//     and why a re-delivered command is never applied twice.
+//  4. The state (ErrNotAllowed).
+//  5. For a worker, the hold on the task (ErrForbidden): the task's named
+//     worker, or, when only a department is named, a worker of that
+//     department (who becomes the task's worker on 签收).
+//  6. The time windows (ErrNotAllowed): 延期申请 only before the deadline,
+//     退单 only until the task's ReturnBy.
+//  7. The fields the action needs (*FieldError).
 //
 // # Transition table
 //
@@ -40,32 +40,31 @@
 // returned, handled, verified, reopened. "worker*" means a worker who holds
 // the task (check 5). admin is in every row dispatcher is.
 //
-//	action             中文        from                                    to                  roles                     fields
-//	receive            接收        (new case, version 0)                   received            system                    case id
-//	file               立案        received                                filed               dispatcher admin          —
-//	reject             不予立案/注销 received filed returned                   rejected            dispatcher admin          reason
-//	dispatch           派遣        filed returned reopened                 dispatched (task+1) dispatcher admin          department, deadline > at; worker_id, return_by optional
-//	auto_dispatch      自动派遣     received filed reopened                 dispatched (task+1) system                    as dispatch
-//	reassign           改派        dispatched accepted in_progress         dispatched (task+1) dispatcher admin          as dispatch + reason; a different department or worker
-//	                               suspended extension_requested
-//	accept             签收        dispatched                              accepted            worker*                   —
-//	start              开始处置     accepted                                in_progress         worker*                   —
-//	suspend            挂账        accepted in_progress                    suspended           dispatcher admin          reason
-//	resume             恢复        suspended                               (state before)      dispatcher admin worker*  deadline optional
-//	request_extension  延期申请     accepted in_progress                    extension_requested worker*                   reason, deadline > current; before the deadline
-//	grant_extension    同意延期     extension_requested                     (state before)      dispatcher admin          deadline optional (default: the one requested), > current
-//	deny_extension     驳回延期     extension_requested                     (state before)      dispatcher admin          reason
-//	return             退单        dispatched accepted in_progress         returned            worker*                   reason; until return_by
-//	handle             处理反馈     in_progress                             handled             worker*                   note; photos optional
-//	verify             核查通过     handled                                 verified            dispatcher admin          —
-//	send_back          返工        handled                                 dispatched (same)   dispatcher admin          reason; deadline optional
-//	close              结案        verified                                closed              dispatcher admin          —
-//	visit              回访        closed                                  visited | rated |   dispatcher admin system   rating optional
-//	                                                                       reopened
-//	rate               评价        closed visited                          rated | reopened    dispatcher admin system   rating
-//	merge              合并        open                                    merged              dispatcher admin          merge_into (not itself), reason
-//	cancel             撤销        open                                    closed              dispatcher admin system   reason
-//	escalate           督办        open                                    (unchanged)         dispatcher admin system   reason
+//	action             中文           from                             to                          roles                     fields
+//	receive            接收           (new case, version 0)            received                    system                    case id
+//	file               立案           received                         filed                       dispatcher admin          —
+//	reject             不予立案/注销  received filed returned          rejected                    dispatcher admin          reason
+//	dispatch           派遣           filed returned reopened          dispatched (task+1)         dispatcher admin          department, deadline > at; worker_id, return_by optional
+//	auto_dispatch      自动派遣       received filed reopened          dispatched (task+1)         system                    as dispatch
+//	reassign           改派           dispatched accepted in_progress  dispatched (task+1)         dispatcher admin          as dispatch + reason; a different department or worker
+//	                                  suspended extension_requested
+//	accept             签收           dispatched                       accepted                    worker*                   —
+//	start              开始处置       accepted                         in_progress                 worker*                   —
+//	suspend            挂账           accepted in_progress             suspended                   dispatcher admin          reason
+//	resume             恢复           suspended                        (state before)              dispatcher admin worker*  deadline optional
+//	request_extension  延期申请       accepted in_progress             extension_requested         worker*                   reason, deadline > current; before the deadline
+//	grant_extension    同意延期       extension_requested              (state before)              dispatcher admin          deadline optional (default: the one requested), > current
+//	deny_extension     驳回延期       extension_requested              (state before)              dispatcher admin          reason
+//	return             退单           dispatched accepted in_progress  returned                    worker*                   reason; until return_by
+//	handle             处理反馈       in_progress                      handled                     worker*                   note; photos optional
+//	verify             核查通过       handled                          verified                    dispatcher admin          —
+//	send_back          返工           handled                          dispatched (same task)      dispatcher admin          reason; deadline optional
+//	close              结案           verified                         closed                      dispatcher admin          —
+//	visit              回访           closed                           visited | rated | reopened  dispatcher admin system   rating optional
+//	rate               评价           closed visited                   rated | reopened            dispatcher admin system   rating
+//	merge              合并           open                             merged                      dispatcher admin          merge_into (not itself), reason
+//	cancel             撤销           open                             closed                      dispatcher admin system   reason
+//	escalate           督办           open                             (unchanged)                 dispatcher admin system   reason
 //
 // Terminal states: rejected, rated, merged. closed waits for a 回访 or a
 // rating; visited (回访 made, no rating given) waits for a rating.

@@ -2,7 +2,9 @@ package casestate
 
 import (
 	"errors"
+	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -452,4 +454,62 @@ func TestReassignSameDepartment(t *testing.T) {
 		t.Fatalf("same reassignment: %v", err)
 	}
 	r.do(Reassign, disp, reason("name the worker"), assign(dept, worker.ID, time.Hour))
+}
+
+// TestDocTable keeps the table in doc.go true: its from states and roles
+// are the rules'.
+func TestDocTable(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := regexp.MustCompile(`\s{2,}`)
+	doc := map[Action][2][]string{}
+	var last Action
+	in := false
+	for line := range strings.Lines(string(src)) {
+		row, ok := strings.CutPrefix(strings.TrimRight(line, "\n"), "//\t")
+		if strings.HasPrefix(row, "action ") {
+			in = true
+			continue
+		}
+		if in = in && ok; !in {
+			continue
+		}
+		f := cols.Split(row, -1)
+		if f[0] == "" { // continuation of the from column
+			e := doc[last]
+			e[0] = append(e[0], strings.Fields(f[1])...)
+			doc[last] = e
+			continue
+		}
+		if len(f) != 6 {
+			t.Fatalf("doc.go row %q has %d columns", row, len(f))
+		}
+		last = Action(f[0])
+		doc[last] = [2][]string{strings.Fields(f[2]), strings.Fields(strings.ReplaceAll(f[4], "*", ""))}
+	}
+	if len(doc) != len(Actions()) {
+		t.Fatalf("doc.go documents %d actions, there are %d", len(doc), len(Actions()))
+	}
+	for a, r := range rules {
+		d := doc[a]
+		var from []string
+		switch {
+		case a == Receive:
+			from = []string{"(new", "case,", "version", "0)"}
+		case slices.Equal(r.from, openStates):
+			from = []string{"open"}
+		default:
+			for _, s := range r.from {
+				from = append(from, string(s))
+			}
+		}
+		if !slices.Equal(d[0], from) {
+			t.Errorf("doc.go: %s from %v, rules say %v", a, d[0], from)
+		}
+		if !slices.Equal(d[1], r.roles) {
+			t.Errorf("doc.go: %s roles %v, rules say %v", a, d[1], r.roles)
+		}
+	}
 }
