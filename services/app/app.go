@@ -37,6 +37,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/ingest"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/open311"
 	"github.com/citybrain-ioc/citybrain/services/projection"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -192,13 +193,15 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		},
 	}}.Register(fapp)
 	if has("ingest") {
-		fapp.Use("/api/v1/ingest", limiter.New(limiter.Config{
+		fapp.Use([]string{"/api/v1/ingest", "/open311/v2/requests"}, limiter.New(limiter.Config{
 			Max: cfg.IngestRatePerMinute, Expiration: time.Minute,
 			LimitReached: func(c *fiber.Ctx) error {
 				return c.Status(fiber.StatusTooManyRequests).JSON(api.Problem{Error: "too many requests: slow down and retry after the Retry-After seconds"})
 			},
 		}))
-		ingest.New(d.Producer, d.Topics, d.Store, d.City, cfg.TimeZone, reg, log.With("service", "ingest")).Register(fapp)
+		in := ingest.New(d.Producer, d.Topics, d.Store, d.City, cfg.TimeZone, reg, log.With("service", "ingest"))
+		in.Register(fapp)
+		open311.New(in, d.Store, cfg.TimeZone).Register(fapp)
 	}
 	if has("api") {
 		secret := []byte(cfg.AuthSecret)

@@ -100,6 +100,23 @@ func (s *Service) handleJSON(c *fiber.Ctx) error {
 	if len(items) > MaxItems {
 		return s.refuse(c, string(src), fiber.StatusRequestEntityTooLarge, intake.Errors{{Field: "body", Reason: fmt.Sprintf("%d records, at most %d per request", len(items), MaxItems)}})
 	}
+	out, err := s.Accept(c.UserContext(), src, items)
+	var fe intake.Errors
+	switch {
+	case errors.As(err, &fe):
+		return s.refuse(c, string(src), fiber.StatusUnprocessableEntity, fe)
+	case err != nil:
+		return err
+	}
+	s.latency.Observe(time.Since(start).Seconds())
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": out})
+}
+
+// Accept validates the JSON items of one source and publishes them to
+// raw.<source>, returning after Kafka acknowledged. Either every item is
+// accepted or none: the error is intake.Errors (each with its index) for
+// bad input, or a *fiber.Error 503 when nothing could be stored.
+func (s *Service) Accept(ctx context.Context, src event.Source, items [][]byte) ([]Accepted, error) {
 	now := time.Now()
 	reports := make([]event.Event, len(items))
 	var problems intake.Errors
@@ -123,9 +140,8 @@ func (s *Service) handleJSON(c *fiber.Ctx) error {
 		reports[i] = r
 	}
 	if len(problems) > 0 {
-		return s.refuse(c, string(src), fiber.StatusUnprocessableEntity, problems)
+		return nil, problems
 	}
-	ctx := c.UserContext()
 	out := make([]Accepted, len(reports))
 	var msgs []kafka.Message
 	var fresh []string
@@ -133,7 +149,7 @@ func (s *Service) handleJSON(c *fiber.Ctx) error {
 		out[i] = Accepted{ID: r.ID, SourceRef: r.SourceRef}
 		dup, err := s.marks.Seen(ctx, "ingest", r.ID)
 		if err != nil {
-			return fiber.NewError(fiber.StatusServiceUnavailable, "idempotency store unavailable, retry")
+			return nil, fiber.NewError(fiber.StatusServiceUnavailable, "idempotency store unavailable, retry")
 		}
 		if dup {
 			out[i].Duplicate = true
@@ -147,15 +163,14 @@ func (s *Service) handleJSON(c *fiber.Ctx) error {
 	if len(msgs) > 0 {
 		if err := s.pub.Publish(ctx, msgs...); err != nil {
 			s.log.Error("ingest publish failed", "source", src, "records", len(msgs), "err", err)
-			return fiber.NewError(fiber.StatusServiceUnavailable, "not stored, retry: the event bus did not acknowledge")
+			return nil, fiber.NewError(fiber.StatusServiceUnavailable, "not stored, retry: the event bus did not acknowledge")
 		}
 		for _, id := range fresh {
 			_, _ = s.marks.MarkSeen(ctx, "ingest", id, acceptTTL) // best effort: downstream dedupes too
 		}
 	}
 	s.accepted.WithLabelValues(string(src)).Add(float64(len(out)))
-	s.latency.Observe(time.Since(start).Seconds())
-	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"accepted": out})
+	return out, nil
 }
 
 func (s *Service) refuse(c *fiber.Ctx, src string, status int, err error) error {
