@@ -97,8 +97,9 @@ func (e *ValidationError) Unwrap() []error {
 	return errs
 }
 
-// checkPosition reports a problem with one raw coordinate, or "".
-func checkPosition(p orb.Point) (error, string) {
+// checkPosition reports a problem with one raw coordinate: its kind (nil
+// if none) and a detail.
+func checkPosition(p orb.Point) (kind error, detail string) { //nolint:staticcheck // kind is a value, not this function's failure
 	x, y := p[0], p[1]
 	if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
 		return ErrNotFinite, fmt.Sprintf("[%v, %v]", x, y)

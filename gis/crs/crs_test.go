@@ -38,6 +38,22 @@ var bdInverseVectors = []struct {
 	{"beijing-inverse", orb.Point{116.404, 39.915}, orb.Point{116.39762729119315, 39.90865673957631}},
 }
 
+func TestWGS84ToGCJ02Vectors(t *testing.T) {
+	for _, tc := range gcjVectors {
+		t.Run(tc.name, func(t *testing.T) {
+			got := FromWGS84(tc.wgs, GCJ02)
+			if math.Abs(got[0]-tc.gcj[0]) > 1e-9 || math.Abs(got[1]-tc.gcj[1]) > 1e-9 {
+				t.Errorf("FromWGS84(%v) = %v, want %v", tc.wgs, got, tc.gcj)
+			}
+			// The iterative inverse recovers the published WGS-84 point.
+			back := ToWGS84(tc.gcj, GCJ02)
+			if d := geo.Distance(back, tc.wgs); d > 0.01 {
+				t.Errorf("ToWGS84(%v) = %v, %.4f m from %v", tc.gcj, back, d, tc.wgs)
+			}
+		})
+	}
+}
+
 func TestBD09Vectors(t *testing.T) {
 	for _, tc := range bdVectors {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ func (a xy) cross(b xy) float64  { return a.X*b.Y - a.Y*b.X }
 func (a xy) dist2(b xy) float64  { d := a.sub(b); return d.dot(d) }
 func (a xy) dist(b xy) float64   { return math.Sqrt(a.dist2(b)) }
 func lerp(a, b xy, t float64) xy { return xy{a.X + (b.X-a.X)*t, a.Y + (b.Y-a.Y)*t} }
-func mid(a, b xy) xy             { return xy{(a.X + b.X) / 2, (a.Y + b.Y) / 2} }
 
 // ring is a simple polygon ring, counter-clockwise, without the closing
 // repeat of its first vertex.
@@ -41,22 +40,6 @@ func (r ring) contains(p xy) bool {
 		}
 	}
 	return in
-}
-
-func (r ring) centroid() xy {
-	var cx, cy, a float64
-	o := r[0]
-	for i := range r {
-		p, q := r[i].sub(o), r[(i+1)%len(r)].sub(o)
-		k := p.cross(q)
-		a += k
-		cx += (p.X + q.X) * k
-		cy += (p.Y + q.Y) * k
-	}
-	if a == 0 {
-		return o
-	}
-	return xy{o.X + cx/(3*a), o.Y + cy/(3*a)}
 }
 
 // halfPlane is {p : A*p.X + B*p.Y + C >= 0}.
