@@ -86,7 +86,7 @@ func TestValidationErrors(t *testing.T) {
 				t.Fatalf("error %T is not a *ValidationError", err)
 			}
 			p := ve.Problems[0]
-			if p.Layer != tc.file || (p.Feature != 0 && p.Feature != -1 && tc.kind != ErrDuplicateCode) || !strings.Contains(p.Error(), tc.detail) {
+			if p.Layer != tc.file || (p.Feature != 0 && p.Feature != -1 && !errors.Is(tc.kind, ErrDuplicateCode)) || !strings.Contains(p.Error(), tc.detail) {
 				t.Fatalf("problem = %q (layer %s, feature %d); want %s feature 0 mentioning %q", p.Error(), p.Layer, p.Feature, tc.file, tc.detail)
 			}
 		})

