@@ -22,12 +22,21 @@ const (
 	BD09 System = "bd09"
 )
 
+var spelling = strings.NewReplacer("-", "", "_", "", " ", "")
+
 // Parse reads a system name case-insensitively. The empty string is WGS84;
 // "gcj-02", "bd-09", "wgs-84" and "wgs 84"-style spellings are accepted too,
 // as are the common aliases "epsg:4326", "gps", "mars", "amap", "baidu".
 func Parse(s string) (System, error) {
-	k := strings.ToLower(strings.TrimSpace(s))
-	k = strings.NewReplacer("-", "", "_", "", " ", "").Replace(k)
+	switch s { // the spellings every request uses, without allocating
+	case "", "wgs84":
+		return WGS84, nil
+	case "gcj02":
+		return GCJ02, nil
+	case "bd09":
+		return BD09, nil
+	}
+	k := spelling.Replace(strings.ToLower(strings.TrimSpace(s)))
 	switch k {
 	case "", "wgs84", "epsg4326", "epsg:4326", "4326", "gps", "crs84":
 		return WGS84, nil
