@@ -24,6 +24,7 @@ type City struct {
 	allKinds  *kdTree
 	places    []Place // by unit index, precomputed: Locate only copies one
 	layers    map[string][]byte
+	zoom      zoomLayers
 	names     []string
 	bound     orb.Bound
 	gaz       *gazetteer
@@ -117,6 +118,7 @@ func (c *City) build() {
 	}
 	c.buildNearest()
 	c.encodeLayers()
+	c.initZoom()
 	c.gaz = newGazetteer(c)
 }
 

@@ -35,7 +35,7 @@ func (c *City) encodeLayers() {
 				{"area_km2", math.Round(u.areaM2/1e4) / 100},
 			})
 			b.WriteString(`,"geometry":`)
-			writeGeometry(&b, u.geom)
+			writeGeometry(&b, compact(u.geom))
 			b.WriteByte('}')
 		}
 		b.WriteString("]}")
@@ -207,4 +207,12 @@ func writePoint(b *bytes.Buffer, p orb.Point) {
 	b.WriteByte(',')
 	b.Write(strconv.AppendFloat(tmp[:0], round7(p[1]), 'f', -1, 64))
 	b.WriteByte(']')
+}
+
+// compact writes a one-part MultiPolygon as the Polygon it is.
+func compact(mp orb.MultiPolygon) orb.Geometry {
+	if len(mp) == 1 {
+		return mp[0]
+	}
+	return mp
 }
