@@ -7,7 +7,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // State is the dispatcher's view of incidents: the projection store, which
@@ -56,7 +56,7 @@ func New(state State, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *
 // its incident, or is added to the open incident the enricher fused it with.
 func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	var ev event.Event
-	if err := json.Unmarshal(m.Value, &ev); err != nil {
+	if err := wire.Unmarshal(m.Value, &ev); err != nil {
 		return kafkabus.Poison(fmt.Errorf("decode event: %w", err))
 	}
 	if ev.Schema != event.Schema || ev.ID == "" || ev.IncidentID == "" {
@@ -96,7 +96,7 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 func (d *Dispatcher) publish(ctx context.Context, headers []kafka.Header, lcs []event.Lifecycle) error {
 	msgs := make([]kafka.Message, len(lcs))
 	for i, lc := range lcs {
-		b, err := json.Marshal(lc)
+		b, err := wire.Marshal(lc)
 		if err != nil {
 			return kafkabus.Poison(fmt.Errorf("encode lifecycle %s: %w", lc.ID, err))
 		}

@@ -7,7 +7,6 @@ package enrich
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // Places is what the enricher needs of the GIS.
@@ -102,7 +102,7 @@ func (e *Enricher) Normalise(raw event.Raw) (event.Event, error) {
 // Handle is the consumer handler for raw.<source> records.
 func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 	var raw event.Raw
-	if err := json.Unmarshal(m.Value, &raw); err != nil {
+	if err := wire.Unmarshal(m.Value, &raw); err != nil {
 		return kafkabus.Poison(fmt.Errorf("decode raw record: %w", err))
 	}
 	if raw.Schema != event.Schema {
@@ -131,7 +131,7 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 	} else if err := e.fuse(ctx, &ev); err != nil {
 		return err
 	}
-	b, err := json.Marshal(ev)
+	b, err := wire.Marshal(ev)
 	if err != nil {
 		return kafkabus.Poison(fmt.Errorf("encode event %s: %w", ev.ID, err))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/gis/crs"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 	"github.com/paulmach/orb"
 )
 
@@ -129,12 +130,16 @@ func Parse(src event.Source, item []byte, received time.Time, loc *time.Location
 	r := Report{Schema: event.Schema, Source: src, ReceivedAt: received.UTC()}
 	var c *common
 	decode := func(v any) bool {
-		dec := json.NewDecoder(bytes.NewReader(item))
-		if err := dec.Decode(v); err != nil {
-			es = append(es, FieldError{Field: fieldOf(err), Reason: jsonReason(err)})
-			return false
+		if wire.Unmarshal(item, v) == nil {
+			return true
 		}
-		return true
+		// Explain the failure with encoding/json's precise errors.
+		err := json.Unmarshal(item, v)
+		if err == nil {
+			return true
+		}
+		es = append(es, FieldError{Field: fieldOf(err), Reason: jsonReason(err)})
+		return false
 	}
 	switch src {
 	case event.Hotline:

@@ -6,7 +6,6 @@ package projection
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // Projector applies lifecycle events to the store.
@@ -33,7 +33,7 @@ func New(store *redisstore.Store, log *slog.Logger) *Projector {
 // Handle is the consumer handler for the tasks topic.
 func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	var lc event.Lifecycle
-	if err := json.Unmarshal(m.Value, &lc); err != nil {
+	if err := wire.Unmarshal(m.Value, &lc); err != nil {
 		return kafkabus.Poison(fmt.Errorf("decode lifecycle: %w", err))
 	}
 	if lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
