@@ -4,15 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,48 +24,108 @@ import (
 // Protocol is the websocket subprotocol name.
 const Protocol = "citybrain.v1"
 
-// Limits of one connection.
+// Fixed limits of the protocol (docs/realtime-protocol.md).
 const (
-	sendQueue     = 512              // messages queued per client before it is dropped
-	readLimit     = 4096             // bytes per client message
-	writeWait     = 5 * time.Second  // deadline of one write
-	pongWait      = 40 * time.Second // a client silent this long is gone
-	pingEvery     = 15 * time.Second
-	snapshotLimit = 2000 // incidents in a snapshot
-	resumeLimit   = 5000 // deltas replayed on resume before "reload" instead
-	statsEvery    = time.Second
+	readLimit           = 4096     // bytes per client message
+	msgRate             = 5        // client messages per second, sustained …
+	msgBurst            = 20       // … after a burst of this many
+	minWriteRate        = 32 << 10 // bytes per second a client must take a large message at
+	snapshotLimit       = 2000     // incidents in a wall snapshot
+	scopedSnapshotLimit = 5000     // open incidents a scoped snapshot is filtered from
+	snapshotTTL         = time.Second
+	statsEvery          = time.Second
+	maxPrev             = 200_000 // open incidents whose scope is remembered (for "remove")
 )
 
-// Gateway serves /ws. Create it with New and run Run.
+var (
+	errClosed = errors.New("connection closed")
+	errNoID   = errors.New("incident without id")
+)
+
+// Gateway serves /ws. Create it with New, mount it on a net/http mux and
+// run Run. It is safe for concurrent use.
 type Gateway struct {
-	store   *redisstore.Store
-	origins []string
-	log     *slog.Logger
+	store    *redisstore.Store
+	origins  []string
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	metrics  metrics
+
+	// Tunables: the defaults are set by New; tests shrink them.
+	queueLimit   int           // messages queued per client before it is dropped
+	ringSize     int           // recent deltas kept for resume (also the most a resume replays)
+	ringBytes    int           // … and at most this many bytes of them
+	writeWait    time.Duration // deadline of one write (plus size/minWriteRate)
+	pingEvery    time.Duration
+	pongWait     time.Duration // a client silent this long is gone
+	block        time.Duration // XREAD block; also bounds how long Run takes to notice ctx
+	batchEvery   time.Duration // least time between two stream reads: deltas are fanned out in batches
+	sndBuf       int           // kernel send buffer per connection (bytes; 0 = system default)
+	shutdownWait time.Duration // how long Run waits for close frames to be written
 
 	mu      sync.Mutex
-	clients map[*client]struct{}
-	pos     streamID // last stream id broadcast
-	dirty   atomic.Bool
+	pos     streamID         // the last stream entry broadcast
+	ring    ring             // the entries up to pos, for resume
+	prev    map[string]scope // the last scope of each open incident seen, for "remove"
+	gen     uint64           // bumps when the projections were reset
+	closing bool
+	conns   map[*client]struct{}
+	idx     index
 
-	upgrader websocket.Upgrader
-	conns    prometheus.Gauge
-	sent     prometheus.Counter
-	dropped  prometheus.Counter
-	closing  chan struct{}
+	dirty     atomic.Bool // an incident changed since the last stats push
+	wasBuilt  bool        // statsLoop only
+	readers   sync.WaitGroup
+	writers   sync.WaitGroup
+	wallSnap  snapCache
+	openSnap  snapCache
+	lastStats atomic.Pointer[string] // the latest stats JSON, for snapshots
+	ready     chan struct{}          // closed when Run has positioned itself on the stream
+	wakeBatch []*client              // hub goroutine only
 }
 
-// New returns a gateway. origins lists allowed Origin values besides the
-// request's own host (e.g. "https://ioc.city.gov.cn").
+type metrics struct {
+	conns     prometheus.Gauge
+	sent      prometheus.Counter
+	dropped   prometheus.Counter
+	coalesced prometheus.Counter
+	deltas    prometheus.Counter
+	problems  *prometheus.CounterVec
+	lag       prometheus.Histogram
+}
+
+// New returns a gateway on store. origins lists allowed Origin values
+// besides the request's own host (e.g. "https://ioc.city.gov.cn").
 func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, log *slog.Logger) *Gateway {
 	g := &Gateway{
-		store: store, origins: origins, log: log, clients: map[*client]struct{}{}, closing: make(chan struct{}),
-		conns:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_ws_clients", Help: "Open websocket connections."}),
-		sent:    prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_messages_sent_total", Help: "Messages queued to websocket clients."}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_clients_dropped_total", Help: "Clients disconnected because they could not keep up."}),
+		store: store, origins: origins, log: log,
+		queueLimit: 512, ringSize: 5000, ringBytes: 64 << 20,
+		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
+		block: time.Second, batchEvery: 5 * time.Millisecond, sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
+		conns: map[*client]struct{}{}, prev: map[string]scope{}, idx: newIndex(),
 	}
-	reg.MustRegister(g.conns, g.sent, g.dropped)
+	g.openSnap.open = true
+	g.ready = make(chan struct{})
+	g.metrics = metrics{
+		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_ws_clients", Help: "Open websocket connections."}),
+		sent:      prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_messages_sent_total", Help: "Messages queued to websocket clients."}),
+		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_clients_dropped_total", Help: "Clients disconnected because they could not keep up."}),
+		coalesced: prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_messages_coalesced_total", Help: "Queued messages replaced by a newer state of the same incident before they were written."}),
+		deltas:    prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_ws_deltas_total", Help: "Entries of the delta stream fanned out."}),
+		problems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "citybrain_ws_stream_problems_total",
+			Help: "Bad entries in the delta stream: invalid_utf8 (repaired with U+FFFD and relayed); bad_json, unknown_kind, bad_id (not relayed).",
+		}, []string{"problem"}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "citybrain_ws_delivery_lag_seconds", Help: "From a delta's commit to the stream (its id) to the end of its write to a client; one sample per write.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+	reg.MustRegister(g.metrics.conns, g.metrics.sent, g.metrics.dropped, g.metrics.coalesced, g.metrics.deltas, g.metrics.problems, g.metrics.lag)
 	g.upgrader = websocket.Upgrader{
-		ReadBufferSize: 1024, WriteBufferSize: 4096, Subprotocols: []string{Protocol},
+		// 512 bytes of read buffer is plenty for client messages (≤ 4 KiB,
+		// read through it); the write side never uses gorilla's buffer (see
+		// client), and a pool keeps gorilla from allocating one.
+		ReadBufferSize: 512, WriteBufferPool: &sync.Pool{}, Subprotocols: []string{Protocol},
 		CheckOrigin: g.checkOrigin, HandshakeTimeout: 10 * time.Second,
 	}
 	return g
@@ -94,8 +153,20 @@ func (g *Gateway) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// ServeHTTP upgrades an authenticated request to a websocket.
+func refuse(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(mustJSON(map[string]string{"error": msg}))
+}
+
+// ServeHTTP upgrades an authenticated request to a websocket. Every refusal
+// is an HTTP answer before the upgrade, and none of them uses up the ticket
+// except a failed upgrade itself.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		refuse(w, http.StatusBadRequest, "this is a websocket endpoint (protocol citybrain.v1)")
+		return
+	}
 	var ticket string
 	ok := false
 	for _, p := range websocket.Subprotocols(r) {
@@ -107,134 +178,190 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !ok || ticket == "" {
-		http.Error(w, `{"error":"websocket needs subprotocols citybrain.v1 and ticket.<ticket> (POST /api/v1/auth/ws-ticket)"}`, http.StatusUnauthorized)
+		refuse(w, http.StatusUnauthorized, "websocket needs subprotocols citybrain.v1 and ticket.<ticket> (POST /api/v1/auth/ws-ticket)")
 		return
 	}
 	if !g.checkOrigin(r) {
-		http.Error(w, `{"error":"origin not allowed"}`, http.StatusForbidden)
+		refuse(w, http.StatusForbidden, "origin not allowed")
+		return
+	}
+	g.mu.Lock()
+	closing := g.closing
+	g.mu.Unlock()
+	if closing {
+		refuse(w, http.StatusServiceUnavailable, "shutting down: connect again")
 		return
 	}
 	raw, err := g.store.TakeTicket(r.Context(), ticket)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		refuse(w, http.StatusUnauthorized, "ticket unknown, used or expired")
+		return
+	}
 	if err != nil {
-		http.Error(w, `{"error":"ticket unknown, used or expired"}`, http.StatusUnauthorized)
+		refuse(w, http.StatusServiceUnavailable, "cannot check the ticket now: try again")
 		return
 	}
 	var claims auth.Claims
-	if err := json.Unmarshal(raw, &claims); err != nil {
-		http.Error(w, `{"error":"bad ticket"}`, http.StatusUnauthorized)
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.Role == "" {
+		refuse(w, http.StatusUnauthorized, "bad ticket")
 		return
 	}
 	conn, err := g.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &client{g: g, conn: conn, claims: claims, send: make(chan []byte, sendQueue), done: make(chan struct{})}
-	g.conns.Inc()
+	nc := conn.NetConn()
+	if tc, ok := nc.(*net.TCPConn); ok && g.sndBuf > 0 {
+		// A bounded kernel buffer: a client that stops reading fills it
+		// soon and is dropped in bounded time, and pins at most this much
+		// kernel memory.
+		_ = tc.SetWriteBuffer(g.sndBuf)
+	}
+	c := &client{
+		g: g, conn: conn, nc: nc,
+		viewer: viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope},
+		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(closeFrame(websocket.CloseGoingAway, "server shutting down"))
+		nc.Close()
+		return
+	}
+	g.conns[c] = struct{}{}
+	c.liveNode = true
+	g.writers.Add(1)
+	g.readers.Add(1)
+	g.mu.Unlock()
+	g.metrics.conns.Inc()
 	go c.writeLoop()
-	c.readLoop()
+	// The reader gets a goroutine of its own so that this one, with the
+	// HTTP server's larger stack and buffers, ends now.
+	go func() {
+		defer g.readers.Done()
+		c.readLoop()
+	}()
 }
 
 // Run tails the delta stream and broadcasts until ctx ends, then closes
-// every connection with a "going away" close frame.
+// every connection with close code 1001 (going away) and waits a bounded
+// time for those frames to be written.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.closeAll()
-	rdb := g.store.Client()
-	stream := g.store.WallStream()
-	last, err := rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
-	for err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		g.log.Warn("realtime: redis not ready", "err", err)
-		time.Sleep(time.Second)
-		last, err = rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	if !g.start(ctx) {
+		return nil
 	}
-	g.mu.Lock()
-	if len(last) > 0 {
-		g.pos, _ = parseID(last[0].ID)
-	}
-	g.mu.Unlock()
-	go g.statsLoop(ctx)
-	for {
+	close(g.ready)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.statsLoop(ctx)
+	}()
+	rdb, stream := g.store.Client(), g.store.WallStream()
+	for ctx.Err() == nil {
 		g.mu.Lock()
 		from := g.pos.String()
 		g.mu.Unlock()
-		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: time.Second}).Result()
+		t0 := time.Now()
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.block}).Result()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if errors.Is(err, redis.Nil) {
-			g.detectReset(ctx, stream)
 			continue
 		}
 		if err != nil {
 			g.log.Warn("realtime: stream read failed", "err", err)
-			time.Sleep(500 * time.Millisecond)
+			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
 		for _, s := range res {
-			for _, m := range s.Messages {
-				g.broadcast(m)
+			g.broadcast(s.Messages)
+		}
+		// Let deltas gather for a few milliseconds: a client then gets
+		// several in one write, which is most of the cost of a delivery.
+		sleep(ctx, g.batchEvery-time.Since(t0))
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// start positions the gateway at the end of the stream and fills the
+// resume buffer with the entries before it (so clients can resume on an
+// instance that just started), waiting for Redis if need be. It reports
+// false when ctx ended first.
+func (g *Gateway) start(ctx context.Context) bool {
+	rdb, stream := g.store.Client(), g.store.WallStream()
+	g.mu.Lock()
+	g.ring.maxN, g.ring.maxBytes = g.ringSize, g.ringBytes
+	g.mu.Unlock()
+	for {
+		last, err := rdb.XRevRangeN(ctx, stream, "+", "-", int64(g.ringSize)).Result()
+		if err == nil {
+			entries := make([]*entry, 0, len(last))
+			for i := len(last) - 1; i >= 0; i-- {
+				if e := g.newEntry(last[i]); e != nil {
+					entries = append(entries, e)
+				}
 			}
+			g.mu.Lock()
+			for _, e := range entries {
+				if g.pos.less(e.seq) {
+					g.pos = e.seq
+					g.trackLocked(e)
+					g.ring.push(e)
+				}
+			}
+			g.mu.Unlock()
+			g.wasBuilt, _ = g.store.Built(ctx)
+			g.seedPrev(ctx)
+			return true
 		}
+		if ctx.Err() != nil {
+			return false
+		}
+		g.log.Warn("realtime: redis not ready", "err", err)
+		sleep(ctx, time.Second)
 	}
 }
 
-// detectReset notices a flushed Redis (the stream restarted below our
-// position) and tells every client to reload.
-func (g *Gateway) detectReset(ctx context.Context, stream string) {
-	last, err := g.store.Client().XRevRangeN(ctx, stream, "+", "-", 1).Result()
+// seedPrev remembers the scope of the open incidents, so that the first
+// change of one after start-up can still tell a worker it lost the task.
+func (g *Gateway) seedPrev(ctx context.Context) {
+	snap, err := g.openSnap.get(ctx, g, true)
 	if err != nil {
-		return
-	}
-	var top streamID
-	if len(last) > 0 {
-		top, _ = parseID(last[0].ID)
+		return // best effort
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !top.less(g.pos) {
-		return
-	}
-	g.pos = top
-	msg := mustJSON(map[string]any{"type": "reload", "channel": "wall", "reason": "projections were rebuilt"})
-	for c := range g.clients {
-		c.queue(msg)
-		c.subscribed = false
-	}
-}
-
-func (g *Gateway) broadcast(m redis.XMessage) {
-	id, ok := parseID(m.ID)
-	if !ok {
-		return
-	}
-	msg := deltaMessage(m)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !g.pos.less(id) {
-		return
-	}
-	g.pos = id
-	g.dirty.Store(true)
-	for c := range g.clients {
-		if c.subscribed {
-			c.queue(msg)
+	for _, inc := range snap.incs {
+		if len(g.prev) >= maxPrev {
+			break
+		}
+		if _, ok := g.prev[inc.id]; !ok {
+			g.prev[inc.id] = inc.scope
 		}
 	}
-}
-
-func deltaMessage(m redis.XMessage) []byte {
-	data, _ := m.Values["data"].(string)
-	kind, _ := m.Values["kind"].(string)
-	if !utf8.ValidString(data) || !json.Valid([]byte(data)) {
-		data = "null" // never relay invalid UTF-8 or broken JSON
-	}
-	return []byte(fmt.Sprintf(`{"type":"delta","channel":"wall","seq":%q,"kind":%q,"data":%s}`, m.ID, kind, data))
 }
 
 // statsLoop pushes the headline counters at most once a second, and only
-// after something changed: KPI updates are coalesced for every client.
+// after something changed: KPI updates are coalesced for every client. It
+// also notices a flushed Redis and tells every client to reload.
 func (g *Gateway) statsLoop(ctx context.Context) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
@@ -244,6 +371,7 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		g.detectReset(ctx)
 		if !g.dirty.Swap(false) {
 			continue
 		}
@@ -251,115 +379,111 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 		if err != nil {
 			continue
 		}
+		data := string(mustJSON(st))
+		g.lastStats.Store(&data)
+		var wake []*client
 		g.mu.Lock()
-		msg := mustJSON(map[string]any{"type": "delta", "channel": "wall", "seq": g.pos.String(), "kind": "stats", "data": st})
-		for c := range g.clients {
-			if c.subscribed {
-				c.queue(msg)
+		f := &frame{b: deltaFrame(chWall, g.pos.String(), "stats", data), key: "stats", ch: chWall, seq: g.pos}
+		for c := range g.idx.wall {
+			if c.push(f) {
+				wake = append(wake, c)
 			}
 		}
 		g.mu.Unlock()
+		for _, c := range wake {
+			c.signal()
+		}
 	}
 }
 
-// subscribe registers c for the wall channel. With since it replays what
-// the client missed, or tells it to reload; without, it sends a snapshot.
-func (g *Gateway) subscribe(ctx context.Context, c *client, since string) {
-	if since != "" {
-		if !g.resume(ctx, c, since) {
-			c.queue(mustJSON(map[string]any{"type": "reload", "channel": "wall", "reason": "sequence no longer available"}))
-		}
-		return
-	}
-	// Snapshot: read it, then register and send what arrived meanwhile.
+// detectReset notices that the projections were flushed (the stream now
+// ends below our position, or the store's "built" mark went away) and
+// tells every subscriber to reload.
+func (g *Gateway) detectReset(ctx context.Context) {
 	g.mu.Lock()
 	at := g.pos
 	g.mu.Unlock()
-	incs, _, err := g.store.Incidents(ctx, redisstore.Query{Limit: snapshotLimit})
-	var st redisstore.Stats
-	if err == nil {
-		st, err = g.store.Stats(ctx, time.Now())
-	}
+	last, err := g.store.Client().XRevRangeN(ctx, g.store.WallStream(), "+", "-", 1).Result()
 	if err != nil {
-		c.queue(mustJSON(map[string]any{"type": "error", "code": "unavailable", "message": "snapshot failed, subscribe again"}))
 		return
 	}
-	c.queue(mustJSON(map[string]any{"type": "snapshot", "channel": "wall", "seq": at.String(),
-		"data": map[string]any{"incidents": incs, "stats": st}}))
+	built, err := g.store.Built(ctx)
+	if err != nil {
+		return
+	}
+	var top streamID
+	if len(last) > 0 {
+		top, _ = parseID(last[0].ID)
+	}
+	unbuilt := g.wasBuilt && !built
+	g.wasBuilt = built
+	if !top.less(at) && !unbuilt {
+		return
+	}
+	g.log.Info("realtime: projections were reset; clients reload", "stream_top", top.String(), "position", at.String())
+	var wake []*client
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if at.less(g.pos) {
-		missed, err := g.store.Client().XRange(ctx, g.store.WallStream(), "("+at.String(), g.pos.String()).Result()
-		if err == nil {
-			for _, m := range missed {
-				c.queue(deltaMessage(m))
+	if top.less(g.pos) {
+		g.pos = top
+	}
+	g.ring.clear()
+	clear(g.prev)
+	g.gen++
+	for c := range g.conns {
+		for ch := range numChannels {
+			if c.subs[ch] {
+				g.idx.remove(c, ch)
+				c.subs[ch] = false
+				if c.push(reloadFrame(ch, "projections were rebuilt")) {
+					wake = append(wake, c)
+				}
 			}
 		}
-	}
-	c.subscribed = true
-	g.clients[c] = struct{}{}
-}
-
-// resume replays the deltas after since and registers c. It reports false
-// when that is impossible: since is unknown, trimmed away, too far behind,
-// or ahead of the stream (Redis was flushed and rebuilt). The broadcast
-// lock is held while reading the gap so that no delta falls between.
-func (g *Gateway) resume(ctx context.Context, c *client, since string) bool {
-	sid, ok := parseID(since)
-	if !ok {
-		return false
-	}
-	rdb, stream := g.store.Client(), g.store.WallStream()
-	first, err := rdb.XRangeN(ctx, stream, "-", "+", 1).Result()
-	if err != nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.pos.less(sid) {
-		return false
-	}
-	if sid != g.pos {
-		if len(first) == 0 {
-			return false
-		}
-		if fid, _ := parseID(first[0].ID); sid.less(fid) {
-			return false // entries after since may have been trimmed
-		}
-		missed, err := rdb.XRangeN(ctx, stream, "("+since, g.pos.String(), resumeLimit+1).Result()
-		if err != nil || len(missed) > resumeLimit {
-			return false
-		}
-		for _, m := range missed {
-			c.queue(deltaMessage(m))
-		}
-	}
-	c.subscribed = true
-	g.clients[c] = struct{}{}
-	return true
-}
-
-func (g *Gateway) remove(c *client) {
-	g.mu.Lock()
-	if _, ok := g.clients[c]; ok {
-		delete(g.clients, c)
+		c.nsubs = 0
 	}
 	g.mu.Unlock()
+	g.wallSnap.invalidate()
+	g.openSnap.invalidate()
+	for _, c := range wake {
+		c.signal()
+	}
 }
 
-func (g *Gateway) closeAll() {
-	close(g.closing)
+// remove forgets a connection that ended.
+func (g *Gateway) remove(c *client) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for c := range g.clients {
-		c.close()
+	for ch := range numChannels {
+		if c.subs[ch] {
+			g.idx.remove(c, ch)
+			c.subs[ch] = false
+		}
 	}
+	c.nsubs = 0
+	delete(g.conns, c)
+	c.liveNode = false
 }
 
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return []byte(`{"type":"error","code":"internal","message":"encode failed"}`)
+// closeAll closes every connection with 1001 and waits up to shutdownWait
+// for the writers and readers to finish.
+func (g *Gateway) closeAll() {
+	g.mu.Lock()
+	g.closing = true
+	for c := range g.conns {
+		c.close(websocket.CloseGoingAway, "server shutting down")
 	}
-	return b
+	g.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		g.writers.Wait()
+		g.readers.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(g.shutdownWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		g.log.Warn("realtime: connections still closing at the shutdown deadline")
+	}
 }

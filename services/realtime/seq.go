@@ -28,3 +28,5 @@ func (a streamID) less(b streamID) bool {
 func (a streamID) String() string {
 	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
 }
+
+func (a streamID) isZero() bool { return a == streamID{} }
