@@ -123,10 +123,10 @@ async function wallAt(browser, width, height) {
     // A DOM click: the newest entry keeps sliding while incidents arrive, so it is never "stable".
     await page.$eval('[data-ticker-item]', (el) => el.click())
     const card = await page
-      .waitForSelector('[data-incident-card]', { timeout: 5000 })
+      .waitForSelector('[data-incident-card]', { state: 'attached', timeout: 30000 })
       .then(() => true)
-      .catch(() => false)
-    check(`${tag}: clicking an incident opens its card`, card)
+      .catch((err) => String(err?.message ?? err).split('\n')[0])
+    check(`${tag}: clicking an incident opens its card`, card === true, card === true ? '' : card)
     await page.waitForTimeout(1800)
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-card.png`) })
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DASH, fmtAge, fmtClock, fmtDateTime, fmtInt, fmtPercent, isOpen, severity, sourceName, stateName, text } from './format'
+import { DASH, shortTitle, townName, fmtAge, fmtClock, fmtDateTime, fmtInt, fmtPercent, isOpen, severity, sourceName, stateName, text } from './format'
 
 describe('format guards', () => {
   it('never prints NaN, undefined or null', () => {
@@ -35,5 +35,8 @@ describe('format guards', () => {
     expect(isOpen({ state: 'closed' })).toBe(false)
     expect(isOpen({ state: 'dispatched' })).toBe(true)
     expect(isOpen({})).toBe(true)
+    expect(shortTitle({ id: 'a', title: '泰州市姜堰区三水街道人民路1号 垃圾堆放' })).toBe('三水街道人民路1号 垃圾堆放')
+    expect(shortTitle({ id: 'a', category_name: '火情' })).toBe('火情')
+    expect(townName({ id: 'a', place: { town: { name: '' } } })).toBe('未定位')
   })
 })

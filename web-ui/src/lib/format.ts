@@ -223,9 +223,18 @@ export const RESOURCE_KINDS: readonly ResourceKindInfo[] = [
   { kind: 'camera', name: '视频监控', color: '#8aa4c0', detail: true },
 ]
 
-/** The incident's town name, or DASH. */
+/** The incident's town name, or 未定位 when the report could not be placed. */
 export function townName(inc: Incident): string {
-  return text(inc.place?.town?.name)
+  return text(inc.place?.town?.name, '未定位')
+}
+
+const CITY_PREFIX = /^(江苏省)?(泰州市)?姜堰区\s*/
+
+/** The title without the city prefix every local address starts with (the wall is the city's). */
+export function shortTitle(inc: Incident): string {
+  const t = text(inc.title, text(inc.category_name, '事件'))
+  const short = t.replace(CITY_PREFIX, '')
+  return short === '' ? t : short
 }
 
 /** "三水街道 · 某某社区" as far as known. */

@@ -52,21 +52,18 @@ const resourceColor: ExpressionSpecification = [
 
 const detailKinds = RESOURCE_KINDS.filter((k) => k.detail).map((k) => k.kind)
 
-/** Radius in design px by event_count: fused incidents grow, slowly. */
+/**
+ * Circle radius in screen px: grows slowly with event_count (fused reports), is larger for the
+ * severe levels so they stand out in a crowd of 一般 ones, and grows when zoomed in. Zoom stops are
+ * shifted by log2(s) because a screen s times larger shows the same view s times bigger
+ * (one zoom level further in).
+ */
 function incidentRadius(s: number, extra = 0): DataDrivenPropertyValueSpecification<number> {
-  return [
-    'interpolate',
-    ['linear'],
-    ['get', 'n'],
-    1,
-    (5 + extra) * s,
-    3,
-    (7.5 + extra) * s,
-    10,
-    (11 + extra) * s,
-    50,
-    (16 + extra) * s,
-  ] as unknown as DataDrivenPropertyValueSpecification<number>
+  const bySize: ExpressionSpecification = ['interpolate', ['linear'], ['get', 'n'], 1, 4.5 + extra, 3, 6.5 + extra, 10, 9.5 + extra, 50, 14 + extra]
+  const bySeverity: ExpressionSpecification = ['match', ['get', 'sev'], 1, 1.5, 2, 1.25, 3, 1, 0.85]
+  const base: ExpressionSpecification = ['*', bySize, bySeverity, s]
+  const z = Math.log2(Math.max(s, 0.25))
+  return ['interpolate', ['linear'], ['zoom'], 8 + z, ['*', base, 0.8], 10 + z, base, 13 + z, ['*', base, 1.6], 16 + z, ['*', base, 2.2]] as unknown as DataDrivenPropertyValueSpecification<number>
 }
 
 /** Paint properties that depend on the UI scale, by layer id. */
@@ -82,7 +79,7 @@ export function scaledPaint(s: number): Record<string, Record<string, unknown>> 
     'resources-main': { 'circle-radius': 3.6 * s, 'circle-stroke-width': 1 * s },
     'resources-detail': { 'circle-radius': 2.4 * s, 'circle-stroke-width': 0.6 * s },
     'incidents-halo': { 'circle-radius': incidentRadius(s, 7) },
-    incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 1.2 * s },
+    incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 0.9 * s },
     'incident-selected': { 'circle-radius': incidentRadius(s, 6), 'circle-stroke-width': 2 * s },
   }
 }
@@ -193,10 +190,11 @@ export function wallStyle(s: number): StyleSpecification {
       id: 'incidents-halo',
       type: 'circle',
       source: SRC.incidents,
-      filter: ['==', ['get', 'open'], 1],
+      // Halos only for the severe levels, so they read at a glance among many 一般 incidents.
+      filter: ['all', ['==', ['get', 'open'], 1], ['<=', ['get', 'sev'], 2]],
       paint: {
         'circle-color': severityColor,
-        'circle-opacity': ['match', ['get', 'sev'], [1, 2], 0.3, 0.16],
+        'circle-opacity': 0.35,
         'circle-blur': 0.7,
         ...paint['incidents-halo'],
       },
@@ -208,9 +206,9 @@ export function wallStyle(s: number): StyleSpecification {
       layout: { 'circle-sort-key': ['-', 10, ['get', 'sev']] },
       paint: {
         'circle-color': severityColor,
-        'circle-opacity': ['case', ['==', ['get', 'open'], 1], 0.95, 0.4],
-        'circle-stroke-color': '#ffffff',
-        'circle-stroke-opacity': ['case', ['==', ['get', 'open'], 1], 0.85, 0.25],
+        'circle-opacity': ['case', ['==', ['get', 'open'], 1], 0.92, 0.35],
+        'circle-stroke-color': ['match', ['get', 'sev'], [1, 2], '#ffffff', '#041226'],
+        'circle-stroke-opacity': ['case', ['==', ['get', 'open'], 1], 0.8, 0.3],
         ...paint.incidents,
       },
     },

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { Incident } from '../lib/types'
-import { MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
+import { DELTA_BATCH_MS, MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
 
 const inc = (id: string, version: number, extra: Partial<Incident> = {}): Incident => ({ id, version, ...extra })
 
@@ -22,6 +22,22 @@ describe('wall store', () => {
     st.channel.onSnapshot({ incidents: [inc('Z', 1)] })
     expect([...st.incidents.keys()]).toEqual(['Z'])
     expect(st.revision.value).toBeGreaterThan(rev)
+  })
+
+  it('batches view updates from deltas', () => {
+    vi.useFakeTimers()
+    try {
+      const st = createWallStore()
+      st.channel.onSnapshot({ incidents: [] })
+      const rev = st.revision.value
+      for (let i = 0; i < 50; i++) st.channel.onDelta('incident', inc(`D${i}`, 1))
+      expect(st.incidents.size).toBe(50)
+      expect(st.revision.value).toBe(rev)
+      vi.advanceTimersByTime(DELTA_BATCH_MS)
+      expect(st.revision.value).toBe(rev + 1)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('ignores REST seeding once live', () => {

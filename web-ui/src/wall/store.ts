@@ -11,6 +11,9 @@ import type { ChannelHandler } from '../lib/realtime'
 import type { Incident, Source, WallStats } from '../lib/types'
 import { SOURCES } from '../lib/types'
 
+/** How long deltas are gathered before views recompute, ms. */
+export const DELTA_BATCH_MS = 200
+
 /** The most incidents the wall holds; beyond it the oldest closed ones (then the oldest) go. */
 export const MAX_INCIDENTS = 5000
 
@@ -72,8 +75,15 @@ export function createWallStore(): WallStore {
   const listeners = new Set<ArrivalListener>()
 
   const bump = () => {
+    if (bumpTimer) clearTimeout(bumpTimer)
+    bumpTimer = null
     revision.value++
     triggerRef(revision)
+  }
+  // Deltas can arrive by the hundred per second in a storm: views recompute at most 5 times a second.
+  let bumpTimer: ReturnType<typeof setTimeout> | null = null
+  const bumpSoon = () => {
+    if (!bumpTimer) bumpTimer = setTimeout(bump, DELTA_BATCH_MS)
   }
 
   /** Inserts or replaces by id unless the held copy is newer. Returns true for a new id. */
@@ -111,7 +121,7 @@ export function createWallStore(): WallStore {
         if (!isIncident(data)) return
         const isNew = put(data)
         if (isNew) evict()
-        bump()
+        bumpSoon()
         if (isNew) for (const fn of listeners) fn(data)
       } else if (kind === 'stats') {
         const st = normaliseStats(data)
