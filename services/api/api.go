@@ -17,16 +17,25 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/gis"
 	"github.com/citybrain-ioc/citybrain/gis/crs"
 	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
+// Publisher publishes records; kafkabus.Producer is one.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...kafka.Message) error
+}
+
 // API serves the query endpoints.
 type API struct {
+	pub       Publisher
+	topics    kafkabus.Topics
 	store     *redisstore.Store
 	city      *gis.City
 	issuer    *auth.Issuer
@@ -36,8 +45,9 @@ type API struct {
 
 // New returns the API. anonymous lets clients without a token get a viewer
 // websocket ticket (the unattended wall).
-func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, log: log}
+// Commands go to the commands topic through pub.
+func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *API {
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, log: log}
 }
 
 // Register adds the routes to r.
@@ -51,6 +61,9 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/gis/locate", a.locate)
 	r.Post("/api/v1/auth/login", a.login)
 	r.Post("/api/v1/auth/ws-ticket", a.wsTicket)
+	r.Get("/api/v1/tasks", a.listTasks)
+	r.Get("/api/v1/tasks/:id", a.getTask)
+	r.Post("/api/v1/tasks/:id/:action", a.command)
 }
 
 // Problem is the body of every error answer.

@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, log.With("service", "dispatcher"))
-		consume(groupDispatcher, []string{d.Topics.Events()}, disp.Handle)
+		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp.Route(d.Store))
 		proj := projection.New(d.Store, log.With("service", "projector"))
 		consume(groupProjector, []string{d.Topics.Tasks()}, proj.Handle)
 	}
@@ -212,7 +212,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 				log.Warn("AUTH_SECRET is not set: tokens from this instance are not valid on others")
 			}
 		}
-		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), cfg.AnonymousViewer, log.With("service", "api")).Register(fapp)
+		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), cfg.AnonymousViewer, d.Producer, d.Topics, log.With("service", "api")).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}

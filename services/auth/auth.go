@@ -34,9 +34,10 @@ type Claims struct {
 	Role    string `json:"role"`
 	// Scope is the admin code of a dispatcher's jurisdiction (a town code)
 	// or a worker's grid code; empty means city-wide.
-	Scope     string `json:"scope,omitempty"`
-	ExpiresAt int64  `json:"exp"`
-	IssuedAt  int64  `json:"iat"`
+	Scope      string `json:"scope,omitempty"`
+	Department string `json:"department,omitempty"` // a worker's department
+	ExpiresAt  int64  `json:"exp"`
+	IssuedAt   int64  `json:"iat"`
 }
 
 // Issuer signs and verifies tokens with one secret.
@@ -112,7 +113,8 @@ var DemoUsers = []User{
 	{"admin", "admin123", Claims{Subject: "admin", Name: "系统管理员", Role: Admin}},
 	{"wall", "wall123", Claims{Subject: "wall", Name: "大屏", Role: Viewer}},
 	{"dispatcher", "dispatcher123", Claims{Subject: "dispatcher", Name: "值班长 王静", Role: Dispatcher}},
-	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker}},
+	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker, Department: "城市管理局"}},
+	{"worker2", "worker123", Claims{Subject: "worker2", Name: "网格员 赵强", Role: Worker, Department: "城市管理局"}},
 }
 
 // Login checks a username and password against users.

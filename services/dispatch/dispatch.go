@@ -14,6 +14,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/citybrain-ioc/citybrain/services/casestate"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -29,6 +30,7 @@ import (
 // the only writer of that incident.
 type State interface {
 	Incident(ctx context.Context, id string) (event.Incident, error)
+	Case(ctx context.Context, id string) ([]byte, int, error)
 	IncidentOf(ctx context.Context, eventID string) (string, error)
 	Apply(ctx context.Context, lc event.Lifecycle) (bool, error)
 }
@@ -66,6 +68,12 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 		return err // already part of an incident: a re-delivery
 	}
 	cur, err := d.state.Incident(ctx, ev.IncidentID)
+	var c casestate.Case
+	if err == nil {
+		if c, err = d.loadCase(ctx, cur); err != nil {
+			return err
+		}
+	}
 	var lcs []event.Lifecycle
 	switch {
 	case ev.Kind == "Cancel":
@@ -73,7 +81,16 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 		if err != nil || !cur.State.Open() {
 			return nil
 		}
-		lcs = []event.Lifecycle{cancel(cur, ev)}
+		next, tr, derr := casestate.Decide(c, casestate.Command{Action: casestate.Cancel, BaseVersion: c.Version, At: ev.ReceivedAt,
+			Actor: casestate.Actor{ID: "system", Role: casestate.RoleSystem}, Reason: "CAP Cancel " + ev.SourceRef})
+		if derr != nil {
+			return nil
+		}
+		lc := lifecycle(cur, next, tr)
+		lc.EventID, lc.EventSource = ev.ID, ev.Source
+		lc.Incident.EventCount++
+		lc.Incident.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
+		lcs = []event.Lifecycle{lc}
 	case errors.Is(err, redisstore.ErrNotFound):
 		lcs = Open(ev, d.now())
 	case err != nil:
@@ -86,7 +103,7 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 		}
 		lcs = Open(ev, d.now())
 	default:
-		lcs = []event.Lifecycle{AddReport(cur, ev)}
+		lcs = []event.Lifecycle{AddReport(cur, c, ev)}
 	}
 	return d.publish(ctx, m.Headers, lcs)
 }
@@ -114,10 +131,15 @@ func (d *Dispatcher) publish(ctx context.Context, headers []kafka.Header, lcs []
 }
 
 // AddReport returns the lifecycle event that adds ev to the open incident
-// cur (报告合并): counts by source, the most severe severity, last seen.
-func AddReport(cur event.Incident, ev event.Event) event.Lifecycle {
+// cur (报告合并): counts by source, the most severe severity, last seen. It
+// is a new version of the incident but no state change, so the case only
+// follows the version (a command based on the older version is stale: the
+// dispatcher saw fewer reports).
+func AddReport(cur event.Incident, c casestate.Case, ev event.Event) event.Lifecycle {
 	inc := cur
 	inc.Version++
+	c.Version = inc.Version
+	caseJSON, _ := wire.Marshal(c)
 	inc.Sources = make(map[event.Source]int, len(cur.Sources)+1)
 	for k, v := range cur.Sources {
 		inc.Sources[k] = v
@@ -150,59 +172,89 @@ func AddReport(cur event.Incident, ev event.Event) event.Lifecycle {
 		Schema: event.Schema, ID: lifecycleID(inc.ID, inc.Version), IncidentID: inc.ID, Version: inc.Version,
 		Action: "add_report", From: cur.State, To: cur.State, Actor: event.Actor{ID: "system", Role: "system"},
 		At: inc.UpdatedAt, Reason: fmt.Sprintf("fused: %s report %s", ev.Source, ev.SourceRef),
-		EventID: ev.ID, EventSource: ev.Source, Incident: inc,
+		EventID: ev.ID, EventSource: ev.Source, Incident: inc, Case: caseJSON,
 	}
 }
 
-// Open returns the lifecycle events that open an incident for ev: received
-// (v1), then dispatched to the category's department with its deadline (v2).
+// loadCase returns the case state of an incident. An incident projected
+// before cases were recorded gets a case reconstructed from its fields.
+func (d *Dispatcher) loadCase(ctx context.Context, inc event.Incident) (casestate.Case, error) {
+	raw, v, err := d.state.Case(ctx, inc.ID)
+	if err != nil {
+		return casestate.Case{}, err
+	}
+	var c casestate.Case
+	if len(raw) > 0 {
+		if err := wire.Unmarshal(raw, &c); err != nil {
+			return c, fmt.Errorf("decode case %s: %w", inc.ID, err)
+		}
+	}
+	if c.ID == "" {
+		c = casestate.Case{ID: inc.ID, State: inc.State, ReceivedAt: inc.FirstSeen, UpdatedAt: inc.UpdatedAt}
+		if t := inc.Task; t != nil {
+			c.TaskSeq, c.Department, c.WorkerID, c.Deadline, c.DispatchedAt = 1, t.Department, t.WorkerID, t.Deadline, inc.UpdatedAt
+		}
+	}
+	c.Version = v
+	return c, nil
+}
+
+// Open returns the lifecycle events that open an incident for ev, decided
+// by the case state machine: received (v1), then — for every source but the
+// 12345 hotline, whose tickets a dispatcher files and assigns (受理, 调度) —
+// auto-dispatched to the category's department with its deadline (v2).
 func Open(ev event.Event, now time.Time) []event.Lifecycle {
-	system := event.Actor{ID: "system", Role: "system"}
 	inc := event.Incident{
-		ID: ev.IncidentID, Version: 1, State: event.Received,
-		Category: ev.Category, CategoryName: ev.CategoryName, Severity: ev.Severity,
+		ID: ev.IncidentID, Category: ev.Category, CategoryName: ev.CategoryName, Severity: ev.Severity,
 		Title: ev.Title, Description: ev.Description, Source: ev.Source,
 		Sources: map[event.Source]int{ev.Source: 1}, EventCount: 1, EventIDs: []string{ev.ID},
 		Location: ev.Location, Address: ev.Address, Place: ev.Place,
 		Area: ev.Area, AffectedGrids: ev.AffectedGrids, Expires: ev.Expires,
-		FirstSeen: ev.ReceivedAt, LastSeen: ev.ReceivedAt, UpdatedAt: ev.ReceivedAt,
+		FirstSeen: ev.ReceivedAt, LastSeen: ev.ReceivedAt,
 	}
-	received := event.Lifecycle{
-		Schema: event.Schema, ID: lifecycleID(inc.ID, 1), IncidentID: inc.ID, Version: 1,
-		Action: "receive", To: event.Received, Actor: system, At: ev.ReceivedAt,
-		EventID: ev.ID, EventSource: ev.Source, Incident: inc,
+	system := casestate.Actor{ID: "system", Role: casestate.RoleSystem}
+	c1, t1, err := casestate.Decide(casestate.Case{ID: inc.ID}, casestate.Command{Action: casestate.Receive, Actor: system, At: ev.ReceivedAt})
+	if err != nil {
+		return nil // cannot happen for a new case; Decide's tests cover it
 	}
-	allowed := 24 * time.Hour
-	if c, err := taxonomy.Lookup(ev.Category); err == nil {
-		allowed = c.Allowed
+	received := lifecycle(inc, c1, t1)
+	received.EventID, received.EventSource = ev.ID, ev.Source
+	if ev.Source == event.Hotline {
+		return []event.Lifecycle{received}
 	}
 	at := now.UTC()
 	if at.Before(ev.ReceivedAt) {
 		at = ev.ReceivedAt
 	}
-	task := &event.TaskRef{ID: event.TaskIDFor(inc.ID, 1), State: event.Dispatched, Department: ev.Department, Deadline: at.Add(allowed)}
-	inc2 := inc
-	inc2.Version, inc2.State, inc2.UpdatedAt, inc2.Task = 2, event.Dispatched, at, task
-	dispatched := event.Lifecycle{
-		Schema: event.Schema, ID: lifecycleID(inc.ID, 2), IncidentID: inc.ID, TaskID: task.ID, Version: 2,
-		Action: "dispatch", From: event.Received, To: event.Dispatched, Actor: system, At: at,
-		Reason: "auto-dispatch by category to " + ev.Department, Incident: inc2,
+	allowed := 24 * time.Hour
+	if c, err := taxonomy.Lookup(ev.Category); err == nil {
+		allowed = c.Allowed
 	}
-	return []event.Lifecycle{received, dispatched}
+	c2, t2, err := casestate.Decide(c1, casestate.Command{Action: casestate.AutoDispatch, Actor: system, BaseVersion: 1, At: at,
+		Department: ev.Department, Deadline: at.Add(allowed), Reason: "auto-dispatch by category to " + ev.Department})
+	if err != nil {
+		return []event.Lifecycle{received}
+	}
+	return []event.Lifecycle{received, lifecycle(received.Incident, c2, t2)}
 }
 
-// cancel closes a warning's incident on a CAP Cancel.
-func cancel(cur event.Incident, ev event.Event) event.Lifecycle {
-	lc := AddReport(cur, ev)
-	lc.Action, lc.To = "cancel", event.Closed
-	lc.Incident.State = event.Closed
-	if lc.Incident.Task != nil {
-		t := *lc.Incident.Task
-		t.State = event.Closed
-		lc.Incident.Task = &t
+// lifecycle builds the lifecycle event of an applied transition: the
+// incident after it (state, task, counters) and the case.
+func lifecycle(prev event.Incident, c casestate.Case, tr casestate.Transition) event.Lifecycle {
+	inc := prev
+	inc.Version, inc.State, inc.UpdatedAt = c.Version, c.State, c.UpdatedAt
+	if c.TaskSeq > 0 {
+		inc.Task = &event.TaskRef{ID: c.TaskID(), State: c.State, Department: c.Department, WorkerID: c.WorkerID, Deadline: c.Deadline}
 	}
-	lc.Reason = "CAP Cancel " + ev.SourceRef
-	return lc
+	inc.ReworkCount, inc.ReopenCount, inc.EscalationLevel = c.ReworkCount, c.ReopenCount, c.EscalationLevel
+	inc.Rating, inc.MergedInto = int(c.Rating), c.MergedInto
+	caseJSON, _ := wire.Marshal(c)
+	return event.Lifecycle{
+		Schema: event.Schema, ID: lifecycleID(inc.ID, c.Version), IncidentID: inc.ID, TaskID: c.TaskID(), Version: c.Version,
+		Action: string(tr.Action), From: tr.From, To: tr.To, Actor: tr.Actor.Event(), At: tr.At, Reason: tr.Reason,
+		CommandID: tr.CommandID, Note: tr.Note, Photos: tr.Photos, Rating: int(tr.Rating),
+		Case: caseJSON, Incident: inc,
+	}
 }
 
 func lifecycleID(incident string, version int) string {

@@ -34,7 +34,7 @@ func (p *memPub) Publish(_ context.Context, msgs ...kafka.Message) error {
 
 func sampleEvent() event.Event {
 	at := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
-	return event.Event{Schema: event.Schema, ID: "EV-1", IncidentID: "INC-1", Source: event.Hotline, Category: "city.environment.garbage",
+	return event.Event{Schema: event.Schema, ID: "EV-1", IncidentID: "INC-1", Source: event.Grid, Category: "city.environment.garbage",
 		CategoryName: "垃圾堆放", Severity: 4, Title: "t", Department: "城市管理局", ReceivedAt: at, Location: &event.Point{Lon: 120.1, Lat: 32.5}}
 }
 
@@ -54,8 +54,13 @@ func TestOpen(t *testing.T) {
 	if want := ev.ReceivedAt.Add(time.Second + 24*time.Hour); !d.Incident.Task.Deadline.Equal(want) {
 		t.Errorf("deadline %v, want %v (garbage: 24 h)", d.Incident.Task.Deadline, want)
 	}
-	if r.ID == d.ID || d.Actor.Role != "system" || d.Reason == "" {
+	if r.ID == d.ID || d.Actor.Role != "system" || d.Reason == "" || len(d.Case) == 0 {
 		t.Errorf("audit fields: %+v", d)
+	}
+	// A 12345 ticket waits for a dispatcher to file and assign it.
+	ev.Source = event.Hotline
+	if lcs := Open(ev, ev.ReceivedAt); len(lcs) != 1 || lcs[0].To != event.Received {
+		t.Errorf("hotline opened with %d lifecycle events", len(lcs))
 	}
 }
 
@@ -80,7 +85,7 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 	}
 	// A second report fused into the same incident adds one version.
 	ev2 := ev
-	ev2.ID, ev2.Source, ev2.SourceRef, ev2.Severity = "EV-2", event.Grid, "WG-2", 3
+	ev2.ID, ev2.Source, ev2.SourceRef, ev2.Severity = "EV-2", event.Hotline, "GD-2", 3
 	ev2.ReceivedAt = ev.ReceivedAt.Add(time.Minute)
 	b2, _ := json.Marshal(ev2)
 	for range 2 {
@@ -95,7 +100,7 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inc.Version != 3 || inc.EventCount != 2 || inc.Sources[event.Grid] != 1 || inc.Severity != 3 || inc.State != event.Dispatched {
+	if inc.Version != 3 || inc.EventCount != 2 || inc.Sources[event.Hotline] != 1 || inc.Severity != 3 || inc.State != event.Dispatched {
 		t.Fatalf("fused incident %+v", inc)
 	}
 	if err := d.Handle(t.Context(), kafka.Message{Value: []byte("{")}); err == nil {

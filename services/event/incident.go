@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/paulmach/orb/geojson"
@@ -78,6 +79,12 @@ type Incident struct {
 	LastSeen     time.Time      `json:"last_seen"`
 	UpdatedAt    time.Time      `json:"updated_at"`
 	Task         *TaskRef       `json:"task,omitempty"`
+	// Counters of the case loop (see casestate.Case).
+	ReworkCount     int    `json:"rework_count,omitempty"`     // 返工
+	ReopenCount     int    `json:"reopen_count,omitempty"`     // 发回重办
+	EscalationLevel int    `json:"escalation_level,omitempty"` // 督办
+	Rating          int    `json:"rating,omitempty"`           // 好差评 1 (非常不满意) … 5 (非常满意)
+	MergedInto      string `json:"merged_into,omitempty"`
 	// Warning area of a CAP alert and the grid cells inside it.
 	Area          *geojson.Geometry `json:"area,omitempty"`
 	AffectedGrids []string          `json:"affected_grids,omitempty"`
@@ -89,19 +96,32 @@ type Incident struct {
 // (incident, version), so a re-delivered or re-produced lifecycle event is
 // recognisably the same one.
 type Lifecycle struct {
-	Schema      int       `json:"schema"`
-	ID          string    `json:"id"`
-	IncidentID  string    `json:"incident_id"`
-	TaskID      string    `json:"task_id,omitempty"`
-	Version     int       `json:"version"`
-	Action      string    `json:"action"`
-	From        State     `json:"from,omitempty"`
-	To          State     `json:"to"`
-	Actor       Actor     `json:"actor"`
-	At          time.Time `json:"at"`
-	Reason      string    `json:"reason,omitempty"`
-	EventID     string    `json:"event_id,omitempty"`     // the event this change added, if any
-	EventSource Source    `json:"event_source,omitempty"` // its source
+	Schema     int       `json:"schema"`
+	ID         string    `json:"id"`
+	IncidentID string    `json:"incident_id"`
+	TaskID     string    `json:"task_id,omitempty"`
+	Version    int       `json:"version"`
+	Action     string    `json:"action"`
+	From       State     `json:"from,omitempty"`
+	To         State     `json:"to"`
+	Actor      Actor     `json:"actor"`
+	At         time.Time `json:"at"`
+	Reason     string    `json:"reason,omitempty"`
+	// CommandID names the command this change answers; Outcome is
+	// "refused" for a command the state machine refused (then Version is
+	// the unchanged current version and Refusal says why), else empty.
+	CommandID string   `json:"command_id,omitempty"`
+	Outcome   string   `json:"outcome,omitempty"`
+	Refusal   string   `json:"refusal,omitempty"`
+	Note      string   `json:"note,omitempty"`
+	Photos    []string `json:"photos,omitempty"`
+	Rating    int      `json:"rating,omitempty"`
+	// Case is the dispatcher's full case state after the change
+	// (casestate.Case, JSON), so the dispatcher's state is rebuilt with the
+	// projection.
+	Case        json.RawMessage `json:"case,omitempty"`
+	EventID     string          `json:"event_id,omitempty"`     // the event this change added, if any
+	EventSource Source          `json:"event_source,omitempty"` // its source
 	// Incident is the full state after this change, so a projection is
 	// rebuilt by applying the latest version of each incident.
 	Incident Incident `json:"incident"`

@@ -3,16 +3,15 @@ package intake
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 )
 
-const testdata = "../../../shared/testdata"
-
 func readTestdata(t testing.TB, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(testdata, name))
+	b, err := os.ReadFile(testenv.Testdata(t, name))
 	if err != nil {
 		t.Fatalf("shared test data: %v", err)
 	}

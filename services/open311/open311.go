@@ -387,6 +387,11 @@ func (a *API) request(inc event.Incident) Request {
 	if !inc.State.Open() {
 		r.Status = "closed"
 	}
+	// Before dispatch, the SLA of the category says who and by when.
+	if t, err := taxonomy.Lookup(inc.Category); err == nil {
+		r.AgencyResponsible = t.Department
+		r.ExpectedDatetime = inc.FirstSeen.Add(t.Allowed).In(a.loc).Format(time.RFC3339)
+	}
 	if inc.Task != nil {
 		r.AgencyResponsible = inc.Task.Department
 		if !inc.Task.Deadline.IsZero() {

@@ -89,7 +89,7 @@ func TestServices(t *testing.T) {
 // expected_datetime from the case.
 func TestPostAndReadBack(t *testing.T) {
 	app, pub, st := setup(t)
-	raw, err := os.ReadFile("../../../shared/testdata/open311_post_requests_request.txt")
+	raw, err := os.ReadFile(testenv.Testdata(t, "open311_post_requests_request.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

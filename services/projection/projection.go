@@ -39,6 +39,9 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	if lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
 		return kafkabus.Poison(fmt.Errorf("lifecycle %q: bad schema, id or version", lc.ID))
 	}
+	if lc.Outcome == "refused" {
+		return p.store.RecordRefusal(ctx, lc) // audit only: nothing changed
+	}
 	_, err := p.store.Apply(ctx, lc)
 	return err
 }

@@ -4,7 +4,8 @@
 --       9 fusion geo set, 10 fusion last-seen zset
 -- ARGV: 1 id, 2 version, 3 incident json, 4 state, 5 updated ms,
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
---       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms
+--       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms,
+--       13 case json ("" = none)
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local v = tonumber(ARGV[2])
 if v <= cur then
@@ -12,6 +13,9 @@ if v <= cur then
 end
 local prev = redis.call('HGET', KEYS[1], 'state')
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[4], 'json', ARGV[3])
+if ARGV[13] ~= '' then
+  redis.call('HSET', KEYS[1], 'case', ARGV[13])
+end
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 if ARGV[7] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])

@@ -91,7 +91,7 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
-		lon, lat, lc.Incident.LastSeen.UnixMilli(),
+		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case),
 	).Int()
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
@@ -113,6 +113,50 @@ func (s *Store) Incident(ctx context.Context, id string) (event.Incident, error)
 		return inc, fmt.Errorf("decode incident %s: %w", id, err)
 	}
 	return inc, nil
+}
+
+// Case returns the dispatcher's case state of an incident (nil if none was
+// recorded) and the incident's version.
+func (s *Store) Case(ctx context.Context, id string) ([]byte, int, error) {
+	vals, err := s.rdb.HMGet(ctx, s.key("inc", id), "case", "version").Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("case %s: %w", id, err)
+	}
+	if vals[1] == nil {
+		return nil, 0, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+	}
+	v, _ := strconv.Atoi(fmt.Sprint(vals[1]))
+	if c, ok := vals[0].(string); ok {
+		return []byte(c), v, nil
+	}
+	return nil, v, nil
+}
+
+// RecordRefusal adds a refused command to the incident's audit trail,
+// once per command id.
+func (s *Store) RecordRefusal(ctx context.Context, lc event.Lifecycle) error {
+	entry, err := json.Marshal(lc)
+	if err != nil {
+		return err
+	}
+	const lua = `if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) end return 1`
+	return s.rdb.Eval(ctx, lua, []string{s.key("seen", "refusal", lc.CommandID), s.key("tl", lc.IncidentID)}, entry, 31*24*3600).Err()
+}
+
+// SetResult stores the outcome of a command for the API waiting on it
+// (and for a retried request with the same command id), for a day.
+func (s *Store) SetResult(ctx context.Context, commandID string, result []byte) error {
+	return s.rdb.Set(ctx, s.key("cmdres", commandID), result, 24*time.Hour).Err()
+}
+
+// Result returns the outcome of a command, or ErrNotFound while it is
+// not decided yet.
+func (s *Store) Result(ctx context.Context, commandID string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, s.key("cmdres", commandID)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, err
 }
 
 // Version returns the stored version of an incident (0 if absent).

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,4 +60,26 @@ func Prefix(t testing.TB) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return "t" + hex.EncodeToString(b) + "."
+}
+
+// Testdata returns the path of a file in the shared test data
+// (../shared/testdata beside the repository), found by walking up from
+// the working directory. A missing file fails the test.
+func Testdata(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "testdata", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("shared test data %s not found above the working directory (want shared/ beside the repository)", name)
+		}
+		dir = parent
+	}
 }

@@ -1,0 +1,239 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// login returns a bearer token.
+func (s *server) login(user, pass string) string {
+	s.t.Helper()
+	var out struct{ Token string }
+	body, _ := json.Marshal(map[string]string{"username": user, "password": pass})
+	if code := s.do("POST", "/api/v1/auth/login", "application/json", body, &out); code != 200 || out.Token == "" {
+		s.t.Fatalf("login %s: %d", user, code)
+	}
+	return out.Token
+}
+
+type cmdAnswer struct {
+	Outcome  string `json:"outcome"`
+	Code     string `json:"code"`
+	Error    string `json:"error"`
+	Incident struct {
+		ID          string `json:"id"`
+		Version     int    `json:"version"`
+		State       string `json:"state"`
+		EventCount  int    `json:"event_count"`
+		ReworkCount int    `json:"rework_count"`
+		ReopenCount int    `json:"reopen_count"`
+		Rating      int    `json:"rating"`
+		Task        *struct {
+			WorkerID string    `json:"worker_id"`
+			Deadline time.Time `json:"deadline"`
+		} `json:"task"`
+	} `json:"incident"`
+}
+
+// act posts a command as token and returns the status and the answer.
+func (s *server) act(token, id, action string, body map[string]any) (int, cmdAnswer) {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", s.base+"/api/v1/tasks/"+id+"/"+action, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var a cmdAnswer
+	_ = json.Unmarshal(raw, &a)
+	if resp.StatusCode != 200 && a.Error == "" {
+		s.t.Fatalf("%s: %d without a reason: %s", action, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, a
+}
+
+// The issue 5 loop: a 12345 complaint and a grid report about one spot
+// fuse; the dispatcher files and assigns; the worker accepts, asks for an
+// extension, handles; 核查 sends it back once; handled again, verified,
+// closed; the 回访 rating is 不满意 so it is reopened; it closes again and is
+// rated — every step in the audit trail with its actor; two dispatchers
+// assigning at once get one winner and one 409.
+func TestEndToEndCaseLoop(t *testing.T) {
+	s := start(t, t.TempDir(), env(t)...)
+	disp := s.login("dispatcher", "dispatcher123")
+	worker := s.login("worker", "worker123")
+	other := s.login("worker2", "worker123")
+
+	s.do("POST", "/api/v1/ingest/hotline", "application/json", []byte(`{"ticket_no":"GD-LOOP-1","appeal_type":"投诉","category":"垃圾堆放","content":"垃圾堆放多日","address":"三水街道","lon":120.1200,"lat":32.5200}`), nil)
+	id := waitFor(t, s, func(items []map[string]any) (string, bool) {
+		return str(items, "state", "received")
+	})
+	s.do("POST", "/api/v1/ingest/grid", "application/json", []byte(`{"report_id":"WG-LOOP-1","worker_id":"W9","category":"暴露垃圾","description":"路边垃圾","lon":120.1201,"lat":32.5201}`), nil)
+	waitFor(t, s, func(items []map[string]any) (string, bool) {
+		if len(items) == 1 && items[0]["event_count"].(float64) == 2 {
+			return items[0]["id"].(string), true
+		}
+		return "", false
+	})
+
+	v := 2
+	step := func(token, action string, body map[string]any, wantState string) cmdAnswer {
+		t.Helper()
+		if body == nil {
+			body = map[string]any{}
+		}
+		body["base_version"] = v
+		code, a := s.act(token, id, action, body)
+		if code != 200 || a.Incident.State != wantState {
+			t.Fatalf("%s: %d %s (%s), want state %s", action, code, a.Incident.State, a.Error, wantState)
+		}
+		v = a.Incident.Version
+		return a
+	}
+	step(disp, "file", nil, "filed")
+
+	// Two dispatchers assign at once: exactly one wins.
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, w := range []string{"worker", "worker2"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = s.act(disp, id, "dispatch", map[string]any{"base_version": v, "department": "城市管理局", "worker_id": w})
+		}()
+	}
+	wg.Wait()
+	if !((codes[0] == 200 && codes[1] == 409) || (codes[0] == 409 && codes[1] == 200)) {
+		t.Fatalf("concurrent assignment answered %v, want one 200 and one 409", codes)
+	}
+	var detail struct {
+		Incident struct {
+			Version int
+			Task    struct {
+				WorkerID string `json:"worker_id"`
+			}
+		}
+	}
+	req, _ := http.NewRequest("GET", s.base+"/api/v1/tasks/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+disp)
+	resp, _ := http.DefaultClient.Do(req)
+	_ = json.NewDecoder(resp.Body).Decode(&detail)
+	resp.Body.Close()
+	v = detail.Incident.Version
+	assignee, assigneeTok := "worker", worker
+	if detail.Incident.Task.WorkerID == "worker2" {
+		assignee, assigneeTok = "worker2", other
+	}
+	// The other worker may not touch it.
+	notMine := worker
+	if assignee == "worker" {
+		notMine = other
+	}
+	if code, _ := s.act(notMine, id, "accept", map[string]any{"base_version": v}); code != 403 {
+		t.Fatalf("another worker's accept: %d, want 403", code)
+	}
+	a := step(assigneeTok, "accept", nil, "accepted")
+	step(assigneeTok, "start", nil, "in_progress")
+	newDeadline := a.Incident.Task.Deadline.Add(48 * time.Hour).Format(time.RFC3339)
+	step(assigneeTok, "request_extension", map[string]any{"reason": "需要协调环卫车辆", "deadline": newDeadline}, "extension_requested")
+	a = step(disp, "grant_extension", nil, "in_progress")
+	if got := a.Incident.Task.Deadline.Format(time.RFC3339); got != newDeadline {
+		t.Fatalf("deadline after 延期 %s, want %s", got, newDeadline)
+	}
+	if code, ans := s.act(assigneeTok, id, "handle", map[string]any{"base_version": v}); code != 422 {
+		t.Fatalf("handle without a note: %d %+v", code, ans)
+	}
+	step(assigneeTok, "handle", map[string]any{"note": "已清运", "photos": []string{"p1.jpg"}}, "handled")
+	a = step(disp, "send_back", map[string]any{"reason": "现场仍有垃圾"}, "dispatched")
+	if a.Incident.ReworkCount != 1 {
+		t.Fatalf("rework count %d", a.Incident.ReworkCount)
+	}
+	step(assigneeTok, "accept", nil, "accepted")
+	step(assigneeTok, "start", nil, "in_progress")
+	step(assigneeTok, "handle", map[string]any{"note": "已彻底清运"}, "handled")
+	step(disp, "verify", nil, "verified")
+	step(disp, "close", nil, "closed")
+	a = step(disp, "visit", map[string]any{"rating": "不满意"}, "reopened")
+	if a.Incident.ReopenCount != 1 {
+		t.Fatalf("reopen count %d", a.Incident.ReopenCount)
+	}
+	step(disp, "dispatch", map[string]any{"department": "城市管理局", "worker_id": assignee}, "dispatched")
+	step(assigneeTok, "accept", nil, "accepted")
+	step(assigneeTok, "start", nil, "in_progress")
+	step(assigneeTok, "handle", map[string]any{"note": "处理完毕"}, "handled")
+	step(disp, "verify", nil, "verified")
+	step(disp, "close", nil, "closed")
+	a = step(disp, "rate", map[string]any{"rating": 4}, "rated")
+	if a.Incident.Rating != 4 {
+		t.Fatalf("rating %d", a.Incident.Rating)
+	}
+	// A stale command is refused with 409 and recorded.
+	if code, ans := s.act(disp, id, "escalate", map[string]any{"base_version": 3, "reason": "催办"}); code != 409 {
+		t.Fatalf("stale: %d %+v", code, ans)
+	}
+
+	// The audit trail has every step with its actor, the refusals too.
+	var inc struct {
+		Timeline []struct {
+			Action  string
+			Outcome string
+			Actor   struct{ ID, Role string }
+		}
+	}
+	s.do("GET", "/api/v1/incidents/"+id, "", nil, &inc)
+	var got []string
+	refused := 0
+	for _, e := range inc.Timeline {
+		if e.Outcome == "refused" {
+			refused++
+			continue
+		}
+		got = append(got, e.Action+":"+e.Actor.ID)
+	}
+	want := []string{"receive:system", "add_report:system", "file:dispatcher", "dispatch:dispatcher", "accept:" + assignee, "start:" + assignee,
+		"request_extension:" + assignee, "grant_extension:dispatcher", "handle:" + assignee, "send_back:dispatcher",
+		"accept:" + assignee, "start:" + assignee, "handle:" + assignee, "verify:dispatcher", "close:dispatcher", "visit:dispatcher",
+		"dispatch:dispatcher", "accept:" + assignee, "start:" + assignee, "handle:" + assignee, "verify:dispatcher", "close:dispatcher", "rate:dispatcher"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("audit trail\n got %v\nwant %v", got, want)
+	}
+	// Refused: the losing assignment, the other worker, the note-less handle, the stale escalate.
+	if refused != 4 {
+		t.Fatalf("%d refusals in the audit trail, want 4", refused)
+	}
+}
+
+func waitFor(t *testing.T, s *server, ok func([]map[string]any) (string, bool)) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var list struct{ Items []map[string]any }
+		s.do("GET", "/api/v1/incidents", "", nil, &list)
+		if id, done := ok(list.Items); done {
+			return id
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("incidents: %+v", list.Items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func str(items []map[string]any, key, want string) (string, bool) {
+	for _, it := range items {
+		if it[key] == want {
+			return it["id"].(string), true
+		}
+	}
+	return "", false
+}
