@@ -251,7 +251,7 @@ func (a *API) wsTicket(c *fiber.Ctx) error {
 }
 
 // caller authenticates the request. Without a token it is an anonymous
-// viewer when allowAnon, else 401.
+// viewer when allowAnon, else the error is a 401 for the error handler.
 func (a *API) caller(c *fiber.Ctx, allowAnon bool) (auth.Claims, error) {
 	h := c.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -259,11 +259,11 @@ func (a *API) caller(c *fiber.Ctx, allowAnon bool) (auth.Claims, error) {
 		if allowAnon {
 			return auth.Claims{Subject: "anonymous", Role: auth.Viewer}, nil
 		}
-		return auth.Claims{}, bad(c, fiber.StatusUnauthorized, "Authorization", "a Bearer token is required (POST /api/v1/auth/login)")
+		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: a Bearer token is required (POST /api/v1/auth/login)")
 	}
 	claims, err := a.issuer.Verify(tok)
 	if err != nil {
-		return auth.Claims{}, bad(c, fiber.StatusUnauthorized, "Authorization", err.Error())
+		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: "+err.Error())
 	}
 	return claims, nil
 }

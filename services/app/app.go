@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -204,13 +205,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		open311.New(in, d.Store, cfg.TimeZone).Register(fapp)
 	}
 	if has("api") {
-		secret := []byte(cfg.AuthSecret)
-		if len(secret) == 0 {
-			secret = make([]byte, 32)
-			_, _ = rand.Read(secret)
-			if target != "all" {
-				log.Warn("AUTH_SECRET is not set: tokens from this instance are not valid on others")
-			}
+		secret, err := authSecret(cfg, target, log)
+		if err != nil {
+			return err
 		}
 		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), cfg.AnonymousViewer, d.Producer, d.Topics, log.With("service", "api")).Register(fapp)
 		if !webui.Built() {
@@ -247,6 +244,33 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		return srv.Shutdown(sctx)
 	})
 	return waitWithDeadline(ctx, g, 20*time.Second)
+}
+
+// authSecret is AUTH_SECRET, or in all-in-one mode a random secret kept in
+// DATA_DIR so that tokens survive a restart.
+func authSecret(cfg config.Config, target string, log *slog.Logger) ([]byte, error) {
+	if cfg.AuthSecret != "" {
+		return []byte(cfg.AuthSecret), nil
+	}
+	if target != "all" {
+		log.Warn("AUTH_SECRET is not set: tokens from this instance are not valid on others")
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b, nil
+	}
+	path := filepath.Join(cfg.DataDir, "auth.secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("auth secret: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("auth secret: %w", err)
+	}
+	return b, nil
 }
 
 // waitWithDeadline waits for the group; once ctx ends it waits at most d.

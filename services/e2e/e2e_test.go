@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,8 +21,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 var binary string
@@ -122,6 +125,28 @@ func (s *server) stop() {
 		<-done
 	}
 	s.cmd = nil
+}
+
+// flushRedis empties the projections: with embedded Redis a restart does
+// that by itself; with a real Redis, delete this test's keys.
+func (s *server) flushRedis() {
+	addr, prefix := "", ""
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "REDIS_ADDR="); ok {
+			addr = v
+		}
+		if v, ok := strings.CutPrefix(kv, "REDIS_PREFIX="); ok {
+			prefix = v
+		}
+	}
+	if addr == "" {
+		return
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	if err := redisstore.New(rdb, prefix, time.UTC).Flush(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 func (s *server) logs() string { s.mu.Lock(); defer s.mu.Unlock(); return s.log.String() }

@@ -100,6 +100,21 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		v = a.Incident.Version
 		return a
 	}
+	// No token, a forged token: 401, and nothing happens.
+	for _, tok := range []string{"", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0."} {
+		req, _ := http.NewRequest("POST", s.base+"/api/v1/tasks/"+id+"/file", bytes.NewReader([]byte(`{"base_version":2}`)))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Fatalf("command with token %q: %d, want 401", tok, resp.StatusCode)
+		}
+	}
 	step(disp, "file", nil, "filed")
 
 	// Two dispatchers assign at once: exactly one wins.
@@ -211,6 +226,41 @@ func TestEndToEndCaseLoop(t *testing.T) {
 	if refused != 4 {
 		t.Fatalf("%d refusals in the audit trail, want 4", refused)
 	}
+
+	// Redis flushed, projections rebuilt from Kafka: every incident, its
+	// audit trail and the KPIs are what they were.
+	before := s.projections()
+	s.stop()
+	s.flushRedis()
+	s.run()
+	if after := s.projections(); after != before {
+		t.Fatalf("projections after rebuild differ\nbefore %s\nafter  %s", before, after)
+	}
+	// And the rebuilt dispatcher state takes the next command.
+	if code, ans := s.act(disp, id, "escalate", map[string]any{"base_version": v, "reason": "复盘督办"}); code != 409 || ans.Code != "not_allowed" {
+		t.Fatalf("escalate a rated case after rebuild: %d %+v", code, ans)
+	}
+}
+
+// projections returns every incident with its timeline, and the KPIs, as
+// one canonical JSON string.
+func (s *server) projections() string {
+	s.t.Helper()
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	s.do("GET", "/api/v1/incidents?limit=5000", "", nil, &list)
+	out := map[string]any{}
+	for _, inc := range list.Items {
+		var detail map[string]any
+		s.do("GET", "/api/v1/incidents/"+inc["id"].(string), "", nil, &detail)
+		out[inc["id"].(string)] = detail
+	}
+	var stats map[string]any
+	s.do("GET", "/api/v1/stats/summary", "", nil, &stats)
+	out["stats"] = stats
+	b, _ := json.Marshal(out)
+	return string(b)
 }
 
 func waitFor(t *testing.T, s *server, ok func([]map[string]any) (string, bool)) string {
