@@ -49,13 +49,16 @@ describe('wall store', () => {
     expect(st.incidents.size).toBe(0)
   })
 
-  it('drops everything on reload', () => {
+  it('on reload keeps showing the old state until the new snapshot replaces it', () => {
     const st = createWallStore()
     st.channel.onSnapshot({ incidents: [inc('A', 1)], stats: { open: 1 } })
     st.channel.onReload?.('x')
-    expect(st.incidents.size).toBe(0)
-    expect(st.stats.value).toBeNull()
     expect(st.live.value).toBe(false)
+    expect(st.incidents.size).toBe(1)
+    st.channel.onSnapshot({ incidents: [inc('B', 1)], stats: { open: 7 } })
+    expect([...st.incidents.keys()]).toEqual(['B'])
+    expect(st.stats.value?.open).toBe(7)
+    expect(st.live.value).toBe(true)
   })
 
   it('evicts closed incidents first beyond the cap', () => {

@@ -25,7 +25,7 @@ export interface WallStore {
   /** Bumps whenever `incidents` changes. */
   readonly revision: ShallowRef<number>
   readonly stats: ShallowRef<WallStats | null>
-  /** Whether a realtime snapshot has been applied (REST data is then ignored). */
+  /** Whether the state comes from a current realtime snapshot (REST data is then ignored). */
   readonly live: ShallowRef<boolean>
   /** Called for incidents seen for the first time after the initial load. */
   onArrival(fn: ArrivalListener): () => void
@@ -129,10 +129,9 @@ export function createWallStore(): WallStore {
       }
     },
     onReload() {
-      incidents.clear()
-      stats.value = null
+      // The snapshot that follows replaces everything; until it is here the wall keeps showing
+      // the last state (marked not live) rather than going blank in front of an audience.
       live.value = false
-      bump()
     },
   }
 
