@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -64,7 +65,17 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/tasks", a.listTasks)
 	r.Get("/api/v1/tasks/:id", a.getTask)
 	r.Post("/api/v1/tasks/:id/:action", a.command)
+	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
+		c.Set("Content-Type", "application/json")
+		return c.Send(OpenAPI)
+	})
 }
+
+// OpenAPI is the OpenAPI 3 description of the whole HTTP API; a test in
+// package app checks it against the routes.
+//
+//go:embed openapi.json
+var OpenAPI []byte
 
 // Problem is the body of every error answer.
 type Problem struct {

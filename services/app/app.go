@@ -179,41 +179,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		consume(groupProjector, []string{d.Topics.Tasks()}, proj.Handle)
 	}
 
-	fapp := fiber.New(fiber.Config{
-		AppName: "citybrain", Immutable: true, BodyLimit: cfg.BodyLimit, DisableStartupMessage: true,
-		ErrorHandler: errorHandler(log),
-	})
-	api.Health{Checks: map[string]func(context.Context) error{
-		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
-		"redis": d.Store.Ping,
-		"gis": func(context.Context) error {
-			if d.City == nil {
-				return errors.New("not loaded")
-			}
-			return nil
-		},
-	}}.Register(fapp)
-	if has("ingest") {
-		fapp.Use([]string{"/api/v1/ingest", "/open311/v2/requests"}, limiter.New(limiter.Config{
-			Max: cfg.IngestRatePerMinute, Expiration: time.Minute,
-			LimitReached: func(c *fiber.Ctx) error {
-				return c.Status(fiber.StatusTooManyRequests).JSON(api.Problem{Error: "too many requests: slow down and retry after the Retry-After seconds"})
-			},
-		}))
-		in := ingest.New(d.Producer, d.Topics, d.Store, d.City, cfg.TimeZone, reg, log.With("service", "ingest"))
-		in.Register(fapp)
-		open311.New(in, d.Store, cfg.TimeZone).Register(fapp)
-	}
-	if has("api") {
-		secret, err := authSecret(cfg, target, log)
-		if err != nil {
-			return err
-		}
-		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), cfg.AnonymousViewer, d.Producer, d.Topics, log.With("service", "api")).Register(fapp)
-		if !webui.Built() {
-			log.Warn("the web UI is not built into this binary: run make web")
-		}
-		webui.Register(fapp)
+	fapp, err := d.HTTP(target, reg)
+	if err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -271,6 +239,51 @@ func authSecret(cfg config.Config, target string, log *slog.Logger) ([]byte, err
 		return nil, fmt.Errorf("auth secret: %w", err)
 	}
 	return b, nil
+}
+
+// HTTP builds the fiber app of a target: health endpoints always, intake
+// and Open311 for ingest, the query/command API and the UI for api. The
+// websocket and /metrics are served beside it on net/http (see Run).
+func (d *Deps) HTTP(target string, reg prometheus.Registerer) (*fiber.App, error) {
+	has := func(t string) bool { return target == "all" || target == t }
+	log := d.Log
+	fapp := fiber.New(fiber.Config{
+		AppName: "citybrain", Immutable: true, BodyLimit: d.Cfg.BodyLimit, DisableStartupMessage: true,
+		ErrorHandler: errorHandler(log),
+	})
+	api.Health{Checks: map[string]func(context.Context) error{
+		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
+		"redis": d.Store.Ping,
+		"gis": func(context.Context) error {
+			if d.City == nil {
+				return errors.New("not loaded")
+			}
+			return nil
+		},
+	}}.Register(fapp)
+	if has("ingest") {
+		fapp.Use([]string{"/api/v1/ingest", "/open311/v2/requests"}, limiter.New(limiter.Config{
+			Max: d.Cfg.IngestRatePerMinute, Expiration: time.Minute,
+			LimitReached: func(c *fiber.Ctx) error {
+				return c.Status(fiber.StatusTooManyRequests).JSON(api.Problem{Error: "too many requests: slow down and retry after the Retry-After seconds"})
+			},
+		}))
+		in := ingest.New(d.Producer, d.Topics, d.Store, d.City, d.Cfg.TimeZone, reg, log.With("service", "ingest"))
+		in.Register(fapp)
+		open311.New(in, d.Store, d.Cfg.TimeZone).Register(fapp)
+	}
+	if has("api") {
+		secret, err := authSecret(d.Cfg, target, log)
+		if err != nil {
+			return nil, err
+		}
+		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, log.With("service", "api")).Register(fapp)
+		if !webui.Built() {
+			log.Warn("the web UI is not built into this binary: run make web")
+		}
+		webui.Register(fapp)
+	}
+	return fapp, nil
 }
 
 // waitWithDeadline waits for the group; once ctx ends it waits at most d.
