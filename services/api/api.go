@@ -41,14 +41,16 @@ type API struct {
 	city      *gis.City
 	issuer    *auth.Issuer
 	anonymous bool
+	loc       *time.Location
+	cache     caseCache
 	log       *slog.Logger
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
 // websocket ticket (the unattended wall).
 // Commands go to the commands topic through pub.
-func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, log: log}
+func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, log *slog.Logger) *API {
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, log: log}
 }
 
 // Register adds the routes to r.
@@ -56,6 +58,8 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/incidents", a.listIncidents)
 	r.Get("/api/v1/incidents/:id", a.getIncident)
 	r.Get("/api/v1/stats/summary", a.summary)
+	r.Get("/api/v1/stats/kpi", a.kpis)
+	r.Get("/api/v1/stats/trend", a.trend)
 	r.Get("/api/v1/categories", a.categories)
 	r.Get("/api/v1/gis/layers", a.layerNames)
 	r.Get("/api/v1/gis/layers/:name", a.layer)

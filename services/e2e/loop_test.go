@@ -227,6 +227,27 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		t.Fatalf("%d refusals in the audit trail, want 4", refused)
 	}
 
+	// The KPIs count it: one case, closed, rated 满意 after one 发回重办,
+	// handled on time and signed on time.
+	var k struct {
+		Overall struct {
+			Total        int      `json:"total"`
+			Closed       int      `json:"closed"`
+			OnTimeSign   *float64 `json:"on_time_sign"`
+			OnTimeClose  *float64 `json:"on_time_close"`
+			Satisfaction *float64 `json:"satisfaction"`
+			ReopenRate   *float64 `json:"reopen_rate"`
+		} `json:"overall"`
+		Groups []struct{ Key string } `json:"groups"`
+	}
+	s.do("GET", "/api/v1/stats/kpi?by=department", "", nil, &k)
+	o := k.Overall
+	one := func(p *float64) bool { return p != nil && *p == 1 }
+	if o.Total != 1 || o.Closed != 1 || !one(o.OnTimeSign) || !one(o.OnTimeClose) || !one(o.Satisfaction) || !one(o.ReopenRate) ||
+		len(k.Groups) != 1 || k.Groups[0].Key != "城市管理局" {
+		t.Fatalf("KPIs %+v", k)
+	}
+
 	// Redis flushed, projections rebuilt from Kafka: every incident, its
 	// audit trail and the KPIs are what they were.
 	before := s.projections()
@@ -256,9 +277,10 @@ func (s *server) projections() string {
 		s.do("GET", "/api/v1/incidents/"+inc["id"].(string), "", nil, &detail)
 		out[inc["id"].(string)] = detail
 	}
-	var stats map[string]any
+	var stats, kpis map[string]any
 	s.do("GET", "/api/v1/stats/summary", "", nil, &stats)
-	out["stats"] = stats
+	s.do("GET", "/api/v1/stats/kpi?by=worker", "", nil, &kpis)
+	out["stats"], out["kpi"] = stats, kpis
 	b, _ := json.Marshal(out)
 	return string(b)
 }
