@@ -60,6 +60,7 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/stats/summary", a.summary)
 	r.Get("/api/v1/stats/kpi", a.kpis)
 	r.Get("/api/v1/stats/trend", a.trend)
+	r.Get("/api/v1/alerts", a.alerts)
 	r.Get("/api/v1/categories", a.categories)
 	r.Get("/api/v1/gis/layers", a.layerNames)
 	r.Get("/api/v1/gis/layers/:name", a.layer)
@@ -165,6 +166,18 @@ func (a *API) summary(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(st)
+}
+
+// alerts answers the recent SLA warnings, overdue alerts and escalations.
+func (a *API) alerts(c *fiber.Ctx) error {
+	if _, err := a.caller(c, true); err != nil {
+		return err
+	}
+	items, err := a.store.Alerts(c.UserContext(), 200)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
 }
 
 func (a *API) categories(c *fiber.Ctx) error {

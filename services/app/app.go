@@ -175,6 +175,8 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		}
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, log.With("service", "dispatcher"))
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp.Route(d.Store))
+		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
+		g.Go(func() error { return sla.Run(gctx) })
 		proj := projection.New(d.Store, log.With("service", "projector"))
 		consume(groupProjector, []string{d.Topics.Tasks()}, proj.Handle)
 	}

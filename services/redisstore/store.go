@@ -355,3 +355,27 @@ func (s *Store) TakeTicket(ctx context.Context, ticket string) ([]byte, error) {
 
 // Ping checks the connection.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// PushAlert records an alert for the realtime stream and the recent-alerts
+// list (the newest 200).
+func (s *Store) PushAlert(ctx context.Context, alert []byte) error {
+	pipe := s.rdb.TxPipeline()
+	pipe.LPush(ctx, s.key("alerts"), alert)
+	pipe.LTrim(ctx, s.key("alerts"), 0, 199)
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.WallStream(), MaxLen: StreamMaxLen, Approx: true, Values: []any{"kind", "alert", "data", string(alert)}})
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Alerts returns the recent alerts, newest first.
+func (s *Store) Alerts(ctx context.Context, n int) ([]json.RawMessage, error) {
+	raw, err := s.rdb.LRange(ctx, s.key("alerts"), 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(raw))
+	for i, r := range raw {
+		out[i] = json.RawMessage(r)
+	}
+	return out, nil
+}
