@@ -61,16 +61,19 @@ async function textProblems(page) {
   return { body, bad }
 }
 
-async function wallAt(browser, width, height) {
-  const tag = `${width}`
+async function wallAt(browser, width, height, { lang = 'zh', card = true } = {}) {
+  const tag = lang === 'zh' ? `${width}` : `${width}-${lang}`
   const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: 1, locale: 'zh-CN' })
   const page = await context.newPage()
   const problems = watch(page)
   const t0 = Date.now()
-  await page.goto(`${BASE_URL}/wall`, { waitUntil: 'domcontentloaded' })
+  await page.goto(`${BASE_URL}/wall${lang === 'zh' ? '' : `?lang=${lang}`}`, { waitUntil: 'domcontentloaded' })
+  const title = await page.textContent('.hd-title', { timeout: 30000 }).catch(() => null)
+  const want = lang === 'zh' ? '姜堰区城市运行管理中心' : 'Jiangyan City Operations Center'
+  check(`${tag}: title in ${lang}`, title === want, `title=${title}`)
 
   const mapReady = await page
-    .waitForSelector('[data-map-state="ready"]', { timeout: 30000 })
+    .waitForSelector('[data-map-state="ready"]', { timeout: 90000 })
     .then(() => true)
     .catch(() => false)
   check(`${tag}: map initialised (WebGL)`, mapReady)
@@ -119,7 +122,7 @@ async function wallAt(browser, width, height) {
   await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}.png`) })
 
   // The incident card, opened from the ticker.
-  if (ticker > 0) {
+  if (card && ticker > 0) {
     // A DOM click: the newest entry keeps sliding while incidents arrive, so it is never "stable".
     await page.$eval('[data-ticker-item]', (el) => el.click())
     const card = await page
@@ -197,11 +200,15 @@ async function main() {
   try {
     const live = await fetch(`${BASE_URL}/livez`).then((r) => r.ok).catch(() => false)
     if (!check(`server answers ${BASE_URL}/livez`, live)) return
-    for (const [w, h] of [
-      [1920, 1080],
-      [3840, 2160],
-    ]) {
-      await wallAt(browser, w, h).catch((err) => check(`${w}: wall run`, false, String(err?.message ?? err).split('\n')[0]))
+    const runs = [
+      [1920, 1080, {}],
+      [3840, 2160, {}],
+      [1920, 1080, { lang: 'en', card: false }],
+      // A wide video wall: the extra width goes to the map.
+      [5760, 1080, { card: false }],
+    ]
+    for (const [w, h, opts] of runs) {
+      await wallAt(browser, w, h, opts).catch((err) => check(`${w}: wall run`, false, String(err?.message ?? err).split('\n')[0]))
     }
     await placeholders(browser).catch((err) => check('placeholders run', false, String(err?.message ?? err).split('\n')[0]))
   } finally {

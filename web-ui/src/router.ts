@@ -1,4 +1,6 @@
 import { createRouter, createWebHistory } from 'vue-router'
+import { watch } from 'vue'
+import { locale, t, type MessageKey } from './lib/i18n'
 
 // One app, three front ends. Each page is its own chunk, so the mobile app does not load the map
 // library of the wall. The Go server answers /wall, /console and /m (and anything below them) with
@@ -7,24 +9,27 @@ export const router = createRouter({
   history: createWebHistory('/'),
   routes: [
     { path: '/', redirect: '/wall' },
-    { path: '/wall', component: () => import('./wall/WallPage.vue'), meta: { title: '城市运行管理中心 · 大屏' } },
+    { path: '/wall', component: () => import('./wall/WallPage.vue'), meta: { title: 'wall.docTitle' } },
     {
       path: '/console/:rest(.*)*',
       component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: '调度工作台' },
-      meta: { title: '调度工作台' },
+      props: { name: 'page.console' },
+      meta: { title: 'page.console' },
     },
     {
       path: '/m/:rest(.*)*',
       component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: '网格员移动端' },
-      meta: { title: '网格员移动端' },
+      props: { name: 'page.mobile' },
+      meta: { title: 'page.mobile' },
     },
-    { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: '页面不存在' } },
+    { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'page.notFound' } },
   ],
 })
 
-router.afterEach((to) => {
-  const t = typeof to.meta.title === 'string' ? to.meta.title : ''
-  document.title = t ? `${t} · 城市大脑 IOC` : '城市大脑 IOC'
-})
+function setTitle(): void {
+  const key = router.currentRoute.value.meta.title as MessageKey | undefined
+  document.title = key ? `${t(key)} · ${t('app.name')}` : t('app.name')
+}
+
+router.afterEach(setTitle)
+watch(locale, setTitle)

@@ -1,6 +1,7 @@
 // Labels and formatting for the UI. Every function here returns display text and never
 // "NaN", "undefined" or "null": missing or malformed input becomes the placeholder DASH.
 
+import { hasMessage, locale, t } from './i18n'
 import type { Incident, ResourceKind, Source } from './types'
 
 /** What the UI shows where a value is missing. */
@@ -53,71 +54,75 @@ export function parseTime(v: unknown): number | null {
   return Number.isFinite(t) && t >= EARLIEST ? t : null
 }
 
-const timeFmt = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: CITY_TZ,
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-})
-const dateTimeFmt = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: CITY_TZ,
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  hour12: false,
-})
-const dateFmt = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: CITY_TZ,
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  weekday: 'long',
-})
+function formatters(tag: string) {
+  return {
+    time: new Intl.DateTimeFormat(tag, { timeZone: CITY_TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }),
+    dateTime: new Intl.DateTimeFormat(tag, { timeZone: CITY_TZ, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false }),
+    date: new Intl.DateTimeFormat(tag, { timeZone: CITY_TZ, year: 'numeric', month: tag === 'zh-CN' ? '2-digit' : 'short', day: '2-digit', weekday: 'long' }),
+  }
+}
+const FORMATS = { zh: formatters('zh-CN'), en: formatters('en-GB') }
+const fmts = () => FORMATS[locale.value]
 
 /** HH:mm:ss in city time, or DASH. */
 export function fmtClock(v: unknown): string {
-  const t = typeof v === 'number' ? v : parseTime(v)
-  return t === null || !Number.isFinite(t) ? DASH : timeFmt.format(t)
+  const ms = typeof v === 'number' ? v : parseTime(v)
+  return ms === null || !Number.isFinite(ms) ? DASH : fmts().time.format(ms)
 }
 
 /** MM-dd HH:mm in city time, or DASH. */
 export function fmtDateTime(v: unknown): string {
-  const t = typeof v === 'number' ? v : parseTime(v)
-  if (t === null || !Number.isFinite(t)) return DASH
-  const parts = Object.fromEntries(dateTimeFmt.formatToParts(t).map((p) => [p.type, p.value]))
+  const ms = typeof v === 'number' ? v : parseTime(v)
+  if (ms === null || !Number.isFinite(ms)) return DASH
+  const parts = Object.fromEntries(fmts().dateTime.formatToParts(ms).map((p) => [p.type, p.value]))
   return `${parts.month ?? ''}-${parts.day ?? ''} ${parts.hour ?? ''}:${parts.minute ?? ''}`
 }
 
-/** "2026年11月22日 星期日" in city time. */
+/** "2026年11月22日星期日" (or "Sunday, 22 Nov 2026") in city time. */
 export function fmtDate(ms: number): string {
-  return Number.isFinite(ms) ? dateFmt.format(ms) : DASH
+  return Number.isFinite(ms) ? fmts().date.format(ms) : DASH
 }
 
-/** A duration in seconds as short Chinese text ("12秒", "3分钟", "2小时"). */
+/** A duration in seconds as short text ("12秒", "3分钟", "2小时"). */
 export function fmtAge(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return DASH
   const s = Math.max(0, Math.floor(seconds))
-  if (s < 60) return `${s}秒`
-  if (s < 3600) return `${Math.floor(s / 60)}分钟`
-  if (s < 86400) return `${Math.floor(s / 3600)}小时`
-  return `${Math.floor(s / 86400)}天`
+  if (s < 60) return t('age.s', { n: s })
+  if (s < 3600) return t('age.m', { n: Math.floor(s / 60) })
+  if (s < 86400) return t('age.h', { n: Math.floor(s / 3600) })
+  return t('age.d', { n: Math.floor(s / 86400) })
 }
 
 export interface SeverityInfo {
   level: 1 | 2 | 3 | 4
   roman: string
-  name: string
+  /** 特别重大 … 一般 (in the current language). */
+  readonly name: string
+  /** "Ⅰ级" / "Level Ⅰ". */
+  readonly label: string
   color: string
+}
+
+function sev(level: 1 | 2 | 3 | 4, roman: string, color: string): SeverityInfo {
+  return {
+    level,
+    roman,
+    color,
+    get name() {
+      return t(`sev.${level}`)
+    },
+    get label() {
+      return t('sev.level', { r: roman })
+    },
+  }
 }
 
 /** The four levels of 突发事件分级 and the national warning colours. */
 export const SEVERITIES: readonly SeverityInfo[] = [
-  { level: 1, roman: 'Ⅰ', name: '特别重大', color: '#ff3b3b' },
-  { level: 2, roman: 'Ⅱ', name: '重大', color: '#ff8a1f' },
-  { level: 3, roman: 'Ⅲ', name: '较大', color: '#ffd21f' },
-  { level: 4, roman: 'Ⅳ', name: '一般', color: '#2f9bff' },
+  sev(1, 'Ⅰ', '#ff3b3b'),
+  sev(2, 'Ⅱ', '#ff8a1f'),
+  sev(3, 'Ⅲ', '#ffd21f'),
+  sev(4, 'Ⅳ', '#2f9bff'),
 ]
 
 /** Severity 1…4, defaulting to 4 (一般) for missing or out-of-range values. */
@@ -134,52 +139,47 @@ export function severity(v: unknown): SeverityInfo {
 
 export interface SourceInfo {
   key: Source
-  short: string
-  name: string
+  readonly short: string
+  readonly name: string
   color: string
 }
 
+function src(key: Source, color: string): SourceInfo {
+  return {
+    key,
+    color,
+    get name() {
+      return t(`src.${key}`)
+    },
+    get short() {
+      return t(`src.${key}.short`)
+    },
+  }
+}
+
 export const SOURCE_INFO: Record<Source, SourceInfo> = {
-  hotline: { key: 'hotline', short: '12345', name: '12345热线', color: '#27d3ff' },
-  grid: { key: 'grid', short: '网格', name: '网格上报', color: '#35e0a1' },
-  emergency: { key: 'emergency', short: '应急', name: '应急联动', color: '#ff6a5c' },
-  traffic: { key: 'traffic', short: '交通', name: '交通事件', color: '#ffc23d' },
+  hotline: src('hotline', '#27d3ff'),
+  grid: src('grid', '#35e0a1'),
+  emergency: src('emergency', '#ff6a5c'),
+  traffic: src('traffic', '#ffc23d'),
 }
 
 /** Display name of a source code; unknown codes are shown as they are. */
 export function sourceName(v: unknown): string {
   if (typeof v === 'string' && v in SOURCE_INFO) return SOURCE_INFO[v as Source].name
-  return text(v, '其他')
+  return text(v, t('src.other'))
 }
 
 export function sourceShort(v: unknown): string {
   if (typeof v === 'string' && v in SOURCE_INFO) return SOURCE_INFO[v as Source].short
-  return text(v, '其他')
+  return text(v, t('src.other'))
 }
 
-/** Case states (GB/T 30428 loop and the 12345 workflow) and their Chinese labels. */
-export const STATE_LABELS: Record<string, string> = {
-  received: '已接收',
-  filed: '已立案',
-  rejected: '不予立案',
-  dispatched: '已派遣',
-  accepted: '已接单',
-  in_progress: '处置中',
-  suspended: '挂账',
-  extension_requested: '申请延期',
-  handled: '已处置',
-  verified: '已核查',
-  closed: '已结案',
-  visited: '已回访',
-  rated: '已评价',
-  returned: '退单',
-  reopened: '返工',
-  merged: '已合并',
-}
-
+/** The label of a case state (GB/T 30428 loop and the 12345 workflow); unknown codes as they are. */
 export function stateName(v: unknown): string {
-  if (typeof v === 'string' && v in STATE_LABELS) return STATE_LABELS[v] as string
-  return text(v, '未知')
+  const key = `state.${String(v)}`
+  if (typeof v === 'string' && hasMessage(key)) return t(key)
+  return text(v, t('state.unknown'))
 }
 
 /** States after which a case no longer needs action on the wall. */
@@ -190,51 +190,59 @@ export function isOpen(inc: Pick<Incident, 'state'>): boolean {
   return !(typeof inc.state === 'string' && DONE_STATES.has(inc.state))
 }
 
-const ROLE_LABELS: Record<string, string> = {
-  system: '系统',
-  dispatcher: '派遣员',
-  worker: '网格员',
-  admin: '管理员',
-  viewer: '值班员',
-  citizen: '市民',
-}
-
 /** Who acted, by role only (the wall never shows a person's id). */
 export function roleName(v: unknown): string {
-  if (typeof v === 'string' && v in ROLE_LABELS) return ROLE_LABELS[v] as string
-  return '系统'
+  const key = `role.${String(v)}`
+  if (typeof v === 'string' && hasMessage(key)) return t(key)
+  return t('role.system')
 }
 
 export interface ResourceKindInfo {
   kind: ResourceKind
-  name: string
+  readonly name: string
   color: string
   /** Shown only when zoomed in beyond the district view (many of them). */
   detail: boolean
 }
 
+function res(kind: ResourceKind, color: string, detail: boolean): ResourceKindInfo {
+  return {
+    kind,
+    color,
+    detail,
+    get name() {
+      return t(`res.${kind}`)
+    },
+  }
+}
+
 export const RESOURCE_KINDS: readonly ResourceKindInfo[] = [
-  { kind: 'fire_station', name: '消防站', color: '#ff5a4f', detail: false },
-  { kind: 'hospital', name: '医院', color: '#ffffff', detail: false },
-  { kind: 'police', name: '派出所', color: '#4f8cff', detail: false },
-  { kind: 'shelter', name: '应急避难场所', color: '#3ddc84', detail: false },
-  { kind: 'water_sensor', name: '水位监测', color: '#36c6f4', detail: true },
-  { kind: 'smoke_sensor', name: '烟感监测', color: '#c07bff', detail: true },
-  { kind: 'camera', name: '视频监控', color: '#8aa4c0', detail: true },
+  res('fire_station', '#ff5a4f', false),
+  res('hospital', '#ffffff', false),
+  res('police', '#4f8cff', false),
+  res('shelter', '#3ddc84', false),
+  res('water_sensor', '#36c6f4', true),
+  res('smoke_sensor', '#c07bff', true),
+  res('camera', '#8aa4c0', true),
 ]
+
+/** The incident's category name, or 未分类. */
+export function categoryName(inc: Incident): string {
+  return text(inc.category_name, text(inc.category, t('cat.none')))
+}
 
 /** The incident's town name, or 未定位 when the report could not be placed. */
 export function townName(inc: Incident): string {
-  return text(inc.place?.town?.name, '未定位')
+  return text(inc.place?.town?.name, t('place.unplaced'))
 }
 
 const CITY_PREFIX = /^(江苏省)?(泰州市)?姜堰区\s*/
 
 /** The title without the city prefix every local address starts with (the wall is the city's). */
 export function shortTitle(inc: Incident): string {
-  const t = text(inc.title, text(inc.category_name, '事件'))
-  const short = t.replace(CITY_PREFIX, '')
-  return short === '' ? t : short
+  const title = text(inc.title, text(inc.category_name, t('incident.generic')))
+  const short = title.replace(CITY_PREFIX, '')
+  return short === '' ? title : short
 }
 
 /** "三水街道 · 某某社区" as far as known. */
