@@ -13,6 +13,7 @@ import (
 
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // ErrNotFound is returned for an incident that is not in the projection.
@@ -221,20 +222,29 @@ func (s *Store) load(ctx context.Context, ids []string) ([]event.Incident, error
 	return out, nil
 }
 
+// AuditEntry is one entry of an incident's audit trail: the lifecycle
+// event without the snapshots it carries (the incident and case state after
+// it), which only a rebuild needs.
+type AuditEntry struct {
+	event.Lifecycle
+	Incident *struct{} `json:"incident,omitempty"`
+	Case     *struct{} `json:"case,omitempty"`
+}
+
 // Timeline returns the audit trail of an incident, oldest first.
-func (s *Store) Timeline(ctx context.Context, id string) ([]event.Lifecycle, error) {
+func (s *Store) Timeline(ctx context.Context, id string) ([]AuditEntry, error) {
 	raw, err := s.rdb.LRange(ctx, s.key("tl", id), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("timeline %s: %w", id, err)
 	}
-	out := make([]event.Lifecycle, 0, len(raw))
+	out := make([]AuditEntry, 0, len(raw))
 	for _, r := range raw {
-		var lc event.Lifecycle
-		if err := json.Unmarshal([]byte(r), &lc); err != nil {
+		var e AuditEntry
+		if err := wire.Unmarshal([]byte(r), &e.Lifecycle); err != nil {
 			return nil, fmt.Errorf("decode timeline %s: %w", id, err)
 		}
-		lc.Incident = event.Incident{} // the snapshot is the incident itself
-		out = append(out, lc)
+		e.Lifecycle.Incident, e.Lifecycle.Case = event.Incident{}, nil
+		out = append(out, e)
 	}
 	return out, nil
 }
