@@ -7,6 +7,7 @@
 //   ARTIFACTS_DIR  where screenshots go (default ../artifacts, relative to web-ui/)
 //   CHROMIUM       the browser (default $CHROME_BIN, then /usr/bin/chromium)
 //   E2E_TIMEOUT_S  how long to wait for live data per viewport (default 120)
+//   E2E_QUICK=1    only the 1920×1080 run (while developing)
 //
 // Exit status 0 only if every check passed; the last line is "N passed, M failed".
 import { mkdirSync } from 'node:fs'
@@ -134,6 +135,17 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-card.png`) })
   }
 
+  // The heat layer toggle (once, at the design size).
+  if (card && width === 1920) {
+    await page.click('[data-toggle="heat"]')
+    const on = await page.getAttribute('[data-toggle="heat"]', 'aria-pressed')
+    check(`${tag}: heat layer toggles on`, on === 'true', `aria-pressed=${on}`)
+    await page.click('[data-incident-card] .close').catch(() => {})
+    await page.waitForTimeout(2500)
+    await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`) })
+    await page.click('[data-toggle="heat"]')
+  }
+
   const { bad } = await textProblems(page)
   check(`${tag}: no NaN/undefined/null in the page text`, bad.length === 0, bad.join(', '))
 
@@ -207,7 +219,7 @@ async function main() {
       // A wide video wall: the extra width goes to the map.
       [5760, 1080, { card: false }],
     ]
-    for (const [w, h, opts] of runs) {
+    for (const [w, h, opts] of process.env.E2E_QUICK ? runs.slice(0, 1) : runs) {
       await wallAt(browser, w, h, opts).catch((err) => check(`${w}: wall run`, false, String(err?.message ?? err).split('\n')[0]))
     }
     await placeholders(browser).catch((err) => check('placeholders run', false, String(err?.message ?? err).split('\n')[0]))

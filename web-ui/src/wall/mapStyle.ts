@@ -13,6 +13,28 @@ import type {
 import type { FeatureCollection } from 'geojson'
 import { RESOURCE_KINDS, SEVERITIES } from '../lib/format'
 
+/** Groups of style layers the wall's layer toggles switch together. */
+export const TOGGLES = {
+  incidents: ['incidents-halo', 'incidents', 'incident-selected'],
+  heat: ['incidents-heat'],
+  resources: ['resources-main', 'resources-detail'],
+  villages: ['villages-line'],
+  grids: ['grids-line'],
+  roads: ['roads-major', 'roads-minor'],
+} as const
+
+export type ToggleName = keyof typeof TOGGLES
+
+/** Which toggles are on when nothing was chosen yet. */
+export const DEFAULT_TOGGLES: Record<ToggleName, boolean> = {
+  incidents: true,
+  heat: false,
+  resources: true,
+  villages: true,
+  grids: true,
+  roads: true,
+}
+
 /** A GIS layer's load state, as the legend shows it. */
 export interface LayerStatus {
   state: 'loading' | 'ok' | 'error'
@@ -79,15 +101,19 @@ export function scaledPaint(s: number): Record<string, Record<string, unknown>> 
     'resources-main': { 'circle-radius': 3.6 * s, 'circle-stroke-width': 1 * s },
     'resources-detail': { 'circle-radius': 2.4 * s, 'circle-stroke-width': 0.6 * s },
     'incidents-halo': { 'circle-radius': incidentRadius(s, 7) },
+    'incidents-heat': {
+      'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 8, 10 * s, 12, 28 * s, 15, 50 * s],
+    },
     incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 0.9 * s },
     'incident-selected': { 'circle-radius': incidentRadius(s, 6), 'circle-stroke-width': 2 * s },
   }
 }
 
+/** Roads by class: the sample city tags them kind=county|urban; other cities may use OSM-like names. */
 const isMajorRoad: ExpressionSpecification = [
   'in',
-  ['downcase', ['to-string', ['get', 'level']]],
-  ['literal', ['motorway', 'expressway', 'highway', 'trunk', 'primary', 'national', 'provincial', '1', '2', '高速', '国道', '省道', '主干道']],
+  ['downcase', ['to-string', ['coalesce', ['get', 'kind'], ['get', 'level'], '']]],
+  ['literal', ['motorway', 'expressway', 'highway', 'trunk', 'primary', 'national', 'provincial', 'county', '高速', '国道', '省道', '县道', '主干道']],
 ]
 
 /** The complete style for UI scale s. */
@@ -184,6 +210,37 @@ export function wallStyle(s: number): StyleSpecification {
         'circle-opacity': 0.9,
         'circle-stroke-color': '#030d1c',
         ...paint['resources-main'],
+      },
+    },
+    {
+      // Density of open incidents, weighted by severity; off until switched on (layer toggles).
+      id: 'incidents-heat',
+      type: 'heatmap',
+      source: SRC.incidents,
+      filter: ['==', ['get', 'open'], 1],
+      layout: { visibility: 'none' },
+      paint: {
+        'heatmap-weight': ['match', ['get', 'sev'], 1, 1, 2, 0.7, 3, 0.4, 0.2],
+        'heatmap-intensity': ['interpolate', ['linear'], ['zoom'], 8, 0.6, 14, 1.6],
+        'heatmap-color': [
+          'interpolate',
+          ['linear'],
+          ['heatmap-density'],
+          0,
+          'rgba(0,0,0,0)',
+          0.15,
+          'rgba(0,120,255,0.35)',
+          0.4,
+          'rgba(0,220,255,0.55)',
+          0.65,
+          'rgba(255,210,31,0.7)',
+          0.85,
+          'rgba(255,138,31,0.8)',
+          1,
+          'rgba(255,59,59,0.9)',
+        ],
+        'heatmap-opacity': 0.85,
+        ...paint['incidents-heat'],
       },
     },
     {
