@@ -13,30 +13,33 @@ import (
 
 // client is one connection.
 //
-// Writes: exactly one goroutine, writeLoop, writes messages to the
-// connection. It writes the shared pre-encoded frames straight to the
-// underlying net.Conn, several queued frames in one writev, instead of
-// through gorilla's writer (which flushes every message with its own
-// syscall and needs a write buffer per connection). gorilla itself writes
-// only control frames from the read side (a pong, the echo of a close, the
-// close it sends on a protocol error or an oversized message), each in one
-// Write call; a net.Conn serialises whole Write calls, so frames never
-// interleave.
+// Writes: at most one goroutine at a time writes messages to the
+// connection. It is started when the queue becomes non-empty and ends when
+// the queue is empty again, so an idle connection costs no writer goroutine
+// (half of what a connection would otherwise cost in stacks). It writes the
+// shared pre-encoded frames straight to the underlying net.Conn, several
+// queued frames in one writev, instead of through gorilla's writer (which
+// flushes every message with its own syscall and needs a write buffer per
+// connection). gorilla itself writes only control frames from the read side
+// (a pong, the echo of a close, the close it sends on a protocol error or
+// an oversized message), each in one Write call; a net.Conn serialises
+// whole Write calls, so frames never interleave.
 type client struct {
 	g      *Gateway
 	conn   *websocket.Conn // read side (and handshake) only
 	nc     net.Conn
 	viewer viewer
+	ping   *time.Timer
 
 	mu        sync.Mutex
 	q         []*frame // waiting for the writer, oldest first
 	spare     []*frame // the writer's previous batch, reused
+	writing   bool     // a writer goroutine is running (or has finished the connection)
 	closed    bool
 	closeCode int // the close frame to send; 0 for none
 	closeText string
 
-	wake chan struct{} // cap 1: the queue became non-empty
-	done chan struct{} // closed when the connection is to end
+	finished chan struct{} // closed when the writer has closed the connection
 
 	// Guarded by g.mu.
 	subs     [numChannels]bool
@@ -44,57 +47,61 @@ type client struct {
 	liveNode bool // in g.conns
 }
 
-// push queues f for the writer and reports whether the writer must be
-// woken. It never blocks: a client whose queue is full is dropped. A newer
-// message of the same incident (or the same stats) on the same channel
-// replaces an older one that is still queued, so a slow-ish client gets
-// the latest state instead of every intermediate one; the newer message
-// goes to the end, so seqs stay increasing in delivery order.
+// coalesceWindow is how many of the newest queued messages push looks at
+// for an older state of the same incident: enough for the burst of changes
+// one incident sees, and a bounded cost per push however long a slow
+// client's queue has grown.
+const coalesceWindow = 64
+
+// push queues f and reports whether the caller must start the writer
+// (startWriter), now or after queueing more. It never blocks: a client
+// whose queue is full is dropped. A newer message of the same incident (or
+// the same stats) on the same channel replaces an older one among the last
+// coalesceWindow still queued, so a slow-ish client gets the latest state
+// instead of every intermediate one; the newer message goes to the end, so
+// seqs stay increasing in delivery order.
 func (c *client) push(f *frame) bool {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return false
 	}
-	if f.key != "" {
-		for i := len(c.q) - 1; i >= 0; i-- {
-			if o := c.q[i]; o.ch == f.ch && o.key == f.key {
+	if f.kh != 0 {
+		for i := len(c.q) - 1; i >= max(0, len(c.q)-coalesceWindow); i-- {
+			if o := c.q[i]; o.kh == f.kh && o.ch == f.ch && o.key == f.key {
 				copy(c.q[i:], c.q[i+1:])
 				c.q[len(c.q)-1] = f
 				c.mu.Unlock()
 				c.g.metrics.coalesced.Inc()
-				return false // the queue was not empty: the writer is already woken
+				return false // the queue was not empty: a writer is on it
 			}
 		}
 	}
 	if len(c.q) >= c.g.queueLimit {
-		c.closeLocked(websocket.ClosePolicyViolation, "too slow: reconnect and resume")
+		start := c.closeLocked(websocket.ClosePolicyViolation, "too slow: reconnect and resume")
 		c.mu.Unlock()
 		c.g.metrics.dropped.Inc()
-		return false
+		return start
 	}
 	if c.q == nil && c.spare != nil {
 		c.q, c.spare = c.spare, nil
 	}
 	c.q = append(c.q, f)
-	first := len(c.q) == 1
+	start := !c.writing
+	c.writing = true
 	c.mu.Unlock()
 	c.g.metrics.sent.Inc()
-	return first
+	return start
 }
 
-// signal wakes the writer.
-func (c *client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
+// startWriter starts the writer goroutine; call it once for every push
+// (or close) that returned true.
+func (c *client) startWriter() { go c.writeLoop() }
 
-// send queues one message and wakes the writer.
+// send queues one message and starts the writer if need be.
 func (c *client) send(f *frame) {
 	if c.push(f) {
-		c.signal()
+		c.startWriter()
 	}
 }
 
@@ -102,70 +109,76 @@ func (c *client) send(f *frame) {
 // when 0) and closes it.
 func (c *client) close(code int, text string) {
 	c.mu.Lock()
-	c.closeLocked(code, text)
+	start := c.closeLocked(code, text)
 	c.mu.Unlock()
+	if start {
+		c.startWriter()
+	}
 }
 
-func (c *client) closeLocked(code int, text string) {
+func (c *client) closeLocked(code int, text string) (start bool) {
 	if c.closed {
-		return
+		return false
 	}
 	c.closed, c.closeCode, c.closeText = true, code, text
 	c.q = nil
-	close(c.done)
-	if code == websocket.ClosePolicyViolation {
+	switch code {
+	case websocket.ClosePolicyViolation:
 		// Unblock a writer stuck on a client that does not read.
 		_ = c.nc.SetWriteDeadline(time.Now())
+	case websocket.CloseGoingAway:
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	}
+	start = !c.writing
+	c.writing = true
+	return start
 }
 
-// take returns the queued frames and gives the writer's previous batch
-// back as the next queue's storage.
-func (c *client) take(prev []*frame) []*frame {
-	clear(prev)
+// sendPing queues a ping (a timer calls it every pingEvery).
+func (c *client) sendPing() {
+	c.send((&frame{b: pingFrame}).keyed("ping"))
 	c.mu.Lock()
-	b := c.q
-	c.q = nil
-	if cap(prev) > 0 && cap(prev) <= 64 {
-		c.spare = prev[:0] // larger ones go back to the heap: idle connections stay small
+	if !c.closed {
+		c.ping.Reset(c.g.pingEvery)
 	}
 	c.mu.Unlock()
-	return b
 }
 
 var buffersPool = sync.Pool{New: func() any { return new(net.Buffers) }}
 
+// writeLoop writes until the queue is empty, then ends; on a closed client
+// it writes the close frame, if any, and closes the connection.
 func (c *client) writeLoop() {
-	defer c.g.writers.Done()
-	ping := time.NewTicker(c.g.pingEvery)
-	defer ping.Stop()
 	var batch []*frame
-	broken := false
-	for !broken {
-		select {
-		case <-c.wake:
-			for {
-				batch = c.take(batch)
-				if len(batch) == 0 {
-					break
-				}
-				if err := c.write(batch); err != nil {
-					broken = true
-					break
-				}
-			}
-		case <-ping.C:
-			_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.writeWait))
-			if _, err := c.nc.Write(pingFrame); err != nil {
-				broken = true
-			}
-		case <-c.done:
-			c.finish()
+	for {
+		clear(batch)
+		c.mu.Lock()
+		if c.closed {
+			code, text := c.closeCode, c.closeText
+			c.mu.Unlock()
+			c.finish(code, text)
+			return
+		}
+		if cap(batch) > 0 && cap(batch) <= 64 {
+			c.spare = batch[:0] // larger ones go back to the heap: idle connections stay small
+		}
+		batch = c.q
+		c.q = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if err := c.write(batch); err != nil {
+			c.mu.Lock()
+			c.closed = true
+			c.q = nil
+			c.mu.Unlock()
+			c.finish(0, "") // broken mid-frame: no close frame
 			return
 		}
 	}
-	c.close(0, "")
-	c.nc.Close()
 }
 
 // write sends a batch with one writev and a deadline that allows for its
@@ -197,15 +210,14 @@ func (c *client) write(batch []*frame) error {
 }
 
 // finish sends the close frame, if any, and closes the connection.
-func (c *client) finish() {
-	c.mu.Lock()
-	code, text := c.closeCode, c.closeText
-	c.mu.Unlock()
+func (c *client) finish(code int, text string) {
+	c.ping.Stop()
 	if code != 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.nc.Write(closeFrame(code, text))
 	}
 	c.nc.Close()
+	close(c.finished)
 }
 
 type request struct {
@@ -218,6 +230,7 @@ func (c *client) readLoop() {
 	defer func() {
 		c.g.remove(c)
 		c.close(0, "")
+		<-c.finished
 		c.g.metrics.conns.Dec()
 	}()
 	c.conn.SetReadLimit(readLimit)
@@ -238,7 +251,14 @@ func (c *client) readLoop() {
 			return
 		}
 		tokens--
-		c.handle(data)
+		// Handled on a goroutine of its own: a subscription takes a deep
+		// stack (JSON, snapshots) that this long-lived one would keep.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.handle(data)
+		}()
+		<-done
 	}
 }
 

@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"encoding/json"
 	"strconv"
 )
@@ -14,8 +15,20 @@ import (
 type frame struct {
 	b   []byte   // the whole frame: header and payload
 	key string   // coalescing key within ch: an incident id, "stats", or "" (never coalesced)
+	kh  uint64   // hash of key and ch (0 for no key): a cheap first comparison
 	ch  channel  // the channel the message belongs to
 	seq streamID // the stream position it carries; zero for snapshots, errors, reloads
+}
+
+var keySeed = maphash.MakeSeed()
+
+// keyed sets f's coalescing key and returns f.
+func (f *frame) keyed(key string) *frame {
+	f.key = key
+	if key != "" {
+		f.kh = maphash.String(keySeed, key) ^ uint64(f.ch)<<56 | 1
+	}
+	return f
 }
 
 // WebSocket opcodes (RFC 6455 §5.2) with the FIN bit set.

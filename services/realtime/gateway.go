@@ -59,7 +59,9 @@ type Gateway struct {
 	pingEvery    time.Duration
 	pongWait     time.Duration // a client silent this long is gone
 	block        time.Duration // XREAD block; also bounds how long Run takes to notice ctx
-	batchEvery   time.Duration // least time between two stream reads: deltas are fanned out in batches
+	batchMin     time.Duration // least time between two stream reads when little is going on …
+	batchMax     time.Duration // … and under load: deltas are fanned out in batches
+	busyBatch    int           // messages queued by one round that count as load
 	sndBuf       int           // kernel send buffer per connection (bytes; 0 = system default)
 	shutdownWait time.Duration // how long Run waits for close frames to be written
 
@@ -74,8 +76,7 @@ type Gateway struct {
 
 	dirty     atomic.Bool // an incident changed since the last stats push
 	wasBuilt  bool        // statsLoop only
-	readers   sync.WaitGroup
-	writers   sync.WaitGroup
+	readers   sync.WaitGroup // a reader ends after its connection's writer has closed it
 	wallSnap  snapCache
 	openSnap  snapCache
 	lastStats atomic.Pointer[string] // the latest stats JSON, for snapshots
@@ -98,9 +99,10 @@ type metrics struct {
 func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, log *slog.Logger) *Gateway {
 	g := &Gateway{
 		store: store, origins: origins, log: log,
-		queueLimit: 512, ringSize: 5000, ringBytes: 64 << 20,
+		queueLimit: 4096, ringSize: 5000, ringBytes: 64 << 20,
 		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
-		block: time.Second, batchEvery: 5 * time.Millisecond, sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
+		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 25 * time.Millisecond, busyBatch: 1000,
+		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
 		conns: map[*client]struct{}{}, prev: map[string]scope{}, idx: newIndex(),
 	}
 	g.openSnap.open = true
@@ -220,7 +222,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		g: g, conn: conn, nc: nc,
 		viewer: viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope},
-		wake:   make(chan struct{}, 1), done: make(chan struct{}),
+		finished: make(chan struct{}),
 	}
 	g.mu.Lock()
 	if g.closing {
@@ -232,11 +234,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.conns[c] = struct{}{}
 	c.liveNode = true
-	g.writers.Add(1)
 	g.readers.Add(1)
+	c.ping = time.AfterFunc(g.pingEvery, c.sendPing)
 	g.mu.Unlock()
 	g.metrics.conns.Inc()
-	go c.writeLoop()
 	// The reader gets a goroutine of its own so that this one, with the
 	// HTTP server's larger stack and buffers, ends now.
 	go func() {
@@ -279,12 +280,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
+		queued := 0
 		for _, s := range res {
-			g.broadcast(s.Messages)
+			queued += g.broadcast(s.Messages)
 		}
-		// Let deltas gather for a few milliseconds: a client then gets
-		// several in one write, which is most of the cost of a delivery.
-		sleep(ctx, g.batchEvery-time.Since(t0))
+		// Let deltas gather before the next read: a client then gets
+		// several in one write, and the write (a syscall, and the kernel's
+		// TCP work) is most of the cost of a delivery. When little is going
+		// on, a delta goes out at once; under load, up to batchMax later.
+		wait := g.batchMin
+		if queued >= g.busyBatch {
+			wait = g.batchMax
+		}
+		sleep(ctx, wait-time.Since(t0))
 	}
 	return nil
 }
@@ -383,7 +391,7 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 		g.lastStats.Store(&data)
 		var wake []*client
 		g.mu.Lock()
-		f := &frame{b: deltaFrame(chWall, g.pos.String(), "stats", data), key: "stats", ch: chWall, seq: g.pos}
+		f := (&frame{b: deltaFrame(chWall, g.pos.String(), "stats", data), ch: chWall, seq: g.pos}).keyed("stats")
 		for c := range g.idx.wall {
 			if c.push(f) {
 				wake = append(wake, c)
@@ -391,7 +399,7 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 		}
 		g.mu.Unlock()
 		for _, c := range wake {
-			c.signal()
+			c.startWriter()
 		}
 	}
 }
@@ -445,7 +453,7 @@ func (g *Gateway) detectReset(ctx context.Context) {
 	g.wallSnap.invalidate()
 	g.openSnap.invalidate()
 	for _, c := range wake {
-		c.signal()
+		c.startWriter()
 	}
 }
 
@@ -475,7 +483,6 @@ func (g *Gateway) closeAll() {
 	g.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		g.writers.Wait()
 		g.readers.Wait()
 		close(done)
 	}()

@@ -29,14 +29,14 @@ type entry struct {
 
 func (e *entry) frame(ch channel) *frame {
 	if e.frames[ch] == nil {
-		e.frames[ch] = &frame{b: deltaFrame(ch, e.seq.String(), e.kind, e.data), key: e.meta.id, ch: ch, seq: e.seq}
+		e.frames[ch] = (&frame{b: deltaFrame(ch, e.seq.String(), e.kind, e.data), ch: ch, seq: e.seq}).keyed(e.meta.id)
 	}
 	return e.frames[ch]
 }
 
 func (e *entry) remove(ch channel) *frame {
 	if e.removes[ch] == nil {
-		e.removes[ch] = &frame{b: deltaFrame(ch, e.seq.String(), "remove", removeData(e.meta.id, e.meta.version)), key: e.meta.id, ch: ch, seq: e.seq}
+		e.removes[ch] = (&frame{b: deltaFrame(ch, e.seq.String(), "remove", removeData(e.meta.id, e.meta.version)), ch: ch, seq: e.seq}).keyed(e.meta.id)
 	}
 	return e.removes[ch]
 }
@@ -72,8 +72,9 @@ func (g *Gateway) newEntry(m redis.XMessage) *entry {
 	return e
 }
 
-// broadcast fans a batch of stream messages out to the subscribers.
-func (g *Gateway) broadcast(msgs []redis.XMessage) {
+// broadcast fans a batch of stream messages out to the subscribers and
+// returns how many messages it queued.
+func (g *Gateway) broadcast(msgs []redis.XMessage) int {
 	entries := make([]*entry, 0, len(msgs))
 	for _, m := range msgs {
 		if e := g.newEntry(m); e != nil {
@@ -81,6 +82,7 @@ func (g *Gateway) broadcast(msgs []redis.XMessage) {
 		}
 	}
 	wake := g.wakeBatch[:0]
+	queued := 0
 	g.mu.Lock()
 	for _, e := range entries {
 		if !g.pos.less(e.seq) {
@@ -90,7 +92,9 @@ func (g *Gateway) broadcast(msgs []redis.XMessage) {
 		g.trackLocked(e)
 		g.ring.push(e)
 		if e.ok {
-			wake = g.fanoutLocked(e, wake)
+			var n int
+			wake, n = g.fanoutLocked(e, wake)
+			queued += n
 			g.metrics.deltas.Inc()
 		}
 	}
@@ -99,10 +103,11 @@ func (g *Gateway) broadcast(msgs []redis.XMessage) {
 		g.dirty.Store(true)
 	}
 	for i, c := range wake {
-		c.signal()
+		c.startWriter()
 		wake[i] = nil
 	}
 	g.wakeBatch = wake[:0]
+	return queued
 }
 
 // trackLocked records the entry's previous scope and remembers its new one.
@@ -123,8 +128,10 @@ func (g *Gateway) trackLocked(e *entry) {
 // "remove" for scoped subscribers who saw the incident's previous state but
 // may not see this one. It is the indexed equivalent of filtering every
 // subscriber with viewer.sees (see replayLocked); a test holds them equal.
-func (g *Gateway) fanoutLocked(e *entry, wake []*client) []*client {
+func (g *Gateway) fanoutLocked(e *entry, wake []*client) ([]*client, int) {
+	n := 0
 	push := func(set map[*client]struct{}, f *frame) {
+		n += len(set)
 		for c := range set {
 			if c.push(f) {
 				wake = append(wake, c)
@@ -153,12 +160,15 @@ func (g *Gateway) fanoutLocked(e *entry, wake []*client) []*client {
 	}
 	if e.hasP && e.prev != s {
 		for c := range g.idx.workerSet(e.prev) {
-			if !c.viewer.sees(chWorker, s) && c.push(e.remove(chWorker)) {
-				wake = append(wake, c)
+			if !c.viewer.sees(chWorker, s) {
+				n++
+				if c.push(e.remove(chWorker)) {
+					wake = append(wake, c)
+				}
 			}
 		}
 	}
-	return wake
+	return wake, n
 }
 
 // missedLocked returns what c missed on ch after since (a position
@@ -219,17 +229,20 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 		} else {
 			ok = false
 		}
+		start := false
 		if ok {
 			for _, f := range missed {
-				c.push(f)
+				if c.push(f) {
+					start = true
+				}
 			}
 			g.subscribeLocked(c, ch)
 		}
 		g.mu.Unlock()
 		if !ok {
 			c.send(reloadFrame(ch, "sequence no longer available"))
-		} else {
-			c.signal()
+		} else if start {
+			c.startWriter()
 		}
 		return nil
 	}
@@ -258,13 +271,17 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 			continue // the snapshot is too far behind the broadcast: take a fresh one
 		}
 		g.unsubscribeLocked(c, ch)
-		c.push(f)
+		start := c.push(f)
 		for _, m := range missed {
-			c.push(m)
+			if c.push(m) {
+				start = true
+			}
 		}
 		g.subscribeLocked(c, ch)
 		g.mu.Unlock()
-		c.signal()
+		if start {
+			c.startWriter()
+		}
 		return nil
 	}
 	return errors.New("no snapshot could be continued from the resume buffer")
