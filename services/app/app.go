@@ -157,9 +157,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	consume := func(group string, topics []string, h kafkabus.Handler) {
+	consume := func(group string, topics []string, p kafkabus.Processor) {
 		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics}, d.Producer, d.Topics.DLQ(), busMetrics, log)
-		g.Go(func() error { return c.Run(gctx, h) })
+		g.Go(func() error { return c.RunBatch(gctx, p) })
 	}
 	if has("enricher") {
 		var raws []string
@@ -167,18 +167,18 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 			raws = append(raws, d.Topics.Raw(string(s)))
 		}
 		e := enrich.New(d.City, d.Store, d.Producer, d.Topics, cfg.TimeZone, log.With("service", "enricher"))
-		consume(groupEnricher, raws, e.Handle)
+		consume(groupEnricher, raws, e)
 	}
 	if has("dispatcher") {
 		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, log.With("service", "dispatcher"))
-		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp.Route(d.Store))
+		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp)
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
 		proj := projection.New(d.Store, log.With("service", "projector"))
-		consume(groupProjector, []string{d.Topics.Tasks()}, proj.Handle)
+		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Simple(proj.Handle))
 	}
 
 	fapp, err := d.HTTP(target, reg)

@@ -33,6 +33,9 @@ type State interface {
 	Case(ctx context.Context, id string) ([]byte, int, error)
 	IncidentOf(ctx context.Context, eventID string) (string, error)
 	Apply(ctx context.Context, lc event.Lifecycle) (bool, error)
+	SetResult(ctx context.Context, commandID string, result []byte) error
+	Result(ctx context.Context, commandID string) ([]byte, error)
+	RecordRefusal(ctx context.Context, lc event.Lifecycle) error
 }
 
 // Publisher publishes records; kafkabus.Producer is one.
@@ -40,8 +43,11 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Dispatcher opens incidents and tasks.
+// Dispatcher opens incidents and tasks and applies commands. It is a
+// kafkabus.Processor for its consumer group (events and commands): not
+// safe for concurrent use, one per consumer.
 type Dispatcher struct {
+	b      *batch
 	state  State
 	pub    Publisher
 	topics kafkabus.Topics
@@ -54,9 +60,59 @@ func New(state State, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *
 	return &Dispatcher{state: state, pub: pub, topics: topics, now: time.Now, log: log}
 }
 
-// Handle is the consumer handler for the events topic: the event opens
-// its incident, or is added to the open incident the enricher fused it with.
+// Process decides one record of the events or commands topic within the
+// current batch (kafkabus.Processor).
+func (d *Dispatcher) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
+	if d.b == nil {
+		d.b = newBatch(d.state)
+	}
+	n := len(d.b.out)
+	var err error
+	if m.Topic == d.topics.Commands() {
+		err = d.command(ctx, m)
+	} else {
+		err = d.event(ctx, m)
+	}
+	if err != nil {
+		d.b.out = d.b.out[:n]
+		return nil, err
+	}
+	out := d.b.out[n:]
+	return out, nil
+}
+
+// Flush applies the batch to the projection (kafkabus.Processor).
+func (d *Dispatcher) Flush(ctx context.Context) error {
+	if d.b == nil {
+		return nil
+	}
+	if err := d.b.flush(ctx); err != nil {
+		return err
+	}
+	d.b = nil
+	return nil
+}
+
+// Handle processes one record on its own: decide, publish, flush (tests
+// and tools; the consumer batches).
 func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
+	out, err := d.Process(ctx, m)
+	if err != nil {
+		d.b = nil
+		return err
+	}
+	if len(out) > 0 {
+		if err := d.pub.Publish(ctx, out...); err != nil {
+			d.b = nil
+			return err
+		}
+	}
+	return d.Flush(ctx)
+}
+
+// event opens the event's incident, or adds the event to the open incident
+// the enricher fused it with.
+func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 	var ev event.Event
 	if err := wire.Unmarshal(m.Value, &ev); err != nil {
 		return kafkabus.Poison(fmt.Errorf("decode event: %w", err))
@@ -64,10 +120,10 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	if ev.Schema != event.Schema || ev.ID == "" || ev.IncidentID == "" {
 		return kafkabus.Poison(fmt.Errorf("event %q: schema %d or ids missing", ev.ID, ev.Schema))
 	}
-	if inc, err := d.state.IncidentOf(ctx, ev.ID); err != nil || inc != "" {
+	if inc, err := d.b.IncidentOf(ctx, ev.ID); err != nil || inc != "" {
 		return err // already part of an incident: a re-delivery
 	}
-	cur, err := d.state.Incident(ctx, ev.IncidentID)
+	cur, err := d.b.Incident(ctx, ev.IncidentID)
 	var c casestate.Case
 	if err == nil {
 		if c, err = d.loadCase(ctx, cur); err != nil {
@@ -98,36 +154,14 @@ func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {
 	case !cur.State.Open():
 		// Fused with an incident that has closed since: a new case.
 		ev.IncidentID = event.IncidentIDFor(ev.ID)
-		if _, err := d.state.Incident(ctx, ev.IncidentID); err == nil {
+		if _, err := d.b.Incident(ctx, ev.IncidentID); err == nil {
 			return nil // opened before a crash; its lifecycle is being re-applied
 		}
 		lcs = Open(ev, d.now())
 	default:
 		lcs = []event.Lifecycle{AddReport(cur, c, ev)}
 	}
-	return d.publish(ctx, m.Headers, lcs)
-}
-
-// publish writes the lifecycle events to tasks, then applies them to the
-// projection. A crash in between re-publishes the same ids on redelivery.
-func (d *Dispatcher) publish(ctx context.Context, headers []kafka.Header, lcs []event.Lifecycle) error {
-	msgs := make([]kafka.Message, len(lcs))
-	for i, lc := range lcs {
-		b, err := wire.Marshal(lc)
-		if err != nil {
-			return kafkabus.Poison(fmt.Errorf("encode lifecycle %s: %w", lc.ID, err))
-		}
-		msgs[i] = kafka.Message{Topic: d.topics.Tasks(), Key: []byte(lc.IncidentID), Value: b, Headers: headers}
-	}
-	if err := d.pub.Publish(ctx, msgs...); err != nil {
-		return err
-	}
-	for _, lc := range lcs {
-		if _, err := d.state.Apply(ctx, lc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.b.emit(d.topics.Tasks(), m.Headers, lcs...)
 }
 
 // AddReport returns the lifecycle event that adds ev to the open incident
@@ -179,7 +213,7 @@ func AddReport(cur event.Incident, c casestate.Case, ev event.Event) event.Lifec
 // loadCase returns the case state of an incident. An incident projected
 // before cases were recorded gets a case reconstructed from its fields.
 func (d *Dispatcher) loadCase(ctx context.Context, inc event.Incident) (casestate.Case, error) {
-	raw, v, err := d.state.Case(ctx, inc.ID)
+	raw, v, err := d.b.Case(ctx, inc.ID)
 	if err != nil {
 		return casestate.Case{}, err
 	}

@@ -107,3 +107,35 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 		t.Fatal("bad record accepted")
 	}
 }
+
+// Within one consumer batch a later record sees what an earlier one
+// decided, though nothing is in the projection until Flush.
+func TestBatchReadsItsOwnDecisions(t *testing.T) {
+	st := newStore(t)
+	d := New(st, &memPub{}, kafkabus.Topics{Prefix: "x."}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ev := sampleEvent()
+	ev2 := ev
+	ev2.ID, ev2.SourceRef = "EV-2", "WG-2"
+	var out []kafka.Message
+	for _, e := range []event.Event{ev, ev2, ev} { // the first one twice: a duplicate in the batch
+		b, _ := json.Marshal(e)
+		o, err := d.Process(t.Context(), kafka.Message{Topic: "x.events", Value: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o...)
+	}
+	if len(out) != 3 {
+		t.Fatalf("%d records for open (2) + add report (1)", len(out))
+	}
+	if _, err := st.Incident(t.Context(), "INC-1"); err == nil {
+		t.Fatal("visible before Flush")
+	}
+	if err := d.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := st.Incident(t.Context(), "INC-1")
+	if err != nil || inc.Version != 3 || inc.EventCount != 2 {
+		t.Fatalf("after flush %+v %v", inc, err)
+	}
+}

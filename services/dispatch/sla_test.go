@@ -38,7 +38,7 @@ func TestSLAEscalatesOverdueTasks(t *testing.T) {
 			switch m.Topic {
 			case topics.Commands():
 				cmds++
-				if err := d.HandleCommand(t.Context(), st, m); err != nil {
+				if err := d.Handle(t.Context(), m); err != nil {
 					t.Fatal(err)
 				}
 			case topics.Alerts():

@@ -99,29 +99,44 @@ func (e *Enricher) Normalise(raw event.Raw) (event.Event, error) {
 	return ev, nil
 }
 
-// Handle is the consumer handler for raw.<source> records.
+// Handle enriches one record and publishes the event (tests and tools;
+// the consumer batches through Process).
 func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
+	out, err := e.Process(ctx, m)
+	if err != nil {
+		return err
+	}
+	return e.pub.Publish(ctx, out...)
+}
+
+// Flush does nothing: the enricher's only output is the event
+// (kafkabus.Processor).
+func (e *Enricher) Flush(context.Context) error { return nil }
+
+// Process turns a raw.<source> record into the event record to publish
+// (kafkabus.Processor).
+func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
 	var raw event.Raw
 	if err := wire.Unmarshal(m.Value, &raw); err != nil {
-		return kafkabus.Poison(fmt.Errorf("decode raw record: %w", err))
+		return nil, kafkabus.Poison(fmt.Errorf("decode raw record: %w", err))
 	}
 	if raw.Schema != event.Schema {
-		return kafkabus.Poison(fmt.Errorf("raw record schema %d, want %d", raw.Schema, event.Schema))
+		return nil, kafkabus.Poison(fmt.Errorf("raw record schema %d, want %d", raw.Schema, event.Schema))
 	}
 	ev, err := e.Normalise(raw)
 	if err != nil {
 		var fe intake.Errors
 		if errors.As(err, &fe) {
-			return kafkabus.Poison(err)
+			return nil, kafkabus.Poison(err)
 		}
-		return err
+		return nil, err
 	}
 	if len(ev.References) > 0 {
 		// An Update or Cancel belongs to the incident of the alert it names.
 		for _, ref := range ev.References {
 			inc, err := e.fuser.IncidentOf(ctx, ref)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if inc != "" {
 				ev.IncidentID = inc
@@ -129,16 +144,16 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 			}
 		}
 	} else if err := e.fuse(ctx, &ev); err != nil {
-		return err
+		return nil, err
 	}
 	b, err := wire.Marshal(ev)
 	if err != nil {
-		return kafkabus.Poison(fmt.Errorf("encode event %s: %w", ev.ID, err))
+		return nil, kafkabus.Poison(fmt.Errorf("encode event %s: %w", ev.ID, err))
 	}
-	return e.pub.Publish(ctx, kafka.Message{
+	return []kafka.Message{{
 		Topic: e.topics.Events(), Key: []byte(ev.IncidentID), Value: b,
 		Headers: []kafka.Header{{Key: "received_at", Value: []byte(ev.ReceivedAt.Format(time.RFC3339Nano))}},
-	})
+	}}, nil
 }
 
 // fuse sets ev.IncidentID to an open incident of the same family nearby,

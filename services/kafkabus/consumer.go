@@ -76,67 +76,142 @@ func NewConsumer(cfg ConsumerConfig, dlq *Producer, dlqTopic string, m *Metrics,
 	return &Consumer{cfg: cfg, r: r, dlq: dlq, dlqTo: dlqTopic, log: log.With("group", cfg.GroupID), m: m}
 }
 
-// Run consumes until ctx ends, then closes the reader (committing what was
-// handled). It returns nil on a clean shutdown.
+// Processor handles records in batches. Process decides one record and
+// returns the records to publish for it (none is fine); it may keep state
+// for the rest of the batch, since records of one key arrive in order.
+// After the outputs of a batch are published, Flush makes the batch's other
+// side effects (e.g. projections) and clears that state. Both must be
+// idempotent: after a crash a batch may be delivered again.
+type Processor interface {
+	Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error)
+	Flush(ctx context.Context) error
+}
+
+// MaxBatch bounds the records handled between two commits.
+const MaxBatch = 500
+
+// Run consumes with a simple handler that publishes nothing through the
+// batch (it may publish on its own).
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	return c.RunBatch(ctx, handlerProcessor(h))
+}
+
+// Simple makes a Processor of a handler that has no outputs.
+func Simple(h Handler) Processor { return handlerProcessor(h) }
+
+type handlerProcessor Handler
+
+func (h handlerProcessor) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
+	return nil, h(ctx, m)
+}
+
+func (handlerProcessor) Flush(context.Context) error { return nil }
+
+// RunBatch consumes until ctx ends, then closes the reader. Each round
+// fetches what is available (up to MaxBatch, waiting only for the first
+// record), processes the records in order, publishes all their outputs
+// (and dead letters) in one write, flushes the processor, and commits. So a
+// record is committed only after its outputs are durable. It returns nil on
+// a clean shutdown.
+func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 	defer c.r.Close()
 	stop := make(chan struct{})
 	defer close(stop)
 	go c.reportLag(stop)
 	for {
-		m, err := c.r.FetchMessage(ctx)
+		batch, err := c.fetch(ctx)
 		if err != nil {
+			return nil // ctx ended
+		}
+		var outs []kafka.Message
+		done := 0
+		for _, m := range batch {
 			if ctx.Err() != nil {
-				return nil
+				break // shutting down: the rest stays uncommitted
 			}
-			c.log.Warn("fetch failed", "err", err)
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(500 * time.Millisecond):
+			o, err := c.process(ctx, p, m)
+			if err != nil {
+				break
 			}
-			continue
+			outs = append(outs, o...)
+			done++
 		}
-		if ctx.Err() != nil {
-			// FetchMessage may return a buffered record after cancellation;
-			// leave it uncommitted for the next member.
-			return nil
-		}
-		if err := c.handle(ctx, h, m); err != nil {
-			if ctx.Err() != nil {
-				return nil // not committed: it is delivered again after restart
-			}
-			return err
-		}
-		// Commit what was handled even when shutdown has begun, so a clean
-		// stop does not redeliver it.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		err = c.r.CommitMessages(cctx, m)
+		// Finish what was handled even when shutdown has begun, so a clean
+		// stop does not redeliver it; give it a few seconds.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = c.finish(fctx, p, outs, batch[:done])
 		cancel()
-		if err != nil {
-			return fmt.Errorf("commit %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+		if err != nil || ctx.Err() != nil {
+			return err
 		}
 	}
 }
 
-// handle runs h with bounded retries, then dead-letters the record. It
-// returns an error only when even the DLQ write failed for good or ctx ended.
-func (c *Consumer) handle(ctx context.Context, h Handler, m kafka.Message) error {
-	start := time.Now()
+// finish publishes the outputs, flushes the processor and commits.
+func (c *Consumer) finish(ctx context.Context, p Processor, outs, handled []kafka.Message) error {
+	if len(handled) == 0 {
+		return nil
+	}
+	if err := c.until(ctx, "publish", func() error { return c.dlq.Publish(ctx, outs...) }, len(outs) > 0); err != nil {
+		return nil // not committed: delivered again
+	}
+	if err := c.until(ctx, "flush", func() error { return p.Flush(ctx) }, true); err != nil {
+		return nil
+	}
+	if err := c.r.CommitMessages(ctx, handled...); err != nil {
+		return fmt.Errorf("commit %d records: %w", len(handled), err)
+	}
+	return nil
+}
+
+// fetch waits for one record, then takes whatever else is already there.
+func (c *Consumer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	var batch []kafka.Message
+	for {
+		m, err := c.r.FetchMessage(ctx)
+		if err == nil && ctx.Err() == nil {
+			batch = append(batch, m)
+			break
+		}
+		// FetchMessage may return a buffered record after cancellation;
+		// it stays uncommitted for the next member.
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.log.Warn("fetch failed", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	for len(batch) < MaxBatch {
+		qctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		m, err := c.r.FetchMessage(qctx)
+		cancel()
+		if err != nil || ctx.Err() != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch, nil
+}
+
+// until retries f with backoff until it succeeds or ctx ends.
+func (c *Consumer) until(ctx context.Context, what string, f func() error, needed bool) error {
+	if !needed {
+		return nil
+	}
 	backoff := 100 * time.Millisecond
-	var err error
-	for attempt := 1; attempt <= c.cfg.Attempts; attempt++ {
-		if err = h(ctx, m); err == nil {
-			c.m.observe(c.cfg.GroupID, m.Topic, "ok", time.Since(start))
+	for {
+		err := f()
+		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, ErrPoison) {
-			break
-		}
-		c.log.Warn("handle failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt, "err", err)
+		c.log.Warn(what+" failed, retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -144,25 +219,42 @@ func (c *Consumer) handle(ctx context.Context, h Handler, m kafka.Message) error
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// process runs p.Process with bounded retries; a record that still fails,
+// or is poison, becomes a dead letter among the outputs. It returns an
+// error only when ctx ended.
+func (c *Consumer) process(ctx context.Context, p Processor, m kafka.Message) ([]kafka.Message, error) {
+	start := time.Now()
+	backoff := 100 * time.Millisecond
+	var err error
+	for attempt := 1; attempt <= c.cfg.Attempts; attempt++ {
+		var outs []kafka.Message
+		if outs, err = p.Process(ctx, m); err == nil {
+			c.m.observe(c.cfg.GroupID, m.Topic, "ok", time.Since(start))
+			return outs, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrPoison) {
+			break
+		}
+		c.log.Warn("handle failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
 	c.log.Error("dead-lettering record", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 	c.m.observe(c.cfg.GroupID, m.Topic, "dlq", time.Since(start))
 	dead := DeadLetter(c.dlqTo, c.cfg.GroupID, m, err)
-	for {
-		derr := c.dlq.Publish(ctx, dead)
-		if derr == nil {
-			return nil
-		}
-		if errors.Is(derr, ErrTooLarge) {
-			dead.Value = nil // keep the origin headers; the original stays in its topic
-			continue
-		}
-		c.log.Error("dead-letter write failed, retrying", "err", derr)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
+	if len(dead.Value) > MaxRecordBytes {
+		dead.Value = nil // keep the origin headers; the original stays in its topic
 	}
+	return []kafka.Message{dead}, nil
 }
 
 // DeadLetter builds the DLQ record for m: the original key and value, and

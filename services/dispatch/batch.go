@@ -1,0 +1,122 @@
+package dispatch
+
+import (
+	"context"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/wire"
+)
+
+// batch is what the dispatcher decided in one consumer batch and has not
+// yet made visible in the projection: the records to publish, and an
+// overlay of the incidents, cases, event→incident links and command
+// results they change, so that a later record of the same incident in the
+// same batch reads the state after the earlier ones. The consumer
+// publishes the records, then Flush applies the rest.
+type batch struct {
+	state     State
+	out       []kafka.Message
+	incidents map[string]event.Incident
+	cases     map[string][]byte
+	evinc     map[string]string
+	results   map[string][]byte
+	apply     []event.Lifecycle
+	refusals  []event.Lifecycle
+	order     []string // result ids in decision order
+}
+
+func newBatch(state State) *batch {
+	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, results: map[string][]byte{}}
+}
+
+func (b *batch) Incident(ctx context.Context, id string) (event.Incident, error) {
+	if inc, ok := b.incidents[id]; ok {
+		return inc, nil
+	}
+	return b.state.Incident(ctx, id)
+}
+
+func (b *batch) Case(ctx context.Context, id string) ([]byte, int, error) {
+	if c, ok := b.cases[id]; ok {
+		return c, b.incidents[id].Version, nil
+	}
+	return b.state.Case(ctx, id)
+}
+
+func (b *batch) IncidentOf(ctx context.Context, eventID string) (string, error) {
+	if id, ok := b.evinc[eventID]; ok {
+		return id, nil
+	}
+	return b.state.IncidentOf(ctx, eventID)
+}
+
+func (b *batch) Result(ctx context.Context, commandID string) ([]byte, error) {
+	if r, ok := b.results[commandID]; ok {
+		return r, nil
+	}
+	return b.state.Result(ctx, commandID)
+}
+
+// emit records applied lifecycle events: to publish, to apply, and in the
+// overlay.
+func (b *batch) emit(topic string, headers []kafka.Header, lcs ...event.Lifecycle) error {
+	for _, lc := range lcs {
+		v, err := wire.Marshal(lc)
+		if err != nil {
+			return err
+		}
+		b.out = append(b.out, kafka.Message{Topic: topic, Key: []byte(lc.IncidentID), Value: v, Headers: headers})
+		b.apply = append(b.apply, lc)
+		b.incidents[lc.IncidentID] = lc.Incident
+		if len(lc.Case) > 0 {
+			b.cases[lc.IncidentID] = lc.Case
+		}
+		if lc.EventID != "" {
+			b.evinc[lc.EventID] = lc.IncidentID
+		}
+	}
+	return nil
+}
+
+// refuse records a refused command for the audit trail.
+func (b *batch) refuse(topic string, lc event.Lifecycle) error {
+	v, err := wire.Marshal(lc)
+	if err != nil {
+		return err
+	}
+	b.out = append(b.out, kafka.Message{Topic: topic, Key: []byte(lc.IncidentID), Value: v})
+	b.refusals = append(b.refusals, lc)
+	return nil
+}
+
+func (b *batch) result(r Result) {
+	v, _ := wire.Marshal(r)
+	if _, ok := b.results[r.CommandID]; !ok {
+		b.order = append(b.order, r.CommandID)
+	}
+	b.results[r.CommandID] = v
+}
+
+// flush applies the batch to the projection after its records were
+// published: lifecycle events in order, refusals, then the command results
+// (last, so an API waiting on a result reads the incident after it).
+func (b *batch) flush(ctx context.Context) error {
+	for _, lc := range b.apply {
+		if _, err := b.state.Apply(ctx, lc); err != nil {
+			return err
+		}
+	}
+	for _, lc := range b.refusals {
+		if err := b.state.RecordRefusal(ctx, lc); err != nil {
+			return err
+		}
+	}
+	for _, id := range b.order {
+		if err := b.state.SetResult(ctx, id, b.results[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
