@@ -42,6 +42,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/projection"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/webui"
 )
 
@@ -64,6 +65,7 @@ type Deps struct {
 	Redis    *redis.Client
 	Store    *redisstore.Store
 	City     *gis.City
+	Routing  *routing.Watcher
 	Log      *slog.Logger
 
 	closers []func()
@@ -104,6 +106,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("load city: %w", err)
+	}
+	if d.Routing, err = routing.NewWatcher(cfg.RoutingFile, cfg.TimeZone); err != nil {
+		d.Close()
+		return nil, err
 	}
 	d.Producer = kafkabus.NewProducer(d.Brokers)
 	d.closers = append(d.closers, func() { d.Producer.Close() })
@@ -157,6 +163,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { d.watchRouting(gctx); return nil })
 	consume := func(group string, topics []string, p kafkabus.Processor) {
 		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics}, d.Producer, d.Topics.DLQ(), busMetrics, log)
 		g.Go(func() error { return c.RunBatch(gctx, p) })
@@ -173,7 +180,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
-		disp := dispatch.New(d.Store, d.Producer, d.Topics, log.With("service", "dispatcher"))
+		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher"))
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp)
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
@@ -214,6 +221,27 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		return srv.Shutdown(sctx)
 	})
 	return waitWithDeadline(ctx, g, 20*time.Second)
+}
+
+// watchRouting reloads the routing file when it changes; a file that does
+// not validate is logged and the last good rules stay.
+func (d *Deps) watchRouting(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ok, err := d.Routing.Reload()
+		switch {
+		case err != nil:
+			d.Log.Error("routing file not reloaded, keeping the last good rules", "file", d.Cfg.RoutingFile, "err", err)
+		case ok:
+			d.Log.Info("routing file reloaded", "file", d.Cfg.RoutingFile)
+		}
+	}
 }
 
 // authSecret is AUTH_SECRET, or in all-in-one mode a random secret kept in

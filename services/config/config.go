@@ -51,6 +51,9 @@ type Config struct {
 	IngestRatePerMinute int
 	// BodyLimit is the largest request body in bytes (413 above it).
 	BodyLimit int
+	// RoutingFile is the routing rules and calendar (YAML); empty means the
+	// embedded default of the sample city. Reloaded when it changes.
+	RoutingFile string
 	// RedisPrefix prefixes every Redis key (several deployments or test
 	// runs can share one Redis).
 	RedisPrefix string
@@ -106,6 +109,8 @@ func Load(getenv func(string) string) (Config, error) {
 		HTTPAddr:            str("HTTP_ADDR", ":8080"),
 		DataDir:             str("DATA_DIR", "./data"),
 		TopicPrefix:         str("TOPIC_PREFIX", "citybrain."),
+		RedisPrefix:         str("REDIS_PREFIX", "cb:"),
+		RoutingFile:         str("ROUTING_FILE", ""),
 		Partitions:          num("KAFKA_PARTITIONS", 6, 1),
 		ReplicationFactor:   num("KAFKA_REPLICATION_FACTOR", 1, 1),
 		AuthSecret:          str("AUTH_SECRET", ""),

@@ -13,6 +13,9 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.Embedded() || c.HTTPAddr != ":8080" || c.TopicPrefix != "citybrain." || c.Partitions != 6 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if c.RedisPrefix != "cb:" || c.RoutingFile != "" {
+		t.Fatalf("redis prefix %q, routing file %q", c.RedisPrefix, c.RoutingFile)
+	}
 	if c.TimeZone.String() != "Asia/Shanghai" {
 		t.Fatalf("tz %v", c.TimeZone)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
-	"github.com/citybrain-ioc/citybrain/services/taxonomy"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
@@ -52,12 +52,14 @@ type Dispatcher struct {
 	pub    Publisher
 	topics kafkabus.Topics
 	now    func() time.Time
+	rules  func() *routing.Rules
 	log    *slog.Logger
 }
 
 // New returns a dispatcher.
-func New(state State, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{state: state, pub: pub, topics: topics, now: time.Now, log: log}
+// rules returns the current routing rules (a routing.Watcher's Rules).
+func New(state State, pub Publisher, topics kafkabus.Topics, rules func() *routing.Rules, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{state: state, pub: pub, topics: topics, now: time.Now, rules: rules, log: log}
 }
 
 // Process decides one record of the events or commands topic within the
@@ -148,7 +150,7 @@ func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 		lc.Incident.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
 		lcs = []event.Lifecycle{lc}
 	case errors.Is(err, redisstore.ErrNotFound):
-		lcs = Open(ev, d.now())
+		lcs = Open(ev, d.now(), d.rules())
 	case err != nil:
 		return err
 	case !cur.State.Open():
@@ -157,7 +159,7 @@ func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 		if _, err := d.b.Incident(ctx, ev.IncidentID); err == nil {
 			return nil // opened before a crash; its lifecycle is being re-applied
 		}
-		lcs = Open(ev, d.now())
+		lcs = Open(ev, d.now(), d.rules())
 	default:
 		lcs = []event.Lifecycle{AddReport(cur, c, ev)}
 	}
@@ -234,10 +236,11 @@ func (d *Dispatcher) loadCase(ctx context.Context, inc event.Incident) (casestat
 }
 
 // Open returns the lifecycle events that open an incident for ev, decided
-// by the case state machine: received (v1), then — for every source but the
-// 12345 hotline, whose tickets a dispatcher files and assigns (受理, 调度) —
-// auto-dispatched to the category's department with its deadline (v2).
-func Open(ev event.Event, now time.Time) []event.Lifecycle {
+// by the case state machine and the routing rules: received (v1), then,
+// where the rule says so, auto-dispatched to the rule's department with
+// its deadline (v2). By default 12345 tickets wait for a dispatcher to file
+// and assign them (受理, 调度) and everything else is dispatched at once.
+func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle {
 	inc := event.Incident{
 		ID: ev.IncidentID, Category: ev.Category, CategoryName: ev.CategoryName, Severity: ev.Severity,
 		Title: ev.Title, Description: ev.Description, Source: ev.Source,
@@ -253,19 +256,20 @@ func Open(ev event.Event, now time.Time) []event.Lifecycle {
 	}
 	received := lifecycle(inc, c1, t1)
 	received.EventID, received.EventSource = ev.ID, ev.Source
-	if ev.Source == event.Hotline {
+	route := rules.Decide(ev)
+	if !route.AutoDispatch {
 		return []event.Lifecycle{received}
 	}
 	at := now.UTC()
 	if at.Before(ev.ReceivedAt) {
 		at = ev.ReceivedAt
 	}
-	allowed := 24 * time.Hour
-	if c, err := taxonomy.Lookup(ev.Category); err == nil {
-		allowed = c.Allowed
+	reason := "自动派遣 to " + route.Department
+	if route.Rule != "" {
+		reason += " (rule: " + route.Rule + ")"
 	}
 	c2, t2, err := casestate.Decide(c1, casestate.Command{Action: casestate.AutoDispatch, Actor: system, BaseVersion: 1, At: at,
-		Department: ev.Department, Deadline: at.Add(allowed), Reason: "auto-dispatch by category to " + ev.Department})
+		Department: route.Department, Deadline: rules.Deadline(route, at), Reason: reason})
 	if err != nil {
 		return []event.Lifecycle{received}
 	}

@@ -15,7 +15,16 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 )
+
+func defaultRules(t *testing.T) func() *routing.Rules {
+	r, err := routing.Default(time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() *routing.Rules { return r }
+}
 
 func newStore(t *testing.T) *redisstore.Store {
 	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
@@ -40,7 +49,7 @@ func sampleEvent() event.Event {
 
 func TestOpen(t *testing.T) {
 	ev := sampleEvent()
-	lcs := Open(ev, ev.ReceivedAt.Add(time.Second))
+	lcs := Open(ev, ev.ReceivedAt.Add(time.Second), defaultRules(t)())
 	if len(lcs) != 2 {
 		t.Fatalf("%d lifecycle events", len(lcs))
 	}
@@ -59,7 +68,7 @@ func TestOpen(t *testing.T) {
 	}
 	// A 12345 ticket waits for a dispatcher to file and assign it.
 	ev.Source = event.Hotline
-	if lcs := Open(ev, ev.ReceivedAt); len(lcs) != 1 || lcs[0].To != event.Received {
+	if lcs := Open(ev, ev.ReceivedAt, defaultRules(t)()); len(lcs) != 1 || lcs[0].To != event.Received {
 		t.Errorf("hotline opened with %d lifecycle events", len(lcs))
 	}
 }
@@ -67,7 +76,7 @@ func TestOpen(t *testing.T) {
 func TestHandleIsIdempotentAndFuses(t *testing.T) {
 	st := newStore(t)
 	pub := &memPub{}
-	d := New(st, pub, kafkabus.Topics{Prefix: "x."}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := New(st, pub, kafkabus.Topics{Prefix: "x."}, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ev := sampleEvent()
 	b, _ := json.Marshal(ev)
 	for range 3 { // delivered three times
@@ -112,7 +121,7 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 // decided, though nothing is in the projection until Flush.
 func TestBatchReadsItsOwnDecisions(t *testing.T) {
 	st := newStore(t)
-	d := New(st, &memPub{}, kafkabus.Topics{Prefix: "x."}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	d := New(st, &memPub{}, kafkabus.Topics{Prefix: "x."}, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ev := sampleEvent()
 	ev2 := ev
 	ev2.ID, ev2.SourceRef = "EV-2", "WG-2"

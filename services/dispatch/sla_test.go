@@ -19,9 +19,9 @@ func TestSLAEscalatesOverdueTasks(t *testing.T) {
 	pub := &memPub{}
 	topics := kafkabus.Topics{Prefix: "x."}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d := New(st, pub, topics, log)
+	d := New(st, pub, topics, defaultRules(t), log)
 	ev := sampleEvent() // garbage: 24 h allowed
-	for _, lc := range Open(ev, ev.ReceivedAt) {
+	for _, lc := range Open(ev, ev.ReceivedAt, defaultRules(t)()) {
 		if _, err := st.Apply(t.Context(), lc); err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 )
 
 type memPub struct{ msgs []kafka.Message }
@@ -126,7 +127,8 @@ func TestPostAndReadBack(t *testing.T) {
 	_ = json.Unmarshal(pub.msgs[0].Value, &rawRec)
 	ev := event.Event{Schema: event.Schema, ID: rawRec.ID, IncidentID: event.IncidentIDFor(rawRec.ID), Source: event.Hotline,
 		Category: "city.component.road", CategoryName: "道路破损", Department: "交通运输局", Severity: 4, ReceivedAt: time.Now()}
-	for _, lc := range dispatch.Open(ev, time.Now()) {
+	rules, _ := routing.Default(time.UTC)
+	for _, lc := range dispatch.Open(ev, time.Now(), rules) {
 		if _, err := st.Apply(t.Context(), lc); err != nil {
 			t.Fatal(err)
 		}
