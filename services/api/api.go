@@ -25,6 +25,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
@@ -42,6 +43,7 @@ type API struct {
 	issuer    *auth.Issuer
 	anonymous bool
 	loc       *time.Location
+	rules     func() *routing.Rules
 	cache     caseCache
 	log       *slog.Logger
 }
@@ -49,8 +51,9 @@ type API struct {
 // New returns the API. anonymous lets clients without a token get a viewer
 // websocket ticket (the unattended wall).
 // Commands go to the commands topic through pub.
-func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, log: log}
+// rules gives the routing rules for default departments and deadlines.
+func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log}
 }
 
 // Register adds the routes to r.

@@ -19,7 +19,6 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/dispatch"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
-	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
 // commandWait is how long a command request waits for the dispatcher's
@@ -169,14 +168,16 @@ func (a *API) command(c *fiber.Ctx) error {
 		}
 		cmd.Rating = r
 	}
-	if (action == casestate.Dispatch || action == casestate.Reassign) && cmd.Deadline.IsZero() {
-		allowed := 24 * time.Hour
-		if t, err := taxonomy.Lookup(inc.Category); err == nil {
-			allowed = t.Allowed
+	if action == casestate.Dispatch || action == casestate.Reassign {
+		// The routing rules give the department and the deadline (in working
+		// time where the rule says so) unless the dispatcher chose them.
+		rules := a.rules()
+		route := rules.Decide(event.Event{Source: inc.Source, Category: inc.Category, Severity: inc.Severity, Place: inc.Place})
+		if cmd.Deadline.IsZero() {
+			cmd.Deadline = rules.Deadline(route, now)
 		}
-		cmd.Deadline = now.Add(allowed)
-		if cmd.Department == "" && inc.Task != nil && action == casestate.Dispatch {
-			cmd.Department = inc.Task.Department
+		if cmd.Department == "" && action == casestate.Dispatch {
+			cmd.Department = route.Department
 		}
 	}
 	cmd.ID = commandID(c.Get("Idempotency-Key"), cl.Subject)

@@ -307,7 +307,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer) (*fiber.App, error
 		if err != nil {
 			return nil, err
 		}
-		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, log.With("service", "api")).Register(fapp)
+		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
