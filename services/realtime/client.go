@@ -35,6 +35,7 @@ type client struct {
 	q         []*frame // waiting for the writer, oldest first
 	spare     []*frame // the writer's previous batch, reused
 	writing   bool     // a writer goroutine is running (or has finished the connection)
+	deadline  time.Time // the write deadline set last (the writer's own)
 	closed    bool
 	closeCode int // the close frame to send; 0 for none
 	closeText string
@@ -134,8 +135,14 @@ func (c *client) closeLocked(code int, text string) (start bool) {
 	return start
 }
 
-// sendPing queues a ping (a timer calls it every pingEvery).
+// sendPing queues a ping (a timer calls it every pingEvery). It also ends
+// the connection once the token the ticket was issued for has expired, so
+// a connection does not outlive its credentials by more than pingEvery.
 func (c *client) sendPing() {
+	if c.viewer.expires != 0 && time.Now().Unix() >= c.viewer.expires {
+		c.close(websocket.ClosePolicyViolation, "token expired: log in again")
+		return
+	}
 	c.send((&frame{b: pingFrame}).keyed("ping"))
 	c.mu.Lock()
 	if !c.closed {
@@ -194,7 +201,14 @@ func (c *client) write(batch []*frame) error {
 			oldest = f.seq
 		}
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.writeWait + time.Duration(n)*time.Second/minWriteRate))
+	// Setting a deadline costs a runtime timer update; a writer that
+	// writes many small batches in a row keeps one until it is a second
+	// shorter than writeWait.
+	now := time.Now()
+	if d := now.Add(c.g.writeWait + time.Duration(n)*time.Second/minWriteRate); d.Sub(c.deadline) > time.Second {
+		_ = c.nc.SetWriteDeadline(d)
+		c.deadline = d
+	}
 	v := *bufs
 	_, err := v.WriteTo(c.nc)
 	clear(*bufs)

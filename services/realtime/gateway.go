@@ -101,7 +101,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		store: store, origins: origins, log: log,
 		queueLimit: 4096, ringSize: 5000, ringBytes: 64 << 20,
 		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
-		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 25 * time.Millisecond, busyBatch: 1000,
+		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 40 * time.Millisecond, busyBatch: 1000,
 		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
 		conns: map[*client]struct{}{}, prev: map[string]scope{}, idx: newIndex(),
 	}
@@ -221,7 +221,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &client{
 		g: g, conn: conn, nc: nc,
-		viewer: viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope},
+		viewer: viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope, expires: claims.ExpiresAt},
 		finished: make(chan struct{}),
 	}
 	g.mu.Lock()

@@ -542,3 +542,25 @@ func TestStreamEntriesAreValidatedBeforeRelay(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectionEndsWhenTheTokenExpires(t *testing.T) {
+	e := newEnv(t, nil, func(g *Gateway) { g.pingEvery = 100 * time.Millisecond })
+	c := viewerClaims
+	c.ExpiresAt = time.Now().Add(time.Second).Unix() + 1
+	ws := e.dial(c)
+	subscribe(t, ws, "wall", "")
+	if m := next(t, ws); m.Type != "snapshot" {
+		t.Fatalf("got %s", m.raw)
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+			t.Fatalf("got %v, want close 1008 at expiry", err)
+		}
+		break
+	}
+}

@@ -127,7 +127,7 @@ func (g *Gateway) trackLocked(e *entry) {
 // fanoutLocked queues e for every subscriber that may see it, and a
 // "remove" for scoped subscribers who saw the incident's previous state but
 // may not see this one. It is the indexed equivalent of filtering every
-// subscriber with viewer.sees (see replayLocked); a test holds them equal.
+// subscriber with viewer.sees (as missedLocked does); a test holds them equal.
 func (g *Gateway) fanoutLocked(e *entry, wake []*client) ([]*client, int) {
 	n := 0
 	push := func(set map[*client]struct{}, f *frame) {

@@ -108,6 +108,7 @@ type viewer struct {
 	subject string
 	role    string
 	scope   string // a dispatcher's town code or a worker's grid code; "" is city-wide (dispatchers only)
+	expires int64  // when the token the ticket was issued for expires (Unix seconds; 0: never)
 }
 
 // sees reports whether v may receive an incident in s on ch. It is the one
