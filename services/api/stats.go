@@ -16,18 +16,25 @@ import (
 // updated ones).
 const statsWindow = 20000
 
-// caseCache keeps the loaded cases for a few seconds: the wall and many
-// consoles ask for KPIs all the time, and they move slowly.
+// caseCache keeps the loaded cases while the projection has not changed:
+// the wall and many consoles ask for KPIs all the time. The change token is
+// the id of the newest entry of the realtime delta stream, which every
+// projection change appends to.
 type caseCache struct {
 	mu    sync.Mutex
 	at    time.Time
+	token string
 	cases []kpi.Case
 }
 
 func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 	a.cache.mu.Lock()
 	defer a.cache.mu.Unlock()
-	if time.Since(a.cache.at) < 5*time.Second {
+	token, err := a.store.StreamTop(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if token == a.cache.token && time.Since(a.cache.at) < time.Minute {
 		return a.cache.cases, nil
 	}
 	rows, err := a.store.Cases(ctx, false, statsWindow)
@@ -44,7 +51,7 @@ func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 			out[i].State = casestate.Case{ReceivedAt: r.Incident.FirstSeen}
 		}
 	}
-	a.cache.cases, a.cache.at = out, time.Now()
+	a.cache.cases, a.cache.at, a.cache.token = out, time.Now(), token
 	return out, nil
 }
 

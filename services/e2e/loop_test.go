@@ -117,6 +117,39 @@ func TestEndToEndCaseLoop(t *testing.T) {
 	}
 	step(disp, "file", nil, "filed")
 
+	// Both workers report their positions; the nearer one is suggested first.
+	for tok, pos := range map[string][2]float64{worker: {120.1210, 32.5205}, other: {120.1400, 32.5300}} {
+		b, _ := json.Marshal(map[string]any{"lon": pos[0], "lat": pos[1], "on_duty": true})
+		req, _ := http.NewRequest("POST", s.base+"/api/v1/workers/position", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("position: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	var sug struct {
+		Items []struct {
+			WorkerID  string  `json:"worker_id"`
+			DistanceM float64 `json:"distance_m"`
+			Reason    string  `json:"reason"`
+		} `json:"items"`
+	}
+	{
+		req, _ := http.NewRequest("GET", s.base+"/api/v1/tasks/"+id+"/suggestions", nil)
+		req.Header.Set("Authorization", "Bearer "+disp)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&sug)
+		resp.Body.Close()
+		if len(sug.Items) != 2 || sug.Items[0].WorkerID != "worker" || sug.Items[0].Reason == "" || sug.Items[0].DistanceM > sug.Items[1].DistanceM {
+			t.Fatalf("suggestions %+v", sug)
+		}
+	}
+
 	// Two dispatchers assign at once: exactly one wins.
 	var wg sync.WaitGroup
 	codes := make([]int, 2)

@@ -389,3 +389,13 @@ func (s *Store) Alerts(ctx context.Context, n int) ([]json.RawMessage, error) {
 	}
 	return out, nil
 }
+
+// StreamTop returns the id of the newest entry of the realtime delta stream
+// ("" when empty): a token that changes with every projection change.
+func (s *Store) StreamTop(ctx context.Context) (string, error) {
+	top, err := s.rdb.XRevRangeN(ctx, s.WallStream(), "+", "-", 1).Result()
+	if err != nil || len(top) == 0 {
+		return "", err
+	}
+	return top[0].ID, nil
+}
