@@ -137,7 +137,8 @@ func (a *API) listIncidents(c *fiber.Ctx) error {
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {
-	if _, err := a.caller(c, true); err != nil {
+	cl, err := a.caller(c, true)
+	if err != nil {
 		return err
 	}
 	id := c.Params("id")
@@ -159,6 +160,18 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	out["timeline"] = tl
+	reports, err := a.store.Reports(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	for i := range reports {
+		// Personal data: only dispatchers and admins see who called.
+		if cl.Role != auth.Dispatcher && cl.Role != auth.Admin {
+			reports[i].Reporter = reports[i].Reporter.Masked()
+		}
+		reports[i].Nearby, reports[i].AffectedGrids = nil, nil
+	}
+	out["reports"] = reports
 	return c.JSON(out)
 }
 

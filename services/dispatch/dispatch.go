@@ -208,7 +208,7 @@ func AddReport(cur event.Incident, c casestate.Case, ev event.Event) event.Lifec
 		Schema: event.Schema, ID: lifecycleID(inc.ID, inc.Version), IncidentID: inc.ID, Version: inc.Version,
 		Action: "add_report", From: cur.State, To: cur.State, Actor: event.Actor{ID: "system", Role: "system"},
 		At: inc.UpdatedAt, Reason: fmt.Sprintf("fused: %s report %s", ev.Source, ev.SourceRef),
-		EventID: ev.ID, EventSource: ev.Source, Incident: inc, Case: caseJSON,
+		EventID: ev.ID, EventSource: ev.Source, Report: &ev, Incident: inc, Case: caseJSON,
 	}
 }
 
@@ -255,7 +255,7 @@ func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle
 		return nil // cannot happen for a new case; Decide's tests cover it
 	}
 	received := lifecycle(inc, c1, t1)
-	received.EventID, received.EventSource = ev.ID, ev.Source
+	received.EventID, received.EventSource, received.Report = ev.ID, ev.Source, &ev
 	route := rules.Decide(ev)
 	if !route.AutoDispatch {
 		return []event.Lifecycle{received}

@@ -316,6 +316,33 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID, "", nil, &one); code != 200 || len(one.Timeline) < 1 {
 		t.Fatalf("incident detail: %d %+v", code, one)
 	}
+	// The caller's phone number is masked for everyone but dispatchers.
+	for _, inc := range list.Items {
+		if inc.Source != "hotline" {
+			continue
+		}
+		var anon struct {
+			Reports []struct {
+				Reporter struct{ Phone string } `json:"reporter"`
+			} `json:"reports"`
+		}
+		s.do("GET", "/api/v1/incidents/"+inc.ID, "", nil, &anon)
+		if len(anon.Reports) != 1 || anon.Reports[0].Reporter.Phone != "138****5678" {
+			t.Fatalf("viewer sees reports %+v", anon.Reports)
+		}
+		tok := s.login("dispatcher", "dispatcher123")
+		req, _ := http.NewRequest("GET", s.base+"/api/v1/incidents/"+inc.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&anon)
+		resp.Body.Close()
+		if anon.Reports[0].Reporter.Phone != "13812345678" {
+			t.Fatalf("dispatcher sees %+v", anon.Reports)
+		}
+	}
 	if code := s.do("GET", "/api/v1/incidents/INC-NOPE", "", nil, nil); code != 404 {
 		t.Fatalf("missing incident: %d", code)
 	}

@@ -116,6 +116,9 @@ type Lifecycle struct {
 	Note      string   `json:"note,omitempty"`
 	Photos    []string `json:"photos,omitempty"`
 	Rating    int      `json:"rating,omitempty"`
+	// Report is the event this change added (receive, add_report), so the
+	// incident's fused reports are rebuilt with the projection.
+	Report *Event `json:"report,omitempty"`
 	// Case is the dispatcher's full case state after the change
 	// (casestate.Case, JSON), so the dispatcher's state is rebuilt with the
 	// projection.

@@ -1,11 +1,11 @@
 -- KEYS: 1 inc hash, 2 updated zset, 3 open zset, 4 timeline list,
 --       5 day stats hash, 6 state stats hash, 7 realtime stream,
 --       8 event→incident key ("" side effect skipped when ARGV 8 is ""),
---       9 fusion geo set, 10 fusion last-seen zset
+--       9 fusion geo set, 10 fusion last-seen zset, 11 reports hash of the incident
 -- ARGV: 1 id, 2 version, 3 incident json, 4 state, 5 updated ms,
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
 --       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms,
---       13 case json ("" = none)
+--       13 case json ("" = none), 14 report json ("" = none)
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local v = tonumber(ARGV[2])
 if v <= cur then
@@ -30,6 +30,9 @@ redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
 if ARGV[8] ~= '' then
   redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
   redis.call('SET', KEYS[8], ARGV[1])
+  if ARGV[14] ~= '' then
+    redis.call('HSET', KEYS[11], ARGV[15], ARGV[14])
+  end
 end
 if ARGV[10] ~= '' then
   if ARGV[7] == '1' then

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -88,11 +89,17 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	keys := []string{
 		s.key("inc", lc.IncidentID), s.key("inc", "updated"), s.key("inc", "open"), s.key("tl", lc.IncidentID),
 		s.key("stats", "day", day), s.key("stats", "state"), s.WallStream(),
-		s.key("evinc", lc.EventID), s.key("fuse", family, "geo"), s.key("fuse", family, "seen"),
+		s.key("evinc", lc.EventID), s.key("fuse", family, "geo"), s.key("fuse", family, "seen"), s.key("reports", lc.IncidentID),
+	}
+	var report []byte
+	if lc.Report != nil {
+		if report, err = wire.Marshal(lc.Report); err != nil {
+			return false, fmt.Errorf("encode report %s: %w", lc.EventID, err)
+		}
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
-		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case),
+		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID,
 	).Int()
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
@@ -158,6 +165,24 @@ func (s *Store) Result(ctx context.Context, commandID string) ([]byte, error) {
 		return nil, ErrNotFound
 	}
 	return b, err
+}
+
+// Reports returns the events fused into an incident, in arrival order.
+func (s *Store) Reports(ctx context.Context, id string) ([]event.Event, error) {
+	raw, err := s.rdb.HGetAll(ctx, s.key("reports", id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reports %s: %w", id, err)
+	}
+	out := make([]event.Event, 0, len(raw))
+	for _, r := range raw {
+		var ev event.Event
+		if err := wire.Unmarshal([]byte(r), &ev); err != nil {
+			return nil, fmt.Errorf("decode report of %s: %w", id, err)
+		}
+		out = append(out, ev)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+	return out, nil
 }
 
 // Version returns the stored version of an incident (0 if absent).
@@ -229,6 +254,7 @@ type AuditEntry struct {
 	event.Lifecycle
 	Incident *struct{} `json:"incident,omitempty"`
 	Case     *struct{} `json:"case,omitempty"`
+	Report   *struct{} `json:"report,omitempty"`
 }
 
 // Timeline returns the audit trail of an incident, oldest first.
@@ -243,7 +269,7 @@ func (s *Store) Timeline(ctx context.Context, id string) ([]AuditEntry, error) {
 		if err := wire.Unmarshal([]byte(r), &e.Lifecycle); err != nil {
 			return nil, fmt.Errorf("decode timeline %s: %w", id, err)
 		}
-		e.Lifecycle.Incident, e.Lifecycle.Case = event.Incident{}, nil
+		e.Lifecycle.Incident, e.Lifecycle.Case, e.Lifecycle.Report = event.Incident{}, nil, nil
 		out = append(out, e)
 	}
 	return out, nil
