@@ -291,7 +291,8 @@ export function wallStyle(s: number): StyleSpecification {
       [SRC.grids]: geo(),
       [SRC.roads]: geo(),
       [SRC.resources]: geo(),
-      [SRC.incidents]: geo(),
+      // Feature ids let the wall send only what changed (GeoJSONSource.updateData).
+      [SRC.incidents]: { ...geo(), promoteId: 'id' },
     },
     layers,
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { Incident } from '../lib/types'
-import { DELTA_BATCH_MS, MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
+import { DELTA_BATCH_MS, EVICT_SLACK, MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
 
 const inc = (id: string, version: number, extra: Partial<Incident> = {}): Incident => ({ id, version, ...extra })
 
@@ -69,6 +69,11 @@ describe('wall store', () => {
     st.channel.onSnapshot({ incidents: items })
     expect(st.incidents.size).toBe(MAX_INCIDENTS)
     expect(st.incidents.has('CLOSED')).toBe(false)
+    // Live arrivals beyond the cap are trimmed in batches, oldest first.
+    for (let i = 0; i <= EVICT_SLACK; i++) st.channel.onDelta('incident', inc(`N${i}`, 1, { state: 'filed', updated_at: '2026-12-01T00:00:00Z' }))
+    expect(st.incidents.size).toBe(MAX_INCIDENTS)
+    expect(st.incidents.has(`N${EVICT_SLACK}`)).toBe(true)
+    expect(st.incidents.has('O0')).toBe(false)
   })
 
   it('normalises stats: numbers only, negatives and junk dropped', () => {

@@ -11,6 +11,9 @@ import type { ChannelHandler } from '../lib/realtime'
 import type { Incident, Source, WallStats } from '../lib/types'
 import { SOURCES } from '../lib/types'
 
+/** How far past the cap the store may grow before it trims (amortises the sort). */
+export const EVICT_SLACK = 250
+
 /** How long deltas are gathered before views recompute, ms. */
 export const DELTA_BATCH_MS = 200
 
@@ -94,15 +97,20 @@ export function createWallStore(): WallStore {
     return !old
   }
 
-  const evict = () => {
-    if (incidents.size <= MAX_INCIDENTS) return
-    const byAge = [...incidents.values()].sort((a, b) => {
-      const ca = isOpen(a) ? 1 : 0
-      const cb = isOpen(b) ? 1 : 0
-      if (ca !== cb) return ca - cb
-      return (parseTime(a.updated_at ?? a.last_seen) ?? 0) - (parseTime(b.updated_at ?? b.last_seen) ?? 0)
-    })
-    for (const inc of byAge.slice(0, incidents.size - MAX_INCIDENTS)) incidents.delete(inc.id)
+  /**
+   * Trims to MAX_INCIDENTS, closed ones first, then the least recently updated. Runs only when the
+   * cap is exceeded by EVICT_SLACK, so a steady stream of new incidents costs one sort per
+   * EVICT_SLACK arrivals rather than one per arrival.
+   */
+  const evict = (force = false) => {
+    if (incidents.size <= MAX_INCIDENTS || (!force && incidents.size <= MAX_INCIDENTS + EVICT_SLACK)) return
+    const keyed = [...incidents.values()].map((inc) => ({
+      id: inc.id,
+      open: isOpen(inc) ? 1 : 0,
+      t: parseTime(inc.updated_at ?? inc.last_seen) ?? 0,
+    }))
+    keyed.sort((a, b) => a.open - b.open || a.t - b.t)
+    for (const k of keyed.slice(0, incidents.size - MAX_INCIDENTS)) incidents.delete(k.id)
   }
 
   const channel: ChannelHandler = {
@@ -110,7 +118,7 @@ export function createWallStore(): WallStore {
       const d = (typeof data === 'object' && data !== null ? data : {}) as { incidents?: unknown; stats?: unknown }
       incidents.clear()
       if (Array.isArray(d.incidents)) for (const inc of d.incidents) if (isIncident(inc)) put(inc)
-      evict()
+      evict(true)
       const st = normaliseStats(d.stats)
       if (st) stats.value = st
       live.value = true
@@ -152,7 +160,7 @@ export function createWallStore(): WallStore {
     seed(items) {
       if (live.value) return
       for (const inc of items) put(inc)
-      evict()
+      evict(true)
       bump()
     },
   }

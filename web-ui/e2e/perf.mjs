@@ -1,0 +1,260 @@
+// Performance and soak measurement of the wall (/wall) with many live incidents, self-contained:
+// the built app (../services/webui/dist) and the sample city's GIS layers (../gis/sample/data) are
+// served to the browser by request interception, and the realtime server is emulated with
+// Playwright's routeWebSocket: a snapshot of PERF_INCIDENTS incidents, then PERF_RATE deltas per
+// second (updates of existing incidents and new ones). No citybrain needs to run.
+//
+//   PERF_INCIDENTS  incidents in the snapshot (default 5000)
+//   PERF_RATE       deltas per second (default 20)
+//   PERF_MEASURE_S  seconds of frame-time measurement (default 20)
+//   PERF_SOAK_S     seconds of soak with heap samples after garbage collection (default 60; 3600 for the hour)
+//   PERF_WIDTH/PERF_HEIGHT  viewport (default 1920×1080)
+//   PERF_MAX_FRAME_MS       p50 frame time that passes (default 33.4, i.e. 30 fps-equivalent)
+//   PERF_MAX_HEAP_GROWTH_MB heap growth over the soak that passes (default 20)
+//   CHROMIUM        the browser (default $CHROME_BIN, then /usr/bin/chromium)
+//
+// Prints the figures and ends with "N passed, M failed".
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, extname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const DIST = resolve(here, '../../services/webui/dist')
+const GIS = resolve(here, '../../gis/sample/data')
+const ORIGIN = 'http://wall.perf.test'
+const N = Number(process.env.PERF_INCIDENTS || 5000)
+const RATE = Number(process.env.PERF_RATE || 20)
+const MEASURE_S = Number(process.env.PERF_MEASURE_S || 20)
+const SOAK_S = Number(process.env.PERF_SOAK_S || 60)
+const WIDTH = Number(process.env.PERF_WIDTH || 1920)
+const HEIGHT = Number(process.env.PERF_HEIGHT || 1080)
+const MAX_FRAME_MS = Number(process.env.PERF_MAX_FRAME_MS || 33.4)
+const MAX_GROWTH_MB = Number(process.env.PERF_MAX_HEAP_GROWTH_MB || 20)
+const EXECUTABLE = process.env.CHROMIUM || process.env.CHROME_BIN || '/usr/bin/chromium'
+
+let passed = 0
+let failed = 0
+function check(name, ok, detail = '') {
+  if (ok) passed++
+  else failed++
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`)
+  return ok
+}
+
+// ---- synthetic incidents, placed in the sample city's grid cells --------------------------------
+
+let seed = 42
+const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+const pick = (a) => a[Math.floor(rnd() * a.length)]
+
+function cellCentres() {
+  const f = join(GIS, 'grids.geojson')
+  if (!existsSync(f)) return [{ lon: 120.13, lat: 32.52, town: { code: '321204001000', name: '罗塘街道' } }]
+  const fc = JSON.parse(readFileSync(f, 'utf8'))
+  return fc.features.map((g) => {
+    const ring = g.geometry.type === 'Polygon' ? g.geometry.coordinates[0] : g.geometry.coordinates[0][0]
+    const lon = ring.reduce((s, p) => s + p[0], 0) / ring.length
+    const lat = ring.reduce((s, p) => s + p[1], 0) / ring.length
+    const code = String(g.properties.code)
+    return { lon, lat, grid: { code, name: g.properties.name, schematic: true }, town: { code: code.slice(0, 9) + '000', name: '' } }
+  })
+}
+
+const CELLS = cellCentres()
+const CATS = [
+  ['city.street.vendor', '占道经营'],
+  ['city.environment.garbage', '垃圾堆放'],
+  ['city.facility.manhole', '井盖缺失破损'],
+  ['traffic.congestion', '交通拥堵'],
+  ['emergency.fire', '火灾'],
+]
+const SOURCES = ['hotline', 'grid', 'emergency', 'traffic']
+const STATES = ['received', 'filed', 'dispatched', 'accepted', 'in_progress', 'handled', 'closed']
+let serial = 0
+
+function incident(now = Date.now()) {
+  const c = pick(CELLS)
+  const [code, name] = pick(CATS)
+  const src = pick(SOURCES)
+  const id = `INC-PERF-${++serial}`
+  const at = new Date(now - Math.floor(rnd() * 3600e3)).toISOString()
+  return {
+    id,
+    version: 1,
+    state: pick(STATES),
+    category: code,
+    category_name: name,
+    severity: rnd() < 0.02 ? 1 : rnd() < 0.08 ? 2 : rnd() < 0.35 ? 3 : 4,
+    title: `${name} 第${serial}号`,
+    source: src,
+    sources: { [src]: 1 },
+    event_count: rnd() < 0.15 ? 2 + Math.floor(rnd() * 6) : 1,
+    location: { lon: c.lon + (rnd() - 0.5) * 0.004, lat: c.lat + (rnd() - 0.5) * 0.004 },
+    place: { district: { code: '321204000000', name: '姜堰区' }, town: c.town, grid: c.grid },
+    first_seen: at,
+    last_seen: at,
+    updated_at: at,
+    task: { id: `TSK-${id}`, state: 'dispatched', department: '城市管理局', deadline: new Date(now + 86400e3).toISOString() },
+  }
+}
+
+// ---- the emulated server ----------------------------------------------------------------------
+
+const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' }
+
+async function serve(page) {
+  await page.route(`${ORIGIN}/**`, async (route) => {
+    const url = new URL(route.request().url())
+    const p = url.pathname
+    if (p === '/api/v1/auth/ws-ticket') return route.fulfill({ json: { ticket: 'perf', expires_in: 30 } })
+    if (p === '/api/v1/incidents') return route.fulfill({ json: { items: [], total: 0 } })
+    if (p.startsWith('/api/v1/incidents/')) return route.fulfill({ status: 404, json: { error: 'not in perf run' } })
+    if (p.startsWith('/api/v1/gis/layers/')) {
+      const f = join(GIS, `${p.split('/').pop()}.geojson`)
+      if (!existsSync(f)) return route.fulfill({ status: 404, json: { error: 'no such layer in the sample data' } })
+      return route.fulfill({ body: readFileSync(f), contentType: 'application/json' })
+    }
+    let f = join(DIST, p)
+    if (!f.startsWith(DIST) || !existsSync(f) || p === '/' || !extname(p)) f = join(DIST, 'index.html')
+    return route.fulfill({ body: readFileSync(f), contentType: MIME[extname(f)] ?? 'application/octet-stream' })
+  })
+
+  const live = new Map()
+  for (let i = 0; i < N; i++) {
+    const inc = incident()
+    live.set(inc.id, inc)
+  }
+  const stats = { today: { hotline: N, grid: N >> 1, emergency: N >> 3, traffic: N >> 2 }, open: N, closed: 0, total: N }
+  let seq = 0
+  let timer = null
+  await page.routeWebSocket(`${ORIGIN.replace('http', 'ws')}/ws`, (ws) => {
+    ws.onMessage((raw) => {
+      const msg = JSON.parse(String(raw))
+      if (msg.op !== 'subscribe') return
+      ws.send(JSON.stringify({ type: 'snapshot', channel: 'wall', seq: String(++seq), data: { incidents: [...live.values()], stats } }))
+      clearInterval(timer)
+      const ids = [...live.keys()]
+      timer = setInterval(() => {
+        for (let k = 0; k < RATE / 10; k++) {
+          let inc
+          if (rnd() < 0.5) {
+            inc = incident(Date.now())
+            inc.first_seen = inc.last_seen = inc.updated_at = new Date().toISOString()
+            ids.push(inc.id)
+            stats.total++
+            stats.today[inc.source]++
+          } else {
+            const old = live.get(pick(ids))
+            if (!old) continue
+            inc = { ...old, version: old.version + 1, state: pick(STATES), updated_at: new Date().toISOString() }
+          }
+          live.set(inc.id, inc)
+          ws.send(JSON.stringify({ type: 'delta', channel: 'wall', seq: String(++seq), kind: 'incident', data: inc }))
+        }
+      }, 100)
+    })
+    ws.onClose(() => clearInterval(timer))
+  })
+  return () => clearInterval(timer)
+}
+
+// ---- measurement --------------------------------------------------------------------------------
+
+async function frameTimes(page, seconds) {
+  return page.evaluate(
+    (ms) =>
+      new Promise((done) => {
+        const gaps = []
+        let long = 0
+        const obs = new PerformanceObserver((l) => (long += l.getEntries().length))
+        try {
+          obs.observe({ type: 'longtask', buffered: false })
+        } catch {
+          // no long-task timing
+        }
+        const start = performance.now()
+        let last = start
+        const tick = (t) => {
+          gaps.push(t - last)
+          last = t
+          if (t - start < ms) requestAnimationFrame(tick)
+          else {
+            obs.disconnect()
+            done({ gaps, long })
+          }
+        }
+        requestAnimationFrame(tick)
+      }),
+    seconds * 1000,
+  )
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN
+
+async function heapMB(page, cdp) {
+  await cdp.send('HeapProfiler.collectGarbage')
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage')
+  const nodes = await page.evaluate(() => document.getElementsByTagName('*').length)
+  return { mb: usedSize / 1048576, nodes }
+}
+
+async function main() {
+  if (!check('built app present', existsSync(join(DIST, 'index.html')), DIST)) return
+  const browser = await chromium.launch({
+    executablePath: EXECUTABLE,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+  })
+  let stop = () => {}
+  try {
+    const page = await browser.newPage({ viewport: { width: WIDTH, height: HEIGHT } })
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e?.message ?? e)))
+    stop = await serve(page)
+    const t0 = Date.now()
+    await page.goto(`${ORIGIN}/wall`)
+    const shown = await page
+      .waitForFunction((n) => Number(document.querySelector('[data-incidents-rendered]')?.getAttribute('data-incidents-rendered')) >= n, Math.floor(N * 0.5), { timeout: 180000, polling: 1000 })
+      .then(() => true)
+      .catch(() => false)
+    const rendered = await page.getAttribute('[data-incidents-rendered]', 'data-incidents-rendered')
+    check(`${N} incidents on the map`, shown, `rendered=${rendered} (in view) after ${((Date.now() - t0) / 1000).toFixed(1)}s`)
+
+    await page.waitForTimeout(3000)
+    const { gaps, long } = await frameTimes(page, MEASURE_S)
+    const sorted = [...gaps].sort((a, b) => a - b)
+    const p50 = pct(sorted, 50)
+    const p95 = pct(sorted, 95)
+    const fps = gaps.length / MEASURE_S
+    console.log(`frames over ${MEASURE_S}s at ${WIDTH}×${HEIGHT}, ${N} incidents, ${RATE} deltas/s: ${gaps.length} frames (${fps.toFixed(1)}/s), p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms, long tasks ${long}`)
+    check(`p50 frame time ≤ ${MAX_FRAME_MS} ms (≥ ${(1000 / MAX_FRAME_MS).toFixed(0)} fps-equivalent)`, p50 <= MAX_FRAME_MS, `p50=${p50.toFixed(1)} ms`)
+
+    if (SOAK_S > 0) {
+      const cdp = await page.context().newCDPSession(page)
+      const first = await heapMB(page, cdp)
+      const samples = [first]
+      const every = Math.max(10, Math.floor(SOAK_S / 12))
+      for (let s = every; s <= SOAK_S; s += every) {
+        await page.waitForTimeout(every * 1000)
+        samples.push(await heapMB(page, cdp))
+      }
+      const last = samples.at(-1)
+      console.log(`heap after GC (MB): ${samples.map((x) => x.mb.toFixed(1)).join(' → ')}`)
+      console.log(`DOM elements: ${samples.map((x) => x.nodes).join(' → ')}`)
+      const growth = last.mb - first.mb
+      check(`heap growth over ${SOAK_S}s ≤ ${MAX_GROWTH_MB} MB`, growth <= MAX_GROWTH_MB, `${first.mb.toFixed(1)} → ${last.mb.toFixed(1)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)})`)
+      check('DOM size stays bounded', last.nodes <= first.nodes * 1.2 + 50, `${first.nodes} → ${last.nodes} elements`)
+    }
+    check('no page errors', errors.length === 0, errors.slice(0, 3).join(' | '))
+  } finally {
+    stop()
+    await browser.close()
+  }
+}
+
+main()
+  .catch((err) => check('perf script', false, String(err?.stack ?? err)))
+  .finally(() => {
+    console.log(`${passed} passed, ${failed} failed`)
+    process.exitCode = failed > 0 || passed === 0 ? 1 : 0
+  })
