@@ -9,7 +9,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-want="${WSBENCH_NOFILE:-65536}"
+want="${WSBENCH_NOFILE:-16384}"
 hard="$(ulimit -Hn)"
 if [[ "$hard" != unlimited && "$hard" -lt "$want" ]]; then
 	ulimit -Hn "$want" 2>/dev/null ||
