@@ -114,6 +114,7 @@ type commandBody struct {
 	ReturnBy    string   `json:"return_by"`
 	Rating      any      `json:"rating"`
 	MergeInto   string   `json:"merge_into"`
+	Grid        string   `json:"grid"` // inspect: the grid cell inspected
 }
 
 // command sends one command to the dispatcher and answers with its outcome:
@@ -125,12 +126,15 @@ func (a *API) command(c *fiber.Ctx) error {
 		return err
 	}
 	action := casestate.Action(c.Params("action"))
-	if !action.Valid() {
+	if !action.Valid() && action != dispatch.Inspect {
 		return bad(c, fiber.StatusNotFound, "action", "unknown action "+string(action))
 	}
 	ctx := c.UserContext()
 	inc, err := a.store.Incident(ctx, incidentIDOf(c.Params("id")))
 	if errors.Is(err, redisstore.ErrNotFound) || (err == nil && cl.Role != auth.Worker && !mayAccess(cl, inc)) {
+		// A worker acting on a task not theirs is refused by the state
+		// machine (403, audited); dispatchers outside their jurisdiction
+		// learn nothing.
 		return bad(c, fiber.StatusNotFound, "id", "no task "+c.Params("id")+" for you")
 	}
 	if err != nil {
@@ -180,8 +184,14 @@ func (a *API) command(c *fiber.Ctx) error {
 			cmd.Department = route.Department
 		}
 	}
+	if action == dispatch.Inspect {
+		if in.Grid == "" {
+			return bad(c, fiber.StatusUnprocessableEntity, "grid", "required: the grid cell inspected")
+		}
+		cmd.WorkerID = in.Grid
+	}
 	cmd.ID = commandID(c.Get("Idempotency-Key"), cl.Subject)
-	rec, _ := json.Marshal(dispatch.CommandRecord{Schema: event.Schema, IncidentID: inc.ID, Command: cmd})
+	rec, _ := json.Marshal(dispatch.CommandRecord{Schema: event.Schema, IncidentID: inc.ID, Command: cmd, Scope: cl.Scope})
 	if err := a.pub.Publish(ctx, kafka.Message{Topic: a.topics.Commands(), Key: []byte(inc.ID), Value: rec}); err != nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "command not stored, retry")
 	}

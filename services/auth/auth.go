@@ -113,7 +113,7 @@ var DemoUsers = []User{
 	{"admin", "admin123", Claims{Subject: "admin", Name: "系统管理员", Role: Admin}},
 	{"wall", "wall123", Claims{Subject: "wall", Name: "大屏", Role: Viewer}},
 	{"dispatcher", "dispatcher123", Claims{Subject: "dispatcher", Name: "值班长 王静", Role: Dispatcher}},
-	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker, Department: "城市管理局"}},
+	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker, Department: "城市管理局", Scope: "321204004012004"}},
 	{"worker2", "worker123", Claims{Subject: "worker2", Name: "网格员 赵强", Role: Worker, Department: "城市管理局"}},
 }
 

@@ -19,6 +19,9 @@ type CommandRecord struct {
 	Schema     int               `json:"schema"`
 	IncidentID string            `json:"incident_id"`
 	Command    casestate.Command `json:"command"`
+	// Scope is the sender's scope (a worker's grid or a dispatcher's town),
+	// for checks the state machine does not make (inspections).
+	Scope string `json:"scope,omitempty"`
 }
 
 // Result is the outcome of a command, stored for the API that waits on it.
@@ -61,7 +64,24 @@ func (d *Dispatcher) command(ctx context.Context, m kafka.Message) error {
 	if err != nil {
 		return err
 	}
-	next, tr, derr := casestate.Decide(c, cmd)
+	var lc event.Lifecycle
+	var next casestate.Case
+	var tr casestate.Transition
+	var derr error
+	if cmd.Action == Inspect {
+		lc, derr = d.inspect(ctx, cur, c, cmd, rec.Scope)
+		tr = casestate.Transition{CaseID: cur.ID, CommandID: cmd.ID, Action: Inspect, Outcome: casestate.Refused, To: cur.State, Version: cur.Version, At: cmd.At, Actor: cmd.Actor, Note: cmd.Note}
+		if derr != nil {
+			tr.Refusal = derr.Error()
+		}
+		next = c
+		next.Version = lc.Version
+	} else {
+		next, tr, derr = casestate.Decide(c, cmd)
+		if derr == nil {
+			lc = lifecycle(cur, next, tr)
+		}
+	}
 	if derr != nil {
 		lc := lifecycle(cur, c, tr)
 		lc.ID = fmt.Sprintf("%s/refused/%s", cur.ID, cmd.ID)
@@ -73,7 +93,7 @@ func (d *Dispatcher) command(ctx context.Context, m kafka.Message) error {
 		d.b.result(refusal(cmd.ID, c.Version, derr))
 		return nil
 	}
-	if err := d.b.emit(d.topics.Tasks(), m.Headers, lifecycle(cur, next, tr)); err != nil {
+	if err := d.b.emit(d.topics.Tasks(), m.Headers, lc); err != nil {
 		return err
 	}
 	d.b.result(Result{CommandID: cmd.ID, Outcome: "applied", Version: next.Version})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -146,6 +147,12 @@ func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 		}
 		lc := lifecycle(cur, next, tr)
 		lc.EventID, lc.EventSource = ev.ID, ev.Source
+		lc.Incident.Inspections = slices.Clone(cur.Inspections)
+		for i := range lc.Incident.Inspections {
+			if lc.Incident.Inspections[i].State == "pending" {
+				lc.Incident.Inspections[i].State = "cancelled"
+			}
+		}
 		lc.Incident.EventCount++
 		lc.Incident.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
 		lcs = []event.Lifecycle{lc}
@@ -246,7 +253,7 @@ func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle
 		Title: ev.Title, Description: ev.Description, Source: ev.Source,
 		Sources: map[event.Source]int{ev.Source: 1}, EventCount: 1, EventIDs: []string{ev.ID},
 		Location: ev.Location, Address: ev.Address, Place: ev.Place,
-		Area: ev.Area, AffectedGrids: ev.AffectedGrids, Expires: ev.Expires,
+		Area: ev.Area, AffectedGrids: ev.AffectedGrids, Expires: ev.Expires, Inspections: inspections(ev.AffectedGrids),
 		FirstSeen: ev.ReceivedAt, LastSeen: ev.ReceivedAt,
 	}
 	system := casestate.Actor{ID: "system", Role: casestate.RoleSystem}

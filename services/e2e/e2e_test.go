@@ -532,6 +532,20 @@ func TestEndToEndCAPChain(t *testing.T) {
 	if inc["severity"].(float64) != 2 || inc["area"] == nil || len(inc["affected_grids"].([]any)) == 0 {
 		t.Fatalf("warning incident %+v", inc)
 	}
+	// Every grid cell inside the area has an inspection for its duty worker;
+	// the demo worker's grid is inside it.
+	if n := len(inc["inspections"].([]any)); n != len(inc["affected_grids"].([]any)) {
+		t.Fatalf("%d inspections for %d grid cells", n, len(inc["affected_grids"].([]any)))
+	}
+	worker := s.login("worker", "worker123")
+	id := inc["id"].(string)
+	v := int(inc["version"].(float64))
+	if code, a := s.act(worker, id, "inspect", map[string]any{"base_version": v, "grid": "321204004012004", "note": "低洼处无积水"}); code != 200 {
+		t.Fatalf("inspect own grid: %d %+v", code, a)
+	}
+	if code, _ := s.act(worker, id, "inspect", map[string]any{"base_version": v + 1, "grid": inc["affected_grids"].([]any)[0].(string)}); code != 403 {
+		t.Fatalf("inspect another worker's grid: %d, want 403", code)
+	}
 	upd := strings.Replace(capInfo, "橙色预警", "红色预警", 1)
 	upd = strings.Replace(upd, "<value>橙色</value>", "<value>红色</value>", 1)
 	if code := s.do("POST", "/api/v1/ingest/cap", "application/xml", []byte(capAlert(update, "Update", "qxj@jiangyan.gov.cn,"+alert+",2026-11-22T14:30:00+08:00", upd)), nil); code != 202 {
@@ -542,7 +556,14 @@ func TestEndToEndCAPChain(t *testing.T) {
 	if code := s.do("POST", "/api/v1/ingest/cap", "application/xml", []byte(capAlert(cancel, "Cancel", "qxj@jiangyan.gov.cn,"+update+",2026-11-22T15:30:00+08:00", "")), nil); code != 202 {
 		t.Fatalf("cancel: %d", code)
 	}
-	waitIncident(func(inc map[string]any) bool { return inc["state"] == "closed" })
+	inc = waitIncident(func(inc map[string]any) bool { return inc["state"] == "closed" })
+	states := map[string]int{}
+	for _, in := range inc["inspections"].([]any) {
+		states[in.(map[string]any)["state"].(string)]++
+	}
+	if states["done"] != 1 || states["pending"] != 0 || states["cancelled"] == 0 {
+		t.Fatalf("inspections after the Cancel: %v", states)
+	}
 
 	for file, want := range map[string]int{
 		"cap_tw_cwa_thunderstorm_polygon_zh.xml":    422, // a real alert, elsewhere

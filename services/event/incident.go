@@ -85,10 +85,22 @@ type Incident struct {
 	EscalationLevel int    `json:"escalation_level,omitempty"` // 督办
 	Rating          int    `json:"rating,omitempty"`           // 好差评 1 (非常不满意) … 5 (非常满意)
 	MergedInto      string `json:"merged_into,omitempty"`
+	// Inspections are the 巡查 tasks of a warning: one per grid cell inside
+	// its area, for the grid's duty worker.
+	Inspections []Inspection `json:"inspections,omitempty"`
 	// Warning area of a CAP alert and the grid cells inside it.
 	Area          *geojson.Geometry `json:"area,omitempty"`
 	AffectedGrids []string          `json:"affected_grids,omitempty"`
 	Expires       *time.Time        `json:"expires,omitempty"`
+}
+
+// Inspection is the inspection task of one grid cell under a warning.
+type Inspection struct {
+	Grid  string    `json:"grid"`
+	State string    `json:"state"` // pending, done, cancelled
+	By    string    `json:"by,omitempty"`
+	Note  string    `json:"note,omitempty"`
+	At    time.Time `json:"at,omitzero"`
 }
 
 // Lifecycle is one state change of an incident: the message on the tasks
