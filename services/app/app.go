@@ -173,7 +173,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		for _, s := range event.Sources {
 			raws = append(raws, d.Topics.Raw(string(s)))
 		}
-		e := enrich.New(d.City, d.Store, d.Producer, d.Topics, cfg.TimeZone, log.With("service", "enricher"))
+		e := enrich.New(d.City, d.Store, d.Producer, d.Topics, cfg.TimeZone, log.With("service", "enricher")).WithRules(d.Routing.Rules)
 		consume(groupEnricher, raws, e)
 	}
 	if has("dispatcher") {

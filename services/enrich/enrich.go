@@ -20,6 +20,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
@@ -44,11 +45,18 @@ type Publisher interface {
 // Enricher turns raw records into canonical events.
 type Enricher struct {
 	places Places
+	rules  func() *routing.Rules // fusion rules; nil = the built-in ones
 	fuser  Fuser
 	pub    Publisher
 	topics kafkabus.Topics
 	loc    *time.Location
 	log    *slog.Logger
+}
+
+// WithRules makes the enricher read fusion rules from the routing file.
+func (e *Enricher) WithRules(rules func() *routing.Rules) *Enricher {
+	e.rules = rules
+	return e
 }
 
 // New returns an enricher.
@@ -159,7 +167,11 @@ func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Messag
 // fuse sets ev.IncidentID to an open incident of the same family nearby,
 // if the family's rule finds one; otherwise ev opens its own incident.
 func (e *Enricher) fuse(ctx context.Context, ev *event.Event) error {
-	family, rule := ruleFor(ev.Category)
+	var rules *routing.Rules
+	if e.rules != nil {
+		rules = e.rules()
+	}
+	family, rule := ruleFor(ev.Category, rules)
 	if ev.Location == nil || rule.RadiusM <= 0 {
 		return nil
 	}

@@ -3,6 +3,7 @@ package enrich
 import (
 	"time"
 
+	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 )
 
@@ -37,11 +38,17 @@ var FusionRules = map[string]FusionRule{
 // of garbage is reported again over days.
 var DefaultFusion = FusionRule{100, 72 * time.Hour}
 
-// ruleFor returns the family and rule of a category code.
-func ruleFor(category string) (string, FusionRule) {
+// ruleFor returns the family and rule of a category code: the routing
+// file's fusion section first, then FusionRules, then DefaultFusion.
+func ruleFor(category string, rules *routing.Rules) (string, FusionRule) {
 	c, err := taxonomy.Lookup(category)
 	if err != nil {
 		return "other", FusionRule{}
+	}
+	if rules != nil {
+		if f, ok := rules.FusionFor(c.Family); ok {
+			return c.Family, FusionRule{f.RadiusM, f.Window}
+		}
 	}
 	if r, ok := FusionRules[c.Family]; ok {
 		return c.Family, r

@@ -36,6 +36,22 @@ type File struct {
 		Workdays []string `yaml:"workdays"`
 	} `yaml:"calendar"`
 	Rules []RuleSpec `yaml:"rules"`
+	// Fusion overrides the fusion rule of category families: reports of a
+	// family within radius_m metres of an open incident that had a report in
+	// the last window are the same problem. radius_m 0 never fuses.
+	Fusion map[string]FusionSpec `yaml:"fusion"`
+}
+
+// FusionSpec is one family's fusion rule as written.
+type FusionSpec struct {
+	RadiusM float64 `yaml:"radius_m"`
+	Window  string  `yaml:"window"`
+}
+
+// Fusion is a family's fusion rule.
+type Fusion struct {
+	RadiusM float64
+	Window  time.Duration
 }
 
 // RuleSpec is one rule as written. Empty match fields match anything.
@@ -69,9 +85,10 @@ type Decision struct {
 // Rules are loaded, validated rules with their calendar. Safe for
 // concurrent use (immutable).
 type Rules struct {
-	cal   *Calendar
-	rules []RuleSpec
-	allow []time.Duration
+	cal    *Calendar
+	rules  []RuleSpec
+	allow  []time.Duration
+	fusion map[string]Fusion
 }
 
 // Parse validates a routing document.
@@ -114,7 +131,21 @@ func Parse(b []byte, loc *time.Location) (*Rules, error) {
 			}
 		}
 	}
-	r := &Rules{cal: cal, rules: f.Rules}
+	r := &Rules{cal: cal, rules: f.Rules, fusion: map[string]Fusion{}}
+	families := map[string]bool{}
+	for _, c := range taxonomy.All() {
+		families[c.Family] = true
+	}
+	for fam, fs := range f.Fusion {
+		if !families[fam] {
+			errs = append(errs, fmt.Errorf("fusion.%s: no such category family", fam))
+		}
+		w, err := time.ParseDuration(fs.Window)
+		if fs.RadiusM < 0 || fs.RadiusM > 10000 || (fs.RadiusM > 0 && (err != nil || w <= 0)) {
+			errs = append(errs, fmt.Errorf("fusion.%s: want radius_m 0 … 10000 and a window such as 6h", fam))
+		}
+		r.fusion[fam] = Fusion{RadiusM: fs.RadiusM, Window: w}
+	}
 	for i, rs := range f.Rules {
 		at := fmt.Sprintf("rules[%d] (%s)", i, rs.Name)
 		for _, c := range rs.Match.Category {
@@ -205,6 +236,12 @@ func (r *Rules) Deadline(d Decision, at time.Time) time.Time {
 		return r.cal.Add(at, d.Allowed).UTC()
 	}
 	return at.Add(d.Allowed).UTC()
+}
+
+// FusionFor returns the file's fusion rule of a family, if it has one.
+func (r *Rules) FusionFor(family string) (Fusion, bool) {
+	f, ok := r.fusion[family]
+	return f, ok
 }
 
 // Calendar returns the working-time calendar.

@@ -121,3 +121,21 @@ func TestWatcherReloadsAndKeepsGoodRules(t *testing.T) {
 		t.Fatal("a bad file replaced the good rules")
 	}
 }
+
+func TestFusionSection(t *testing.T) {
+	r, _ := Default(shanghai)
+	if f, ok := r.FusionFor("fire"); !ok || f.RadiusM != 300 || f.Window != 6*time.Hour {
+		t.Fatalf("fire fusion %+v %v", f, ok)
+	}
+	if _, ok := r.FusionFor("labour"); ok {
+		t.Fatal("labour is not in the default file")
+	}
+	_, err := Parse([]byte(`calendar: {start: "08:30", end: "17:30"}
+fusion:
+  dragons: {radius_m: 100, window: 1h}
+  fire: {radius_m: -5, window: soon}
+`), shanghai)
+	if err == nil || !strings.Contains(err.Error(), "dragons") || !strings.Contains(err.Error(), "fusion.fire") {
+		t.Fatalf("bad fusion accepted: %v", err)
+	}
+}
