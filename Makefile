@@ -13,7 +13,7 @@ GIS_DATA := gis/sample/data/district.geojson
 UI_DIST := services/webui/dist/index.html
 UI_SRC := $(shell find web-ui/src web-ui/index.html web-ui/public web-ui/vite.config.ts web-ui/package-lock.json -type f 2>/dev/null)
 
-.PHONY: run build test test-integration test-e2e bench lint fmt tidy clean gis-data web deps help
+.PHONY: run build test test-integration test-e2e bench bench-ingest lint fmt tidy clean gis-data web deps help
 
 help:
 	@echo "make run | test | test-integration | test-e2e | bench | build | lint | fmt | tidy | clean"
@@ -66,9 +66,14 @@ test-integration: $(GIS_DATA) $(UI_DIST)
 test-e2e: build
 	scripts/e2e/run.sh
 
-## bench: benchmarks with their baselines, medians of several runs.
+## bench: benchmarks with their baselines, medians of several runs (figures in bench.txt).
 bench: $(GIS_DATA)
 	$(GO) test -run '^$$' -bench . -benchmem -count=5 ./gis/... ./services/... | tee bench.txt
+
+## bench-ingest: intake latency at 2,000 requests/s (open loop) on the all-in-one binary.
+bench-ingest: build
+	$(GO) build -o bin/ingestbench ./scripts/cmd/ingestbench
+	./bin/ingestbench -start bin/citybrain -rate $${RATE:-2000} -duration $${DURATION:-20s}
 
 lint:
 	$(GO) vet $(MODULES)
