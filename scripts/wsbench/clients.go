@@ -92,6 +92,14 @@ func newPopulation(n, walls, dispatchers, towns, grids int) *population {
 	return p
 }
 
+func (p *population) dispatchers() int {
+	n := 0
+	for _, d := range p.dispByTown {
+		n += len(d)
+	}
+	return n
+}
+
 // recipients counts the readers (not slow, not dead) that should get an
 // event in town/grid assigned to worker (-1 for none), by the gateway's
 // scope rules.

@@ -49,8 +49,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/citybrain-ioc/citybrain/gis"
-	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
@@ -59,6 +57,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
 		err = serve(os.Args[2:])
+	} else if len(os.Args) > 1 && os.Args[1] == "produce" {
+		err = produceMain(os.Args[2:])
 	} else {
 		err = run()
 	}
@@ -91,19 +91,18 @@ type config struct {
 }
 
 type bench struct {
-	cfg     config
-	rdb     *redis.Client
-	store   *redisstore.Store
-	pop     *population
-	hist    atomic.Pointer[hist]
-	stop    chan struct{}
-	readers sync.WaitGroup
-	metrics string // URL of /metrics
-	mem     string // URL of /debug/mem ("" for a gateway we did not start)
-	nextID  atomic.Int64
-	pid     int
-	openMu  sync.Mutex
-	open    []openInc // oldest first
+	cfg         config
+	rdb         *redis.Client
+	store       *redisstore.Store
+	pop         *population
+	hist        atomic.Pointer[hist]
+	stop        chan struct{}
+	readers     sync.WaitGroup
+	metrics     string // URL of /metrics
+	mem         string // URL of /debug/mem ("" for a gateway we did not start)
+	pid         int
+	runs        int     // producer runs so far
+	producerCPU float64 // CPU seconds used by the producer processes so far
 }
 
 func run() error {
@@ -232,9 +231,9 @@ func run() error {
 	for i := range cfg.runs {
 		res := b.load(ctx, cfg.rate, cfg.duration)
 		r.runs = append(r.runs, res)
-		fmt.Printf("load run %d: %d events/s for %s to %d clients: %s deliveries/s (%.2f%% of expected %s), latency p50 %s p99 %s p99.9 %s max %s (gateway's own p99 to the socket ≤ %s); CPU: gateway %.0f%%, clients+producer %.0f%%, redis %.0f%%\n",
+		fmt.Printf("load run %d: %d events/s for %s to %d clients: %s deliveries/s (%.2f%% of expected %s), latency p50 %s p99 %s p99.9 %s max %s (gateway's own p99 to the socket ≤ %s); CPU: gateway %.0f%%, clients %.0f%%, producer %.0f%%, redis %.0f%%; clients disconnected so far: %d\n",
 			i+1, res.rate, cfg.duration, cfg.clients, num(res.perSec), 100*float64(res.delivered)/float64(max(res.expected, 1)), num(float64(res.expected)/res.secs),
-			ms(res.p50), ms(res.p99), ms(res.p999), ms(res.max), ms(res.serverP99), res.cpu*100, res.selfCPU*100, res.redisCPU*100)
+			ms(res.p50), ms(res.p99), ms(res.p999), ms(res.max), ms(res.serverP99), res.cpu*100, res.selfCPU*100, res.prodCPU*100, res.redisCPU*100, res.dead)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -382,6 +381,17 @@ func (b *bench) closeAll() {
 	b.stop = make(chan struct{})
 }
 
+// dead counts the clients whose connection has ended.
+func (b *bench) dead() int {
+	n := 0
+	for _, c := range b.pop.clients {
+		if c.dead.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // loadResult is one load run.
 type loadResult struct {
 	rate      int
@@ -392,9 +402,11 @@ type loadResult struct {
 	p50, p99  float64
 	p999, max float64
 	cpu       float64 // gateway CPU seconds per second
-	selfCPU   float64 // this process's (clients and producer)
+	selfCPU   float64 // this process's (the clients)
+	prodCPU   float64 // the producer process's
 	redisCPU  float64 // Redis's
 	serverP99 float64 // the gateway's own p99 lag (commit → written to the socket), ms, bucket bound
+	dead      int     // clients whose connection had ended by the end of the run
 }
 
 // load commits rate incidents per second for d and measures what arrives.
@@ -402,7 +414,7 @@ func (b *bench) load(ctx context.Context, rate int, d time.Duration) loadResult 
 	h := new(hist)
 	b.hist.Store(h)
 	s0 := b.scrape(ctx)
-	cpu0, self0, redis0 := s0["process_cpu_seconds_total"], selfCPU(), b.redisCPU(ctx)
+	cpu0, self0, redis0, prod0 := s0["process_cpu_seconds_total"], selfCPU(), b.redisCPU(ctx), b.producerCPU
 	t0 := time.Now()
 	sent, expected := b.produce(ctx, rate, d, nil)
 	// Drain: until nothing more arrives for a second (or 10 s).
@@ -421,137 +433,59 @@ func (b *bench) load(ctx context.Context, rate int, d time.Duration) loadResult 
 	return loadResult{
 		rate: int(float64(sent) / secs), secs: secs, delivered: delivered, expected: expected, perSec: float64(delivered) / secs,
 		p50: h.quantile(.5), p99: h.quantile(.99), p999: h.quantile(.999), max: h.quantile(1),
-		cpu: (cpu1 - cpu0) / el, selfCPU: (self1 - self0) / el, redisCPU: (redis1 - redis0) / el,
-		serverP99: lagQuantile(s0, s1, .99),
+		cpu: (cpu1 - cpu0) / el, selfCPU: (self1 - self0) / el, redisCPU: (redis1 - redis0) / el, prodCPU: (b.producerCPU - prod0) / el,
+		serverP99: lagQuantile(s0, s1, .99), dead: b.dead(),
 	}
 }
 
-// produce commits incidents at rate through the projection's Apply for d
-// (until ctx or stop ends, when d is 0) and returns how many were
-// committed and how many deliveries they should make. Sixteen goroutines
-// share the work so slow round trips do not hold the pace.
-func (b *bench) produce(ctx context.Context, rate int, d time.Duration, stop <-chan struct{}) (int64, int64) {
-	var sent, expected atomic.Int64
-	work := make(chan int, rate)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range work {
-				lc, town, grid, worker := b.incident()
-				if ok, err := b.store.Apply(ctx, lc); err != nil || !ok {
-					continue
-				}
-				sent.Add(1)
-				expected.Add(int64(b.pop.recipients(town, grid, worker)))
-			}
-		}()
+// produce commits incidents at rate for d (until ctx or stop ends, when d
+// is 0) and returns how many were committed and how many deliveries they
+// should make. The producer is a process of its own ("wsbench produce"),
+// so that it keeps its pace however busy the 10,000 readers of this one
+// are; it reports the scope of each committed incident on its stdout.
+func (b *bench) produce(ctx context.Context, rate int, d time.Duration, stop <-chan struct{}) (sent, expected int64) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, 0
 	}
-	t0 := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	due := 0
-loop:
-	for {
+	b.runs++
+	cfg := b.cfg
+	args := []string{"produce", "-redis", cfg.redis, "-prefix", cfg.prefix, "-rate", strconv.Itoa(rate), "-duration", d.String(),
+		"-id", fmt.Sprintf("R%d-", b.runs),
+		"-clients", strconv.Itoa(len(b.pop.clients)), "-walls", strconv.Itoa(len(b.pop.walls)), "-dispatchers", strconv.Itoa(b.pop.dispatchers()),
+		"-towns", strconv.Itoa(b.pop.towns), "-grids", strconv.Itoa(b.pop.grids), "-assigned", strconv.FormatFloat(cfg.assigned, 'f', -1, 64)}
+	cmd := exec.CommandContext(ctx, self, args...)
+	cmd.Stderr = os.Stderr
+	in, _ := cmd.StdinPipe()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "wsbench: producer:", err)
+		return 0, 0
+	}
+	go func() {
 		select {
-		case <-ctx.Done():
-			break loop
 		case <-stop:
-			break loop
-		case <-tick.C:
+		case <-ctx.Done():
 		}
-		el := time.Since(t0)
-		if d > 0 && el >= d {
-			break
+		in.Close() // the producer stops at EOF on stdin
+	}()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		var town, grid, worker int
+		if _, err := fmt.Sscan(sc.Text(), &town, &grid, &worker); err != nil {
+			continue
 		}
-		for n := int(el.Seconds() * float64(rate)); due < n; due++ {
-			select {
-			case work <- due:
-			default: // the producer cannot keep up: the achieved rate is reported
-			}
-		}
+		sent++
+		expected += int64(b.pop.recipients(town, grid, worker))
 	}
-	tick.Stop()
-	close(work)
-	wg.Wait()
-	return sent.Load(), expected.Load()
-}
-
-var titles = []string{"占道经营", "垃圾堆放", "井盖缺失", "道路积水", "路灯不亮", "违章停车", "噪声扰民", "树木倒伏", "燃气泄漏报警", "交通事故"}
-
-// openInc is an incident the producer will close later.
-type openInc struct {
-	lc                 event.Lifecycle
-	town, grid, worker int
-}
-
-// incident returns the next change to commit: half the time, once there
-// are incidents older than 5 s, the closing of the oldest open one (so the
-// number of open incidents, and with it the gateway's state, stays steady
-// as in a real city), otherwise a new one.
-func (b *bench) incident() (event.Lifecycle, int, int, int) {
-	b.openMu.Lock()
-	if len(b.open) > 0 && time.Since(b.open[0].lc.At) > 5*time.Second && mrand.IntN(2) == 0 {
-		o := b.open[0]
-		b.open = b.open[1:]
-		b.openMu.Unlock()
-		now := time.Now()
-		lc := o.lc
-		lc.ID, lc.Version, lc.Action, lc.From, lc.To, lc.At, lc.EventID, lc.EventSource = lc.IncidentID+"/2", 2, "close", lc.To, event.Closed, now, "", ""
-		inc := lc.Incident
-		inc.Version, inc.State, inc.UpdatedAt = 2, event.Closed, now
-		if inc.Task != nil {
-			t := *inc.Task
-			t.State = event.Closed
-			inc.Task = &t
-		}
-		lc.Incident = inc
-		return lc, o.town, o.grid, o.worker
+	_ = cmd.Wait()
+	if st := cmd.ProcessState; st != nil {
+		b.producerCPU += (st.UserTime() + st.SystemTime()).Seconds()
 	}
-	b.openMu.Unlock()
-	lc, town, grid, worker := b.newIncident()
-	b.openMu.Lock()
-	b.open = append(b.open, openInc{lc, town, grid, worker})
-	b.openMu.Unlock()
-	return lc, town, grid, worker
-}
-
-// newIncident makes the first version of a new incident of about 1 KB (as
-// the dispatcher writes it), in a random grid, assigned to one of that
-// grid's workers for -assigned of them.
-func (b *bench) newIncident() (event.Lifecycle, int, int, int) {
-	n := b.nextID.Add(1)
-	p := b.pop
-	grid := mrand.IntN(p.grids)
-	town := townOfGrid(grid, p.towns)
-	worker := -1
-	if ws := p.workByGrid[grid]; len(ws) > 0 && mrand.Float64() < b.cfg.assigned {
-		worker = ws[mrand.IntN(len(ws))].widx // one of the grid's own workers
-	}
-	now := time.Now()
-	id := fmt.Sprintf("BENCH-%09d", n)
-	t := titles[n%int64(len(titles))]
-	state := event.Filed
-	inc := event.Incident{
-		ID: id, Version: 1, State: state, Category: "city.public", CategoryName: "市容环境", Severity: 2,
-		Title:       t + "（压测）",
-		Description: "网格员巡查发现" + t + "，位于" + townCode(town) + "附近，影响通行与周边居民生活，请相关部门尽快处置并反馈结果。现场已拍照留存，等待派遣。",
-		Source:      event.Grid, Sources: map[event.Source]int{event.Grid: 1}, EventCount: 1, EventIDs: []string{"EV-" + id},
-		Location: &event.Point{Lon: 120.1 + mrand.Float64()*0.2, Lat: 32.4 + mrand.Float64()*0.2}, Address: "泰州市姜堰区人民路" + strconv.Itoa(int(n%500)) + "号",
-		Place: gis.Place{
-			District: gis.Unit{Code: "321204000000", Name: "姜堰区"},
-			Town:     gis.Unit{Code: townCode(town), Name: "三水街道"},
-			Village:  gis.Unit{Code: townCode(town)[:9] + "001", Name: "示意社区", Schematic: true},
-			Grid:     gis.Unit{Code: gridCode(grid), Name: "第一网格", Schematic: true},
-		},
-		FirstSeen: now, LastSeen: now, UpdatedAt: now,
-	}
-	if worker >= 0 {
-		inc.Task = &event.TaskRef{ID: "TASK-" + id, State: state, Department: "城管局", WorkerID: workerID(worker), Deadline: now.Add(4 * time.Hour)}
-	}
-	lc := event.Lifecycle{Schema: event.Schema, ID: id + "/1", IncidentID: id, Version: 1, Action: "file", To: state,
-		Actor: event.Actor{ID: "wsbench", Role: "system"}, At: now, EventID: "EV-" + id, EventSource: event.Grid, Incident: inc}
-	return lc, town, grid, worker
+	return sent, expected
 }
 
 // slowResult is the slow-reader phase.
