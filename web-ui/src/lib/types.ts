@@ -78,6 +78,8 @@ export interface WallStats {
   open?: number
   closed?: number
   total?: number
+  /** Incidents by case state (all of them, not only today's). */
+  states?: Record<string, number>
 }
 
 export interface IncidentList {

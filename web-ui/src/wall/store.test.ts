@@ -76,11 +76,20 @@ describe('wall store', () => {
     expect(st.incidents.has('O0')).toBe(false)
   })
 
+  it('drops an incident on a remove delta unless the held copy is newer', () => {
+    const st = createWallStore()
+    st.channel.onSnapshot({ incidents: [inc('A', 2), inc('B', 5)] })
+    st.channel.onDelta('remove', { id: 'A', version: 3 })
+    st.channel.onDelta('remove', { id: 'B', version: 4 })
+    expect([...st.incidents.keys()]).toEqual(['B'])
+  })
+
   it('normalises stats: numbers only, negatives and junk dropped', () => {
     expect(normaliseStats(null)).toBeNull()
     expect(normaliseStats({ today: { hotline: '3', grid: -1, emergency: 'x', traffic: 2.6, bogus: 1 }, open: NaN, closed: 4, total: null })).toEqual({
       today: { hotline: 3, traffic: 3 },
       closed: 4,
     })
+    expect(normaliseStats({ states: { dispatched: 5, received: 0, x: 'y' } })?.states).toEqual({ dispatched: 5 })
   })
 })

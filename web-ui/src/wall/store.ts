@@ -57,6 +57,14 @@ export function normaliseStats(v: unknown): WallStats | null {
     }
   }
   const out: WallStats = { today }
+  if (typeof s.states === 'object' && s.states !== null) {
+    const states: Record<string, number> = {}
+    for (const [k, v] of Object.entries(s.states as Record<string, unknown>)) {
+      const n = count(v)
+      if (n !== undefined && n > 0) states[k] = n
+    }
+    out.states = states
+  }
   const open = count(s.open)
   const closed = count(s.closed)
   const total = count(s.total)
@@ -131,6 +139,14 @@ export function createWallStore(): WallStore {
         if (isNew) evict()
         bumpSoon()
         if (isNew) for (const fn of listeners) fn(data)
+      } else if (kind === 'remove') {
+        // The incident left this channel's scope (console and mobile channels; harmless here).
+        const r = data as { id?: unknown; version?: unknown } | null
+        const old = typeof r?.id === 'string' ? incidents.get(r.id) : undefined
+        if (old && versionOf(old) <= (num(r?.version) ?? Infinity)) {
+          incidents.delete(old.id)
+          bumpSoon()
+        }
       } else if (kind === 'stats') {
         const st = normaliseStats(data)
         if (st) stats.value = st
