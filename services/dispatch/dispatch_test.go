@@ -1,20 +1,17 @@
 package dispatch
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
-	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
 )
 
@@ -24,21 +21,6 @@ func defaultRules(t *testing.T) func() *routing.Rules {
 		t.Fatal(err)
 	}
 	return func() *routing.Rules { return r }
-}
-
-func newStore(t *testing.T) *redisstore.Store {
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
-	t.Cleanup(func() { _ = s.Flush(context.Background()) })
-	return s
-}
-
-type memPub struct{ msgs []kafka.Message }
-
-func (p *memPub) Publish(_ context.Context, msgs ...kafka.Message) error {
-	p.msgs = append(p.msgs, msgs...)
-	return nil
 }
 
 func sampleEvent() event.Event {
@@ -74,8 +56,8 @@ func TestOpen(t *testing.T) {
 }
 
 func TestHandleIsIdempotentAndFuses(t *testing.T) {
-	st := newStore(t)
-	pub := &memPub{}
+	st := testenv.Store(t)
+	pub := &testenv.Publisher{}
 	d := New(st, pub, kafkabus.Topics{Prefix: "x."}, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ev := sampleEvent()
 	b, _ := json.Marshal(ev)
@@ -84,10 +66,10 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(pub.msgs) != 2 {
-		t.Fatalf("published %d lifecycle records, want 2", len(pub.msgs))
+	if len(pub.Msgs) != 2 {
+		t.Fatalf("published %d lifecycle records, want 2", len(pub.Msgs))
 	}
-	for _, m := range pub.msgs {
+	for _, m := range pub.Msgs {
 		if m.Topic != "x.tasks" || string(m.Key) != "INC-1" {
 			t.Errorf("record %s key %s", m.Topic, m.Key)
 		}
@@ -102,8 +84,8 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(pub.msgs) != 3 {
-		t.Fatalf("published %d, want 3", len(pub.msgs))
+	if len(pub.Msgs) != 3 {
+		t.Fatalf("published %d, want 3", len(pub.Msgs))
 	}
 	inc, err := st.Incident(t.Context(), "INC-1")
 	if err != nil {
@@ -120,8 +102,8 @@ func TestHandleIsIdempotentAndFuses(t *testing.T) {
 // Within one consumer batch a later record sees what an earlier one
 // decided, though nothing is in the projection until Flush.
 func TestBatchReadsItsOwnDecisions(t *testing.T) {
-	st := newStore(t)
-	d := New(st, &memPub{}, kafkabus.Topics{Prefix: "x."}, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st := testenv.Store(t)
+	d := New(st, &testenv.Publisher{}, kafkabus.Topics{Prefix: "x."}, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ev := sampleEvent()
 	ev2 := ev
 	ev2.ID, ev2.SourceRef = "EV-2", "WG-2"

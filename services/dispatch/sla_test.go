@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
@@ -15,8 +16,8 @@ import (
 // per scan until its level matches its 超时倍数; a task with time left only
 // gets a warning.
 func TestSLAEscalatesOverdueTasks(t *testing.T) {
-	st := newStore(t)
-	pub := &memPub{}
+	st := testenv.Store(t)
+	pub := &testenv.Publisher{}
 	topics := kafkabus.Topics{Prefix: "x."}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := New(st, pub, topics, defaultRules(t), log)
@@ -29,12 +30,12 @@ func TestSLAEscalatesOverdueTasks(t *testing.T) {
 	sla := NewSLA(st, pub, topics, log)
 	scanAt := func(at time.Time) (cmds, alerts int) {
 		t.Helper()
-		pub.msgs = nil
+		pub.Msgs = nil
 		sla.now = func() time.Time { return at }
 		if err := sla.Scan(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range pub.msgs {
+		for _, m := range pub.Msgs {
 			switch m.Topic {
 			case topics.Commands():
 				cmds++

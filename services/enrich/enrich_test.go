@@ -1,7 +1,6 @@
 package enrich
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -9,26 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
-	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
-func newStore(t *testing.T) *redisstore.Store {
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
-	t.Cleanup(func() { _ = s.Flush(context.Background()) })
-	return s
-}
-
 // enrichOne runs one raw record through Handle and returns the event.
-func enrichOne(t *testing.T, e *Enricher, pub *memPub, src event.Source, ref, body string, at time.Time) event.Event {
+func enrichOne(t *testing.T, e *Enricher, pub *testenv.Publisher, src event.Source, ref, body string, at time.Time) event.Event {
 	t.Helper()
 	raw := event.Raw{Schema: event.Schema, ID: event.EventID(src, ref), Source: src, SourceRef: ref, ReceivedAt: at, Body: json.RawMessage(body)}
 	b, _ := json.Marshal(raw)
@@ -36,7 +25,7 @@ func enrichOne(t *testing.T, e *Enricher, pub *memPub, src event.Source, ref, bo
 		t.Fatal(err)
 	}
 	var ev event.Event
-	if err := json.Unmarshal(pub.msgs[len(pub.msgs)-1].Value, &ev); err != nil {
+	if err := json.Unmarshal(pub.Msgs[len(pub.Msgs)-1].Value, &ev); err != nil {
 		t.Fatal(err)
 	}
 	return ev
@@ -50,8 +39,8 @@ func TestFusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &memPub{}
-	e := New(city, newStore(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pub := &testenv.Publisher{}
+	e := New(city, testenv.Store(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	min := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 	first := enrichOne(t, e, pub, event.Emergency, "SMOKE-1", `{"alarm_id":"SMOKE-1","alarm_type":"smoke","lon":120.1300,"lat":32.5100}`, t0)
@@ -80,25 +69,18 @@ func TestFusion(t *testing.T) {
 	}
 }
 
-type memPub struct{ msgs []kafka.Message }
-
-func (p *memPub) Publish(_ context.Context, msgs ...kafka.Message) error {
-	p.msgs = append(p.msgs, msgs...)
-	return nil
-}
-
 func TestHandlePlacesAndPublishes(t *testing.T) {
 	city, err := sample.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &memPub{}
-	e := New(city, newStore(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	pub := &testenv.Publisher{}
+	e := New(city, testenv.Store(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ev := enrichOne(t, e, pub, event.Emergency, "A1", `{"alarm_id":"A1","alarm_type":"119","lon":120.13,"lat":32.51}`, time.Now())
-	if len(pub.msgs) != 1 || pub.msgs[0].Topic != "x.events" {
-		t.Fatalf("published %v", pub.msgs)
+	if len(pub.Msgs) != 1 || pub.Msgs[0].Topic != "x.events" {
+		t.Fatalf("published %v", pub.Msgs)
 	}
-	if ev.Place.Town.Code == "" || ev.Place.Grid.Code == "" || ev.Category != "emergency.fire" || string(pub.msgs[0].Key) != ev.IncidentID {
+	if ev.Place.Town.Code == "" || ev.Place.Grid.Code == "" || ev.Category != "emergency.fire" || string(pub.Msgs[0].Key) != ev.IncidentID {
 		t.Fatalf("event %+v", ev)
 	}
 	fire := 0

@@ -1,7 +1,6 @@
 package open311
 
 import (
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/dispatch"
@@ -28,23 +25,13 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/routing"
 )
 
-type memPub struct{ msgs []kafka.Message }
-
-func (p *memPub) Publish(_ context.Context, msgs ...kafka.Message) error {
-	p.msgs = append(p.msgs, msgs...)
-	return nil
-}
-
-func setup(t *testing.T) (*fiber.App, *memPub, *redisstore.Store) {
+func setup(t *testing.T) (*fiber.App, *testenv.Publisher, *redisstore.Store) {
 	city, err := sample.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
-	t.Cleanup(func() { _ = st.Flush(context.Background()) })
-	pub := &memPub{}
+	st := testenv.Store(t)
+	pub := &testenv.Publisher{}
 	in := ingest.New(pub, kafkabus.Topics{Prefix: "x."}, st, city, time.UTC, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	app := fiber.New()
 	New(in, st, time.UTC).Register(app)
@@ -116,15 +103,15 @@ func TestPostAndReadBack(t *testing.T) {
 		t.Fatalf("post: %d %s", code, b)
 	}
 	// Retried: the same request, nothing published twice.
-	if _, b2 := call(t, app, "POST", "/open311/v2/requests.json", "application/x-www-form-urlencoded", vals.Encode()); !strings.Contains(string(b2), created[0].ID) || len(pub.msgs) != 1 {
-		t.Fatalf("retry: %s, %d published", b2, len(pub.msgs))
+	if _, b2 := call(t, app, "POST", "/open311/v2/requests.json", "application/x-www-form-urlencoded", vals.Encode()); !strings.Contains(string(b2), created[0].ID) || len(pub.Msgs) != 1 {
+		t.Fatalf("retry: %s, %d published", b2, len(pub.Msgs))
 	}
 	if code, _ = call(t, app, "GET", "/open311/v2/requests/"+created[0].ID+".json", "", ""); code != 404 {
 		t.Fatalf("before the pipeline ran: %d", code)
 	}
 	// The pipeline (enricher, dispatcher) opens the incident.
 	var rawRec event.Raw
-	_ = json.Unmarshal(pub.msgs[0].Value, &rawRec)
+	_ = json.Unmarshal(pub.Msgs[0].Value, &rawRec)
 	ev := event.Event{Schema: event.Schema, ID: rawRec.ID, IncidentID: event.IncidentIDFor(rawRec.ID), Source: event.Hotline,
 		Category: "city.component.road", CategoryName: "道路破损", Department: "交通运输局", Severity: 4, ReceivedAt: time.Now()}
 	rules, _ := routing.Default(time.UTC)

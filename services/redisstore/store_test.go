@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -14,14 +12,6 @@ import (
 
 // This suite runs against miniredis in make test and against a real Redis
 // server in make test-integration (TEST_REDIS_ADDR).
-
-func newStore(t *testing.T) *redisstore.Store {
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	t.Cleanup(func() { rdb.Close() })
-	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
-	t.Cleanup(func() { _ = s.Flush(t.Context()) })
-	return s
-}
 
 func lifecycle(id string, v int, state event.State, at time.Time, src event.Source) event.Lifecycle {
 	lc := event.Lifecycle{Schema: event.Schema, ID: id + "/" + string(rune('0'+v)), IncidentID: id, Version: v, To: state, At: at,
@@ -33,7 +23,7 @@ func lifecycle(id string, v int, state event.State, at time.Time, src event.Sour
 }
 
 func TestSuiteStoreApplyIsIdempotentAndOrdered(t *testing.T) {
-	s := newStore(t)
+	s := testenv.Store(t)
 	ctx := t.Context()
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -85,7 +75,7 @@ func TestSuiteStoreApplyIsIdempotentAndOrdered(t *testing.T) {
 }
 
 func TestSuiteStoreTicketsAndMarks(t *testing.T) {
-	s := newStore(t)
+	s := testenv.Store(t)
 	ctx := t.Context()
 	if err := s.PutTicket(ctx, "abc", []byte(`{"role":"viewer"}`), 30*time.Second); err != nil {
 		t.Fatal(err)

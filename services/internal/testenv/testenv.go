@@ -6,14 +6,21 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/embedded"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 // Real reports whether tests must run against real servers.
@@ -82,4 +89,32 @@ func Testdata(t testing.TB, name string) string {
 		}
 		dir = parent
 	}
+}
+
+// Store returns a projection store on the test's Redis with a unique key
+// prefix, flushed when the test ends.
+func Store(t testing.TB) *redisstore.Store {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: Redis(t)})
+	s := redisstore.New(rdb, Prefix(t), time.UTC)
+	t.Cleanup(func() {
+		_ = s.Flush(context.Background())
+		rdb.Close()
+	})
+	return s
+}
+
+// Publisher records what is published instead of writing to Kafka, for
+// unit tests of a single stage (the suites use a real broker).
+type Publisher struct {
+	mu   sync.Mutex
+	Msgs []kafka.Message
+}
+
+// Publish records msgs.
+func (p *Publisher) Publish(_ context.Context, msgs ...kafka.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Msgs = append(p.Msgs, msgs...)
+	return nil
 }
