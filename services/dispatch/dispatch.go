@@ -276,7 +276,7 @@ func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle
 		reason += " (rule: " + route.Rule + ")"
 	}
 	c2, t2, err := casestate.Decide(c1, casestate.Command{Action: casestate.AutoDispatch, Actor: system, BaseVersion: 1, At: at,
-		Department: route.Department, Deadline: rules.Deadline(route, at), Reason: reason})
+		Department: route.Department, WorkerID: route.WorkerID, Deadline: rules.Deadline(route, at), Reason: reason})
 	if err != nil {
 		return []event.Lifecycle{received}
 	}

@@ -73,6 +73,7 @@ type Reporter struct {
 	Phone    string `json:"phone,omitempty"`
 	IDNumber string `json:"id_number,omitempty"`
 	WorkerID string `json:"worker_id,omitempty"`
+	Grid     string `json:"grid,omitempty"` // a grid worker's own grid cell
 }
 
 // Event is one report from one source, normalised and enriched: the message

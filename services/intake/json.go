@@ -174,7 +174,7 @@ func Parse(src event.Source, item []byte, received time.Time, loc *time.Location
 		}
 		c = &in.common
 		r.SourceRef = required(&es, "report_id", in.ReportID, maxRef)
-		r.Reporter = event.Reporter{WorkerID: required(&es, "worker_id", in.WorkerID, 64)}
+		r.Reporter = event.Reporter{WorkerID: required(&es, "worker_id", in.WorkerID, 64), Grid: optional(&es, "grid_code", in.GridCode, 20)}
 		r.Description = optional(&es, "description", in.Description, maxText)
 		r.OccurredAt = parseTime(&es, "reported_at", in.ReportedAt, received, loc)
 		if len(in.Photos) > 9 {

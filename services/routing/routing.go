@@ -65,11 +65,14 @@ type RuleSpec struct {
 		Town       []string `yaml:"town"`
 		MaxSev     int      `yaml:"max_severity"` // matches severity ≤ this (1 = I)
 	} `yaml:"match"`
-	Department   string   `yaml:"department"`
-	Allowed      string   `yaml:"allowed"` // Go duration ("4h") or "N working days"
-	WorkingTime  bool     `yaml:"working_time"`
-	AutoDispatch *bool    `yaml:"auto_dispatch"`
-	Escalation   []string `yaml:"escalation"`
+	Department   string `yaml:"department"`
+	Allowed      string `yaml:"allowed"` // Go duration ("4h") or "N working days"
+	WorkingTime  bool   `yaml:"working_time"`
+	AutoDispatch *bool  `yaml:"auto_dispatch"`
+	// AssignReporter gives a grid worker's report in their own grid cell
+	// to that worker (自行处置).
+	AssignReporter bool     `yaml:"assign_reporter"`
+	Escalation     []string `yaml:"escalation"`
 }
 
 // Decision is what the rules say for one report.
@@ -79,7 +82,10 @@ type Decision struct {
 	Allowed      time.Duration // 0 = the category's time allowed
 	WorkingTime  bool
 	AutoDispatch bool
-	Escalation   []string
+	// WorkerID is the worker to assign (a grid report in the reporter's
+	// own grid under an assign_reporter rule), else "".
+	WorkerID   string
+	Escalation []string
 }
 
 // Rules are loaded, validated rules with their calendar. Safe for
@@ -225,6 +231,9 @@ func (r *Rules) Decide(ev event.Event) Decision {
 			d.AutoDispatch = *rs.AutoDispatch
 		}
 		d.Escalation = rs.Escalation
+		if rs.AssignReporter && ev.Reporter.WorkerID != "" && ev.Reporter.Grid != "" && ev.Reporter.Grid == ev.Place.Grid.Code {
+			d.WorkerID = ev.Reporter.WorkerID
+		}
 		return d
 	}
 	return d

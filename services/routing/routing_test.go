@@ -139,3 +139,16 @@ fusion:
 		t.Fatalf("bad fusion accepted: %v", err)
 	}
 }
+
+func TestGridReportInOwnGridGoesToTheReporter(t *testing.T) {
+	r, _ := Default(shanghai)
+	ev := event.Event{Source: event.Grid, Category: "city.street.vendor", Reporter: event.Reporter{WorkerID: "W1", Grid: "321204004012004"}}
+	ev.Place.Grid.Code = "321204004012004"
+	if d := r.Decide(ev); d.WorkerID != "W1" || !d.AutoDispatch {
+		t.Fatalf("own grid: %+v", d)
+	}
+	ev.Place.Grid.Code = "321204004012005"
+	if d := r.Decide(ev); d.WorkerID != "" {
+		t.Fatalf("another grid: %+v", d)
+	}
+}
