@@ -164,8 +164,10 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { d.watchRouting(gctx); return nil })
+	var consumers []*kafkabus.Consumer
 	consume := func(group string, topics []string, p kafkabus.Processor) {
 		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics}, d.Producer, d.Topics.DLQ(), busMetrics, log)
+		consumers = append(consumers, c)
 		g.Go(func() error { return c.RunBatch(gctx, p) })
 	}
 	if has("enricher") {
@@ -188,7 +190,18 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Simple(proj.Handle))
 	}
 
-	fapp, err := d.HTTP(target, reg)
+	fapp, err := d.HTTP(target, reg, func(context.Context) error {
+		var stalled []string
+		for _, c := range consumers {
+			if c.Stalled() {
+				stalled = append(stalled, c.Group())
+			}
+		}
+		if len(stalled) > 0 {
+			return fmt.Errorf("no progress for %v while records wait: %s", kafkabus.StallAfter, strings.Join(stalled, ", "))
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -274,7 +287,8 @@ func authSecret(cfg config.Config, target string, log *slog.Logger) ([]byte, err
 // HTTP builds the fiber app of a target: health endpoints always, intake
 // and Open311 for ingest, the query/command API and the UI for api. The
 // websocket and /metrics are served beside it on net/http (see Run).
-func (d *Deps) HTTP(target string, reg prometheus.Registerer) (*fiber.App, error) {
+// consumers is the readiness check of this process's consumers.
+func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(context.Context) error) (*fiber.App, error) {
 	has := func(t string) bool { return target == "all" || target == t }
 	log := d.Log
 	fapp := fiber.New(fiber.Config{
@@ -282,8 +296,9 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer) (*fiber.App, error
 		ErrorHandler: errorHandler(log),
 	})
 	api.Health{Checks: map[string]func(context.Context) error{
-		"kafka": func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
-		"redis": d.Store.Ping,
+		"kafka":     func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
+		"redis":     d.Store.Ping,
+		"consumers": consumers,
 		"gis": func(context.Context) error {
 			if d.City == nil {
 				return errors.New("not loaded")

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"sort"
@@ -28,7 +29,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	fapp, err := d.HTTP("all", prometheus.NewRegistry())
+	fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +45,25 @@ type Consumer struct {
 	dlqTo string
 	log   *slog.Logger
 	m     *Metrics
+
+	progress atomic.Int64 // unix nanoseconds of the last commit
+	lag      atomic.Int64
 }
+
+// StallAfter is how long a consumer may make no progress while records
+// wait before Stalled reports it (RELIABILITY.md: readers can stall after a
+// broker restart).
+const StallAfter = time.Minute
+
+// Stalled reports whether records are waiting (lag > 0) and nothing was
+// committed for StallAfter; /readyz turns unready then.
+func (c *Consumer) Stalled() bool {
+	last := time.Unix(0, c.progress.Load())
+	return c.lag.Load() > 0 && time.Since(last) > StallAfter
+}
+
+// Group is the consumer group id.
+func (c *Consumer) Group() string { return c.cfg.GroupID }
 
 // NewConsumer creates the group member. Records that fail are published to
 // dlqTopic through dlq with their origin in headers.
@@ -161,6 +180,7 @@ func (c *Consumer) finish(ctx context.Context, p Processor, outs, handled []kafk
 	if err := c.r.CommitMessages(ctx, handled...); err != nil {
 		return fmt.Errorf("commit %d records: %w", len(handled), err)
 	}
+	c.progress.Store(time.Now().UnixNano())
 	return nil
 }
 
@@ -273,9 +293,7 @@ func DeadLetter(topic, group string, m kafka.Message, reason error) kafka.Messag
 }
 
 func (c *Consumer) reportLag(stop <-chan struct{}) {
-	if c.m == nil {
-		return
-	}
+	c.progress.Store(time.Now().UnixNano())
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
@@ -284,7 +302,10 @@ func (c *Consumer) reportLag(stop <-chan struct{}) {
 			return
 		case <-t.C:
 			s := c.r.Stats()
-			c.m.Lag.WithLabelValues(c.cfg.GroupID).Set(float64(max(s.Lag, 0)))
+			c.lag.Store(max(s.Lag, 0))
+			if c.m != nil {
+				c.m.Lag.WithLabelValues(c.cfg.GroupID).Set(float64(max(s.Lag, 0)))
+			}
 		}
 	}
 }
