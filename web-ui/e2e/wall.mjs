@@ -124,8 +124,9 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
 
   // The incident card, opened from the ticker.
   if (card && ticker > 0) {
-    // A DOM click: the newest entry keeps sliding while incidents arrive, so it is never "stable".
-    await page.$eval('[data-ticker-item]', (el) => el.click())
+    // A DOM click (entries keep moving while incidents arrive, so they are never "stable"), on an
+    // incident with a place if there is one, so the map flies to it.
+    await page.$$eval('[data-ticker-item]', (els) => (els.find((e) => !e.querySelector('.unplaced')) ?? els[0])?.click())
     const card = await page
       .waitForSelector('[data-incident-card]', { state: 'attached', timeout: 30000 })
       .then(() => true)

@@ -15,7 +15,7 @@ import { RESOURCE_KINDS, SEVERITIES } from '../lib/format'
 
 /** Groups of style layers the wall's layer toggles switch together. */
 export const TOGGLES = {
-  incidents: ['incidents-halo', 'incidents', 'incident-selected'],
+  incidents: ['incidents-halo', 'incidents', 'incident-icons', 'incident-selected'],
   heat: ['incidents-heat'],
   resources: ['resources-main', 'resources-detail'],
   villages: ['villages-line'],
@@ -57,6 +57,8 @@ export const SRC = {
 } as const
 
 export const INCIDENT_LAYER = 'incidents'
+/** Category symbols, drawn instead of plain circles once zoomed in. */
+export const ICON_LAYER = 'incident-icons'
 
 const severityColor: ExpressionSpecification = [
   'match',
@@ -86,6 +88,11 @@ function incidentRadius(s: number, extra = 0): DataDrivenPropertyValueSpecificat
   const base: ExpressionSpecification = ['*', bySize, bySeverity, s]
   const z = Math.log2(Math.max(s, 0.25))
   return ['interpolate', ['linear'], ['zoom'], 8 + z, ['*', base, 0.8], 10 + z, base, 13 + z, ['*', base, 1.6], 16 + z, ['*', base, 2.2]] as unknown as DataDrivenPropertyValueSpecification<number>
+}
+
+/** Symbol size (a multiple of the icon's design size): grows with fused reports, and with the UI. */
+export function iconSize(s: number): DataDrivenPropertyValueSpecification<number> {
+  return ['interpolate', ['linear'], ['get', 'n'], 1, 0.75 * s, 5, 1 * s, 20, 1.3 * s] as unknown as DataDrivenPropertyValueSpecification<number>
 }
 
 /** Paint properties that depend on the UI scale, by layer id. */
@@ -267,6 +274,23 @@ export function wallStyle(s: number): StyleSpecification {
         'circle-stroke-color': ['match', ['get', 'sev'], [1, 2], '#ffffff', '#041226'],
         'circle-stroke-opacity': ['case', ['==', ['get', 'open'], 1], 0.8, 0.3],
         ...paint.incidents,
+      },
+    },
+    {
+      id: ICON_LAYER,
+      type: 'symbol',
+      source: SRC.incidents,
+      // The zoom at which symbols replace circles is set by the map once it knows the home view.
+      minzoom: 12,
+      layout: {
+        'icon-image': ['concat', 'inc-', ['get', 'g'], '-', ['to-string', ['get', 'sev']]],
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+        'symbol-sort-key': ['-', 10, ['get', 'sev']],
+        'icon-size': iconSize(s),
+      },
+      paint: {
+        'icon-opacity': ['case', ['==', ['get', 'open'], 1], 1, 0.45],
       },
     },
     {
