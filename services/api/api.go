@@ -23,6 +23,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/gis"
 	"github.com/citybrain-ioc/citybrain/gis/crs"
 	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
@@ -122,18 +123,74 @@ func (a *API) listIncidents(c *fiber.Ctx) error {
 		}
 		q.Offset = n
 	}
-	switch c.Query("state") {
+	state := c.Query("state")
+	switch state {
 	case "", "all":
 	case "open":
 		q.OpenOnly = true
 	default:
-		return bad(c, fiber.StatusBadRequest, "state", "want open or all")
+		if !event.State(state).Valid() {
+			return bad(c, fiber.StatusBadRequest, "state", "want open, all or a case state (received, dispatched, …)")
+		}
 	}
-	items, total, err := a.store.Incidents(c.UserContext(), q)
+	f := filter{state: state, source: c.Query("source"), category: c.Query("category"), town: c.Query("town"), q: strings.TrimSpace(c.Query("q")), overdue: c.Query("overdue") == "true"}
+	if f.state == "open" || f.state == "all" {
+		f.state = ""
+	}
+	if !f.any() {
+		items, total, err := a.store.Incidents(c.UserContext(), q)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"items": items, "total": total, "offset": q.Offset, "limit": q.Limit})
+	}
+	// Filtered: over the cached cases (the most recently updated ones).
+	cases, err := a.cases(c.UserContext())
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"items": items, "total": total, "offset": q.Offset, "limit": q.Limit})
+	now := time.Now()
+	var out []event.Incident
+	for _, cs := range cases {
+		if (q.OpenOnly && !cs.Incident.State.Open()) || !f.match(cs.Incident, now) {
+			continue
+		}
+		out = append(out, cs.Incident)
+	}
+	total := len(out)
+	out = out[min(q.Offset, total):min(q.Offset+q.Limit, total)]
+	if out == nil {
+		out = []event.Incident{}
+	}
+	return c.JSON(fiber.Map{"items": out, "total": total, "offset": q.Offset, "limit": q.Limit})
+}
+
+// filter selects incidents for the queue: by state, source, category code,
+// town code, overdue, and text (title, address, description, place names).
+type filter struct {
+	state, source, category, town, q string
+	overdue                          bool
+}
+
+func (f filter) any() bool {
+	return f.state != "" || f.source != "" || f.category != "" || f.town != "" || f.q != "" || f.overdue
+}
+
+func (f filter) match(inc event.Incident, now time.Time) bool {
+	if (f.state != "" && string(inc.State) != f.state) || (f.category != "" && inc.Category != f.category) ||
+		(f.town != "" && inc.Place.Town.Code != f.town) || (f.source != "" && inc.Sources[event.Source(f.source)] == 0) {
+		return false
+	}
+	if f.overdue && (inc.Task == nil || !inc.State.Open() || !now.After(inc.Task.Deadline)) {
+		return false
+	}
+	if f.q != "" {
+		text := inc.Title + " " + inc.Address + " " + inc.Description + " " + inc.CategoryName + " " + inc.Place.Town.Name + " " + inc.Place.Village.Name + " " + inc.ID
+		if !strings.Contains(text, f.q) {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {

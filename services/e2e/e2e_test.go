@@ -312,6 +312,16 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 			t.Errorf("%s incident %s state %s, want %s", inc.Source, inc.ID, inc.State, want)
 		}
 	}
+	// Filters: by source, by text, by state.
+	for query, want := range map[string]int{"source=traffic": 2, "source=hotline&q=垃圾": 1, "state=received": 1, "q=不存在的内容": 0, "town=" + list.Items[0].Place.Town.Code: -1} {
+		var got struct{ Total int }
+		if code := s.do("GET", "/api/v1/incidents?"+query, "", nil, &got); code != 200 || (want >= 0 && got.Total != want) || (want < 0 && got.Total < 1) {
+			t.Errorf("filter %s: %d, total %d, want %d", query, code, got.Total, want)
+		}
+	}
+	if code := s.do("GET", "/api/v1/incidents?state=bogus", "", nil, nil); code != 400 {
+		t.Errorf("bad state filter: %d", code)
+	}
 	var one incident
 	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID, "", nil, &one); code != 200 || len(one.Timeline) < 1 {
 		t.Fatalf("incident detail: %d %+v", code, one)

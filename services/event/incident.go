@@ -33,6 +33,16 @@ const (
 	Merged             State = "merged"
 )
 
+// Valid reports whether s is one of the case states.
+func (s State) Valid() bool {
+	switch s {
+	case Received, Filed, Rejected, Dispatched, Accepted, InProgress, Suspended, ExtensionRequested,
+		Returned, Handled, Verified, Closed, Visited, Rated, Reopened, Merged:
+		return true
+	}
+	return false
+}
+
 // Open reports whether a case in this state still needs work.
 func (s State) Open() bool {
 	switch s {
