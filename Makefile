@@ -97,10 +97,11 @@ bench-cluster: $(GIS_DATA)
 	$(GO) run ./scripts/cluster/bench $(BENCH_FLAGS)
 
 ## validate-deploy: docker-compose (deploy/composecheck) and the Kubernetes manifests (kustomize
-## build, strict k8s.io/api decoding, project rules: deploy/kubernetes/check), offline.
+## build, strict k8s.io/api decoding, project rules) and the Grafana dashboard (deploy/kubernetes/check),
+## offline.
 validate-deploy:
 	cd deploy/composecheck && GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../docker-compose.yml
-	cd deploy/kubernetes/check && GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../base ../overlays/county
+	cd deploy/kubernetes/check && GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../base ../overlays/county ../../grafana/citybrain.json
 
 lint:
 	$(GO) vet $(MODULES)

@@ -512,3 +512,20 @@ func (c *Cluster) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	}
 	return dls, nil
 }
+
+// Records reads a whole topic and returns the record values, one per line
+// of the console consumer (JSON values have no newlines).
+func (c *Cluster) Records(ctx context.Context, topic string) ([]string, error) {
+	out, err := c.KafkaTool(ctx, "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", c.Brokers(),
+		"--topic", topic, "--from-beginning", "--timeout-ms", "10000")
+	if err != nil && out == "" {
+		return nil, err
+	}
+	var vals []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "{") {
+			vals = append(vals, line)
+		}
+	}
+	return vals, nil
+}

@@ -52,8 +52,9 @@
 #   INGEST_RATE_PER_MINUTE  per-client intake limit (default 100000000: all local load comes from
 #                        one address, 127.0.0.1)
 #
-# Note: every process of the run shares one Redis; REDIS_PREFIX is set per run but the services
-# do not read it yet (services/config), so two runs must not share one REDIS_ADDR.
+# Two runs can share one Kafka and one Redis (their TOPIC_PREFIX and REDIS_PREFIX differ), but the
+# `kafka` and `redis` fault commands act only on servers the run started itself.
+# shellcheck disable=SC2153 # KAFKA_PORT, REDIS_PORT, … come from the run's env file
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -278,7 +279,6 @@ cmd_stop() {
 		for ((i = 1; i <= CLUSTER_N; i++)); do cmd_signal TERM "$t" "$i" & pids+=($!); done
 	done
 	for p in "${pids[@]}"; do wait "$p" || true; done
-	# shellcheck disable=SC2153 # KAFKA_PORT and REDIS_PORT come from the run's env file
 	if [[ -n "$OWN_KAFKA" ]]; then KAFKA_PORT="$KAFKA_PORT" KAFKA_DATA_DIR="$KAFKA_DATA_DIR" "$root/scripts/dev/kafka.sh" stop || true; fi
 	if [[ -n "$OWN_REDIS" ]]; then REDIS_PORT="$REDIS_PORT" REDIS_DATA_DIR="$REDIS_DATA_DIR" "$root/scripts/dev/redis.sh" stop || true; fi
 	say "cluster $RUN_ID stopped (logs kept in $run/logs; delete $run to reclaim its Kafka data)"

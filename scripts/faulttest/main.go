@@ -47,6 +47,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -79,6 +80,7 @@ type config struct {
 	flushRepair   string
 	flushNotice   time.Duration
 	unwritableFor time.Duration
+	xfail         map[string]bool
 	only          string
 }
 
@@ -100,7 +102,19 @@ func run() error {
 	flag.DurationVar(&c.unwritableFor, "unwritable-for", 20*time.Second, "how long the unwritable fault makes the events topic refuse writes")
 	flag.StringVar(&c.only, "faults", "enricher,dispatcher,kafka,redis,ws,realtime",
 		"the faults to inject, in this order: "+strings.Join(faultNames, ","))
+	xfail := flag.String("xfail", "", "known defects (comma-separated: "+strings.Join(knownNames(), ",")+
+		") whose findings are reported as KNOWN instead of failing the run")
 	flag.Parse()
+	c.xfail = map[string]bool{}
+	for _, k := range strings.Split(*xfail, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if _, ok := knownDefects[k]; !ok {
+			return fmt.Errorf("-xfail: unknown defect %q (known: %s)", k, strings.Join(knownNames(), ", "))
+		}
+		c.xfail[k] = true
+	}
 	if c.flushRepair != "restart" && c.flushRepair != "rebuild" {
 		return fmt.Errorf("-flush-repair=%q: want restart or rebuild", c.flushRepair)
 	}
@@ -219,9 +233,10 @@ type test struct {
 	checks  []checkResult
 	figures []string
 
-	mu    sync.Mutex
-	down  map[string]bool // processes stopped on purpose
-	exits []string        // processes that exited on their own
+	mu            sync.Mutex
+	flushRepaired time.Time       // when the last Redis flush was repaired
+	down          map[string]bool // processes stopped on purpose
+	exits         []string        // processes that exited on their own
 }
 
 type fault struct {
@@ -238,10 +253,61 @@ type faultResult struct {
 }
 
 type checkResult struct {
-	name string
-	ok   bool
-	text string
+	name  string
+	ok    bool
+	text  string
+	known string // the known defect that explains every failure of the check ("" = none)
 }
+
+// status is how a check ends: ok, FAIL, or KNOWN (failed, every failure
+// explained by a known defect that -xfail names).
+func (c checkResult) status(xfail map[string]bool) string {
+	switch {
+	case c.ok:
+		return "ok   "
+	case c.known != "" && xfail[c.known]:
+		return "KNOWN"
+	}
+	return "FAIL "
+}
+
+// knownDefects are defects of the services this test finds today (see the
+// report in docs/capacity.md's fault-test section and the commit message);
+// each check failure is attributed to one only when the evidence says so.
+var knownDefects = map[string]string{
+	"flush-window": "the dispatcher and projector keep writing into a flushed Redis until the dispatchers restart: " +
+		"a report fused into an incident that already exists re-opens it (a second, different <incident>/v1 on the tasks " +
+		"topic; the rebuild keeps the first and drops the report), and a later version applied to the empty store makes the " +
+		"rebuild skip the earlier ones (the audit trail starts after v1) " +
+		"(services/dispatch reads the projection as its state; projection.EnsureBuilt runs only at start-up)",
+	"dlq-transient": "healthy records dead-lettered because Kafka was unreachable for longer than the consumer's " +
+		"bounded attempts (services/kafkabus.Consumer.process): saved here only because the broker restart's rebalance " +
+		"redelivered them",
+	"commit-exit": "a consumer ends its process when a commit times out while the broker is away " +
+		"(services/kafkabus.Consumer: \"commit …: context deadline exceeded\"); a supervisor restarts it",
+}
+
+func union(a, b map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for k, v := range a {
+		out[k] = out[k] || v
+	}
+	for k, v := range b {
+		out[k] = out[k] || v
+	}
+	return out
+}
+
+func knownNames() []string {
+	var out []string
+	for k := range knownDefects {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var transientReason = regexp.MustCompile(`(?i)connection refused|dial tcp|not leader|coordinator|timeout|deadline exceeded|broken pipe|EOF|leader not available|not enough replicas|connection reset`)
 
 func (t *test) logf(format string, args ...any) {
 	fmt.Printf("faulttest %6.1fs  %s\n", time.Since(t.start).Seconds(), fmt.Sprintf(format, args...))
@@ -297,6 +363,7 @@ func (t *test) fault(name string) (fault, bool) {
 				if err := notice(ctx); err != nil {
 					return err
 				}
+				defer t.flushed()
 				_, err := cl.Citybrain(ctx, "rebuild")
 				return err
 			}}, true
@@ -305,6 +372,7 @@ func (t *test) fault(name string) (fault, bool) {
 			if err := notice(ctx); err != nil {
 				return err
 			}
+			defer t.flushed()
 			return t.parallel(ctx, "dispatcher", func(ctx context.Context, i int) error {
 				t.expectDown("dispatcher", i, true)
 				defer t.expectDown("dispatcher", i, false)
@@ -346,6 +414,13 @@ func (t *test) fault(name string) (fault, bool) {
 		}}, true
 	}
 	return fault{}, false
+}
+
+// flushed records when a Redis flush was repaired (the projections rebuilt).
+func (t *test) flushed() {
+	t.mu.Lock()
+	t.flushRepaired = time.Now()
+	t.mu.Unlock()
 }
 
 // expectDown marks a process as stopped on purpose (the watchdog leaves it).
@@ -530,8 +605,31 @@ func (t *test) check(ctx context.Context) bool {
 		}
 	}
 	sort.Strings(dup)
-	t.result("every acknowledged report is in an incident (lost = 0)", len(lost) == 0,
-		fmt.Sprintf("acknowledged %d distinct reports, lost %d %s", len(acked), len(lost), first(lost, 10)))
+	// 2. Audit trails: contiguous versions, one entry per version and per
+	// report, at most one task per incident.
+	trailProblems, tasks, entries, trailVersions := t.checkTrails(ctx, api, incidents)
+
+	// Conflicting lifecycle records on the tasks topic (one id, two
+	// different changes) explain losses and broken trails: the flush window.
+	var conflictEvents, conflictIncidents map[string]bool
+	var written map[string]time.Time
+	if len(lost)+len(trailProblems) > 0 {
+		conflictEvents, conflictIncidents, written = t.conflicts(ctx)
+	}
+	explained := func(ids []string, set map[string]bool) bool {
+		for _, id := range ids {
+			if !set[id] {
+				return false
+			}
+		}
+		return len(ids) > 0
+	}
+	lostKnown := ""
+	if explained(lost, conflictEvents) {
+		lostKnown = "flush-window"
+	}
+	t.resultKnown("every acknowledged report is in an incident (lost = 0)", len(lost) == 0,
+		fmt.Sprintf("acknowledged %d distinct reports, lost %d %s", len(acked), len(lost), first(lost, 10)), lostKnown)
 	t.result("no report in two incidents or twice in one (duplicated = 0)", len(dup) == 0,
 		fmt.Sprintf("duplicated %d %s", len(dup), first(dup, 10)))
 	var dupInc []string
@@ -545,11 +643,41 @@ func (t *test) check(ctx context.Context) bool {
 		t.figure("%d report(s) in incidents were never acknowledged to the client (sent, the answer lost or given up on): at-least-once, allowed", len(unacked))
 	}
 
-	// 2. Audit trails: contiguous versions, one entry per version and per
-	// report, at most one task per incident.
-	trailProblems, tasks, entries := t.checkTrails(ctx, api, incidents)
-	t.result("audit trail complete (versions 1…v contiguous, one entry per report, one task per incident)", len(trailProblems) == 0,
-		fmt.Sprintf("%d entries over %d incidents, %d tasks; problems %d %s", entries, len(incidents), tasks, len(trailProblems), first(trailProblems, 10)))
+	var trailIncidents []string
+	for _, p := range trailProblems {
+		trailIncidents = append(trailIncidents, strings.SplitN(p, ":", 2)[0])
+	}
+	// A trail that starts at v<k> > 1, whose versions 1…k-1 are on the tasks
+	// topic from before the flush was repaired, was written into the flushed
+	// store before the rebuild, which then skipped the older versions.
+	t.mu.Lock()
+	repaired := t.flushRepaired
+	t.mu.Unlock()
+	truncated := map[string]bool{}
+	for id, vs := range trailVersions {
+		if repaired.IsZero() || len(vs) == 0 || vs[0] <= 1 {
+			continue
+		}
+		ok := true
+		for i, v := range vs {
+			ok = ok && v == vs[0]+i
+		}
+		for v := 1; v < vs[0]; v++ {
+			at, found := written[fmt.Sprintf("%s/v%d", id, v)]
+			ok = ok && found && at.Before(repaired)
+		}
+		truncated[id] = ok
+	}
+	trailKnown := ""
+	if explained(trailIncidents, union(conflictIncidents, truncated)) {
+		trailKnown = "flush-window"
+	}
+	if n := len(truncated); n > 0 {
+		t.figure("%d audit trail(s) start after v1: their first versions were on the tasks topic before the flush was repaired, "+
+			"and a later version was written into the flushed Redis before the rebuild, which then skipped them", n)
+	}
+	t.resultKnown("audit trail complete (versions 1…v contiguous, one entry per report, one task per incident)", len(trailProblems) == 0,
+		fmt.Sprintf("%d entries over %d incidents, %d tasks; problems %d %s", entries, len(incidents), tasks, len(trailProblems), first(trailProblems, 10)), trailKnown)
 
 	// 3. Nothing dead-lettered: every record of this test is well formed,
 	// so a dead letter is a healthy record given up on during a fault.
@@ -557,24 +685,37 @@ func (t *test) check(ctx context.Context) bool {
 		t.result("dead-letter topic empty", false, err.Error())
 	} else {
 		var lines []string
-		handled := 0
+		handled, transient := 0, 0
 		for _, d := range dls {
 			fate := "NOT in any incident"
 			if len(where[d.Event]) > 0 {
 				fate = "in an incident anyway (redelivered)"
 				handled++
 			}
+			if transientReason.MatchString(d.Reason) {
+				transient++
+			}
 			lines = append(lines, fmt.Sprintf("[%s by %s, event %s %s: %s]", d.Origin, d.Group, d.Event, fate, clip(d.Reason, 160)))
 		}
-		t.result("dead-letter topic empty (no healthy record given up on)", len(dls) == 0,
-			fmt.Sprintf("%d record(s), %d of them handled anyway after a redelivery %s", len(dls), handled, first(lines, 6)))
+		known := ""
+		if len(dls) > 0 && transient == len(dls) && handled == len(dls) {
+			known = "dlq-transient" // if one were not handled, it is a loss, not this defect
+		}
+		t.resultKnown("dead-letter topic empty (no healthy record given up on)", len(dls) == 0,
+			fmt.Sprintf("%d record(s), %d of them handled anyway after a redelivery %s", len(dls), handled, first(lines, 6)), known)
 	}
 
 	// 4. No process died on its own.
 	t.mu.Lock()
 	exits := append([]string(nil), t.exits...)
 	t.mu.Unlock()
-	t.result("no process exited on its own", len(exits) == 0, fmt.Sprintf("%d exit(s) %s", len(exits), strings.Join(exits, "; ")))
+	exitKnown := "commit-exit"
+	for _, e := range exits {
+		if !strings.Contains(e, "commit") || !strings.Contains(e, "deadline exceeded") {
+			exitKnown = ""
+		}
+	}
+	t.resultKnown("no process exited on its own", len(exits) == 0, fmt.Sprintf("%d exit(s) %s", len(exits), strings.Join(exits, "; ")), exitKnown)
 
 	// 5. Lag back to zero, by the processes' metric and by the broker.
 	lag, answered := cl.ConsumerLag(ctx)
@@ -631,7 +772,7 @@ func (t *test) check(ctx context.Context) bool {
 	}
 	ok := true
 	for _, c := range t.checks {
-		ok = ok && c.ok
+		ok = ok && c.status(t.cfg.xfail) != "FAIL "
 	}
 	for _, f := range t.faults {
 		ok = ok && f.ok
@@ -640,8 +781,9 @@ func (t *test) check(ctx context.Context) bool {
 }
 
 // checkTrails reads every incident's timeline (8 at a time).
-func (t *test) checkTrails(ctx context.Context, api string, incidents []cluster.Incident) (problems []string, tasks, entries int) {
+func (t *test) checkTrails(ctx context.Context, api string, incidents []cluster.Incident) (problems []string, tasks, entries int, versions map[string][]int) {
 	var mu sync.Mutex
+	versions = map[string][]int{}
 	jobs := make(chan cluster.Incident)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -649,9 +791,12 @@ func (t *test) checkTrails(ctx context.Context, api string, incidents []cluster.
 		go func() {
 			defer wg.Done()
 			for inc := range jobs {
-				p, nt, ne := trailProblems(ctx, api, inc)
+				p, nt, ne, vs := trailProblems(ctx, api, inc)
 				mu.Lock()
 				problems = append(problems, p...)
+				if len(p) > 0 {
+					versions[inc.ID] = vs
+				}
 				tasks += nt
 				entries += ne
 				mu.Unlock()
@@ -664,18 +809,17 @@ func (t *test) checkTrails(ctx context.Context, api string, incidents []cluster.
 	close(jobs)
 	wg.Wait()
 	sort.Strings(problems)
-	return problems, tasks, entries
+	return problems, tasks, entries, versions
 }
 
-func trailProblems(ctx context.Context, api string, listed cluster.Incident) (problems []string, tasks, entries int) {
+func trailProblems(ctx context.Context, api string, listed cluster.Incident) (problems []string, tasks, entries int, versions []int) {
 	inc, tl, err := cluster.Timeline(ctx, api, listed.ID)
 	if err != nil {
-		return []string{fmt.Sprintf("%s: %v", listed.ID, err)}, 0, 0
+		return []string{fmt.Sprintf("%s: %v", listed.ID, err)}, 0, 0, nil
 	}
 	bad := func(format string, args ...any) {
 		problems = append(problems, listed.ID+": "+fmt.Sprintf(format, args...))
 	}
-	var versions []int
 	ids := map[string]int{}
 	reports := map[string]int{}
 	taskIDs := map[string]bool{}
@@ -722,7 +866,74 @@ func trailProblems(ctx context.Context, api string, listed cluster.Incident) (pr
 	if len(taskIDs) > 1 || dispatched > 1 {
 		bad("%d task ids, dispatched %d times", len(taskIDs), dispatched)
 	}
-	return problems, len(taskIDs), entries
+	return problems, len(taskIDs), entries, versions
+}
+
+// conflicts reads the tasks topic and returns the events and incidents of
+// lifecycle ids that were written twice with different changes (another
+// report or action under the same <incident>/v<n>), logging each.
+func (t *test) conflicts(ctx context.Context) (events, incidents map[string]bool, written map[string]time.Time) {
+	events, incidents, written = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	vals, err := t.cl.Records(ctx, t.cl.Topic("tasks"))
+	if err != nil {
+		t.logf("read the tasks topic: %v", err)
+		return events, incidents, written
+	}
+	type change struct{ event, action, at string }
+	byID := map[string][]change{}
+	var order []string
+	for _, v := range vals {
+		var lc struct {
+			ID         string `json:"id"`
+			IncidentID string `json:"incident_id"`
+			Action     string `json:"action"`
+			At         string `json:"at"`
+			EventID    string `json:"event_id"`
+			Report     struct {
+				ID string `json:"id"`
+			} `json:"report"`
+		}
+		if json.Unmarshal([]byte(v), &lc) != nil || lc.ID == "" {
+			continue
+		}
+		ev := lc.EventID
+		if ev == "" {
+			ev = lc.Report.ID
+		}
+		c := change{ev, lc.Action, lc.At}
+		if at, err := time.Parse(time.RFC3339Nano, lc.At); err == nil {
+			if w, ok := written[lc.ID]; !ok || at.Before(w) {
+				written[lc.ID] = at
+			}
+		}
+		if len(byID[lc.ID]) == 0 {
+			order = append(order, lc.ID)
+		}
+		dup := false
+		for _, o := range byID[lc.ID] {
+			dup = dup || (o.event == c.event && o.action == c.action) // a re-publish of the same change
+		}
+		if !dup {
+			byID[lc.ID] = append(byID[lc.ID], c)
+		}
+	}
+	for _, id := range order {
+		cs := byID[id]
+		if len(cs) < 2 {
+			continue
+		}
+		inc := strings.SplitN(id, "/", 2)[0]
+		incidents[inc] = true
+		var desc []string
+		for _, c := range cs {
+			if c.event != "" {
+				events[c.event] = true
+			}
+			desc = append(desc, fmt.Sprintf("%s %s at %s", c.action, c.event, c.at))
+		}
+		t.logf("CONFLICT on the tasks topic: %s written %d times with different changes: %s", id, len(cs), strings.Join(desc, " | "))
+	}
+	return events, incidents, written
 }
 
 // diagnose looks for lost and duplicated reports in the services' logs and
@@ -770,12 +981,18 @@ func (t *test) diagnose(ctx context.Context, lost, dup []string) {
 }
 
 func (t *test) result(name string, ok bool, text string) {
-	t.checks = append(t.checks, checkResult{name, ok, text})
-	mark := "ok  "
-	if !ok {
-		mark = "FAIL"
+	t.resultKnown(name, ok, text, "")
+}
+
+// resultKnown records a check whose failures, if any, are all explained by
+// the known defect named.
+func (t *test) resultKnown(name string, ok bool, text, known string) {
+	c := checkResult{name: name, ok: ok, text: text, known: known}
+	t.checks = append(t.checks, c)
+	if !ok && known != "" {
+		text += " — known defect " + known
 	}
-	t.logf("%s %s: %s", mark, name, text)
+	t.logf("%s %s: %s", c.status(t.cfg.xfail), name, text)
 }
 
 func (t *test) figure(format string, args ...any) {
@@ -807,12 +1024,22 @@ func (t *test) report(ok bool) {
 	for _, f := range t.figures {
 		fmt.Fprintf(&b, "%s\n", f)
 	}
+	knownSeen := map[string]bool{}
 	for _, c := range t.checks {
-		mark := "ok  "
-		if !c.ok {
-			mark = "FAIL"
+		text := c.text
+		if !c.ok && c.known != "" {
+			text += " — known defect " + c.known
+			knownSeen[c.known] = true
 		}
-		fmt.Fprintf(&b, "%s %s: %s\n", mark, c.name, c.text)
+		fmt.Fprintf(&b, "%s %s: %s\n", c.status(t.cfg.xfail), c.name, text)
+	}
+	for _, k := range knownNames() {
+		switch {
+		case knownSeen[k]:
+			fmt.Fprintf(&b, "known defect %s (found in this run%s): %s\n", k, map[bool]string{true: ", -xfail", false: ""}[t.cfg.xfail[k]], knownDefects[k])
+		case t.cfg.xfail[k]:
+			fmt.Fprintf(&b, "known defect %s: not found in this run (timing-dependent, or fixed: then drop it from -xfail)\n", k)
+		}
 	}
 	if ok {
 		b.WriteString("PASS\n")
