@@ -85,12 +85,13 @@ func (d *Dispatcher) command(ctx context.Context, m kafka.Message) error {
 	if derr != nil {
 		lc := lifecycle(cur, c, tr)
 		lc.ID = fmt.Sprintf("%s/refused/%s", cur.ID, cmd.ID)
-		lc.Outcome, lc.Refusal, lc.Case = "refused", tr.Refusal, nil
+		res := refusal(cmd.ID, c.Version, derr)
+		lc.Outcome, lc.Refusal, lc.Code, lc.Case = "refused", tr.Refusal, res.Error, nil
 		lc.To = cur.State
 		if err := d.b.refuse(d.topics.Tasks(), lc); err != nil {
 			return kafkabus.Poison(err)
 		}
-		d.b.result(refusal(cmd.ID, c.Version, derr))
+		d.b.result(res)
 		return nil
 	}
 	if err := d.b.emit(d.topics.Tasks(), m.Headers, lc); err != nil {

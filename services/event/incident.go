@@ -135,6 +135,7 @@ type Lifecycle struct {
 	CommandID string   `json:"command_id,omitempty"`
 	Outcome   string   `json:"outcome,omitempty"`
 	Refusal   string   `json:"refusal,omitempty"`
+	Code      string   `json:"code,omitempty"` // refusal kind: stale, forbidden, not_allowed, invalid
 	Note      string   `json:"note,omitempty"`
 	Photos    []string `json:"photos,omitempty"`
 	Rating    int      `json:"rating,omitempty"`

@@ -104,6 +104,14 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
 	}
+	if lc.CommandID != "" {
+		// The command's result is part of the projection, so a command
+		// delivered again after a rebuild is recognised as decided.
+		res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "applied", "version": lc.Version})
+		if err := s.rdb.SetNX(ctx, s.key("cmdres", lc.CommandID), res, 0).Err(); err != nil {
+			return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
+		}
+	}
 	return n == 1, nil
 }
 
@@ -147,14 +155,20 @@ func (s *Store) RecordRefusal(ctx context.Context, lc event.Lifecycle) error {
 	if err != nil {
 		return err
 	}
-	const lua = `if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) end return 1`
-	return s.rdb.Eval(ctx, lua, []string{s.key("seen", "refusal", lc.CommandID), s.key("tl", lc.IncidentID)}, entry, 31*24*3600).Err()
+	res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "refused", "error": lc.Code, "message": lc.Refusal, "version": lc.Version})
+	const lua = `if redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+redis.call('SET', KEYS[3], ARGV[3], 'NX')
+return 1`
+	return s.rdb.Eval(ctx, lua, []string{s.key("seen", "refusal", lc.CommandID), s.key("tl", lc.IncidentID), s.key("cmdres", lc.CommandID)},
+		entry, 31*24*3600, res).Err()
 }
 
-// SetResult stores the outcome of a command for the API waiting on it
-// (and for a retried request with the same command id), for a day.
+// SetResult stores the outcome of a command for the API waiting on it, for
+// a retried request with the same command id, and for a re-delivery (the
+// projection keeps results of applied and refused commands, so they come
+// back with a rebuild).
 func (s *Store) SetResult(ctx context.Context, commandID string, result []byte) error {
-	return s.rdb.Set(ctx, s.key("cmdres", commandID), result, 24*time.Hour).Err()
+	return s.rdb.Set(ctx, s.key("cmdres", commandID), result, 0).Err()
 }
 
 // Result returns the outcome of a command, or ErrNotFound while it is
