@@ -119,7 +119,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		}, []string{"problem"}),
 		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "citybrain_ws_delivery_lag_seconds", Help: "From a delta's commit to the stream (its id) to the end of its write to a client; one sample per write.",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .2, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
 	reg.MustRegister(g.metrics.conns, g.metrics.sent, g.metrics.dropped, g.metrics.coalesced, g.metrics.deltas, g.metrics.problems, g.metrics.lag)
