@@ -120,7 +120,7 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
   // Let the map settle (labels, pulses) before the picture.
   await page.waitForTimeout(2500)
   mkdirSync(ARTIFACTS, { recursive: true })
-  await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}.png`) })
+  await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}.png`), timeout: 120000 })
 
   // The incident card, opened from the ticker.
   if (card && ticker > 0) {
@@ -133,7 +133,7 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
       .catch((err) => String(err?.message ?? err).split('\n')[0])
     check(`${tag}: clicking an incident opens its card`, card === true, card === true ? '' : card)
     await page.waitForTimeout(1800)
-    await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-card.png`) })
+    await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-card.png`), timeout: 120000 })
   }
 
   // The heat layer toggle (once, at the design size).
@@ -143,7 +143,7 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     check(`${tag}: heat layer toggles on`, on === 'true', `aria-pressed=${on}`)
     await page.click('[data-incident-card] .close').catch(() => {})
     await page.waitForTimeout(2500)
-    await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`) })
+    await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`), timeout: 120000 })
     await page.click('[data-toggle="heat"]')
   }
 
