@@ -1,6 +1,6 @@
-// Performance and soak measurement of the wall (not a CI test: scripts/e2e/run.sh runs every
-// script in e2e/, and frame times on a shared machine without a GPU say little; run it by hand) (/wall) with many live incidents, self-contained:
-// the built app (../services/webui/dist) and the sample city's GIS layers (../gis/sample/data) are
+// Performance and soak measurement of the wall (/wall) with many live incidents. Not a CI test
+// (scripts/e2e/run.sh runs every script in e2e/, and frame times on a shared machine without a GPU
+// say little): run it by hand. Self-contained: the built app (../services/webui/dist) and the sample city's GIS layers (../gis/sample/data) are
 // served to the browser by request interception, and the realtime server is emulated with
 // Playwright's routeWebSocket: a snapshot of PERF_INCIDENTS incidents, then PERF_RATE deltas per
 // second (updates of existing incidents and new ones). No citybrain needs to run.
