@@ -164,9 +164,25 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { d.watchRouting(gctx); return nil })
+	// Every consumer that reads the projections checks, before each batch
+	// and before publishing its decisions, that Redis still holds them; a
+	// flushed or replaced Redis is rebuilt from Kafka first (one instance
+	// rebuilds, the others wait), so nobody decides on an empty store.
+	ready := d.Store.Built
+	rebuild := func(ctx context.Context) error {
+		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log)
+	}
 	var consumers []*kafkabus.Consumer
 	consume := func(group string, topics []string, p kafkabus.Processor) {
-		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics}, d.Producer, d.Topics.DLQ(), busMetrics, log)
+		healthy := func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := d.Store.Ping(ctx); err != nil {
+				return err
+			}
+			return kafkabus.Ping(ctx, d.Brokers)
+		}
+		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics, Healthy: healthy}, d.Producer, d.Topics.DLQ(), busMetrics, log)
 		consumers = append(consumers, c)
 		g.Go(func() error { return c.RunBatch(gctx, p) })
 	}
@@ -176,18 +192,18 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 			raws = append(raws, d.Topics.Raw(string(s)))
 		}
 		e := enrich.New(d.City, d.Store, d.Producer, d.Topics, cfg.TimeZone, log.With("service", "enricher")).WithRules(d.Routing.Rules)
-		consume(groupEnricher, raws, e)
+		consume(groupEnricher, raws, kafkabus.Guarded(e, ready, rebuild))
 	}
 	if has("dispatcher") {
 		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher"))
-		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, disp)
+		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, kafkabus.Guarded(disp, ready, rebuild))
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
 		proj := projection.New(d.Store, log.With("service", "projector"))
-		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Simple(proj.Handle))
+		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(kafkabus.Simple(proj.Handle), ready, rebuild))
 	}
 
 	fapp, err := d.HTTP(target, reg, func(context.Context) error {

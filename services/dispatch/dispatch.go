@@ -96,6 +96,10 @@ func (d *Dispatcher) Flush(ctx context.Context) error {
 	return nil
 }
 
+// Reset drops the decisions of the current batch (the state they were made
+// on is gone; the consumer decides the batch again).
+func (d *Dispatcher) Reset() { d.b = nil }
+
 // Handle processes one record on its own: decide, publish, flush (tests
 // and tools; the consumer batches).
 func (d *Dispatcher) Handle(ctx context.Context, m kafka.Message) error {

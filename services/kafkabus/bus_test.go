@@ -187,3 +187,104 @@ func TestProducerRefusesOversizedRecord(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// guardedProc loses its state after the first record of a batch; the
+// consumer must rebuild and decide the batch again before publishing.
+type guardedProc struct {
+	mu                      sync.Mutex
+	ready                   bool
+	lose                    bool
+	rebuilds, resets, calls int
+	seen                    []string
+}
+
+func (g *guardedProc) Process(_ context.Context, m kafka.Message) ([]kafka.Message, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls++
+	if g.lose {
+		g.ready, g.lose = false, false // Redis flushed under the batch
+	}
+	g.seen = append(g.seen, string(m.Value))
+	return []kafka.Message{{Topic: m.Topic + ".out", Key: m.Key, Value: m.Value}}, nil
+}
+func (g *guardedProc) Flush(context.Context) error { return nil }
+func (g *guardedProc) Ready(context.Context) (bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.ready, nil
+}
+func (g *guardedProc) Rebuild(context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.rebuilds++
+	g.ready = true
+	return nil
+}
+func (g *guardedProc) Reset() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.resets++
+	g.seen = nil
+}
+
+func TestSuiteGuardRedecidesABatchWhoseStateVanished(t *testing.T) {
+	brokers, topics, p := setup(t)
+	if err := kafkabus.EnsureTopics(t.Context(), brokers, 1, 1, []kafkabus.Spec{{Name: topics.Events() + ".out"}}); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []kafka.Message
+	for i := range 5 {
+		msgs = append(msgs, kafka.Message{Topic: topics.Events(), Key: []byte("k"), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := p.Publish(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	g := &guardedProc{ready: false, lose: false}
+	// Not ready at start: rebuilt before anything is decided. Then the state
+	// is lost during the first batch.
+	first := true
+	c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: brokers, GroupID: topics.Prefix + "g", Topics: []string{topics.Events()}}, p, topics.DLQ(), nil, quiet())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.RunBatch(ctx, kafkabus.Guarded(procFunc{g, func() {
+			if first {
+				first = false
+				g.lose = true
+			}
+		}}, g.Ready, g.Rebuild))
+	}()
+	for {
+		g.mu.Lock()
+		n := len(g.seen)
+		g.mu.Unlock()
+		if n >= 5 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("saw %d records", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+	if g.rebuilds < 2 || g.resets < 1 {
+		t.Fatalf("rebuilds %d resets %d", g.rebuilds, g.resets)
+	}
+}
+
+// procFunc runs a hook before each Process of the wrapped processor.
+type procFunc struct {
+	*guardedProc
+	before func()
+}
+
+func (p procFunc) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
+	p.before()
+	return p.guardedProc.Process(ctx, m)
+}
+
+func (p procFunc) Reset() { p.guardedProc.Reset() }

@@ -35,6 +35,10 @@ type ConsumerConfig struct {
 	// StartLast makes a new group start at the end of the log instead of
 	// the beginning (the realtime gateway wants only what is new).
 	StartLast bool
+	// Healthy checks the servers the processor depends on; while it fails,
+	// a failing record is retried instead of dead-lettered. Nil: always
+	// healthy.
+	Healthy func(ctx context.Context) error
 }
 
 // Consumer is one member of a consumer group: fetch → handle → commit.
@@ -137,10 +141,17 @@ func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	go c.reportLag(stop)
+	guard, _ := p.(Guard)
 	for {
 		batch, err := c.fetch(ctx)
 		if err != nil {
 			return nil // ctx ended
+		}
+	again:
+		if guard != nil {
+			if err := c.until(ctx, "state check", func() error { return ensure(ctx, guard) }, true); err != nil {
+				return nil
+			}
 		}
 		var outs []kafka.Message
 		done := 0
@@ -155,14 +166,62 @@ func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 			outs = append(outs, o...)
 			done++
 		}
+		if guard != nil && ctx.Err() == nil {
+			// The state the batch was decided on vanished meanwhile (Redis
+			// flushed): drop the decisions, rebuild, decide again.
+			if ok, err := guard.Ready(ctx); err != nil || !ok {
+				c.log.Warn("state lost while deciding a batch: rebuilding and deciding it again", "group", c.cfg.GroupID, "err", err)
+				guard.Reset()
+				goto again
+			}
+		}
 		// Finish what was handled even when shutdown has begun, so a clean
 		// stop does not redeliver it; give it a few seconds.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err = c.finish(fctx, p, outs, batch[:done])
 		cancel()
 		if err != nil || ctx.Err() != nil {
 			return err
 		}
+	}
+}
+
+// Guard is implemented by a Processor whose decisions read state that can
+// vanish (the Redis projections, flushed or lost): before each batch, and
+// again before its outputs are published, the consumer checks Ready; when
+// the state is gone it calls Rebuild (and Reset to drop the batch's
+// decisions) and decides the batch again.
+type Guard interface {
+	Ready(ctx context.Context) (bool, error)
+	Rebuild(ctx context.Context) error
+	Reset()
+}
+
+func ensure(ctx context.Context, g Guard) error {
+	ok, err := g.Ready(ctx)
+	if err != nil || ok {
+		return err
+	}
+	g.Reset()
+	return g.Rebuild(ctx)
+}
+
+// Guarded adds a Guard to a Processor that has no batch state of its own.
+func Guarded(p Processor, ready func(context.Context) (bool, error), rebuild func(context.Context) error) Processor {
+	return guarded{p, ready, rebuild}
+}
+
+type guarded struct {
+	Processor
+	ready   func(context.Context) (bool, error)
+	rebuild func(context.Context) error
+}
+
+func (g guarded) Ready(ctx context.Context) (bool, error) { return g.ready(ctx) }
+func (g guarded) Rebuild(ctx context.Context) error       { return g.rebuild(ctx) }
+func (g guarded) Reset() {
+	if r, ok := g.Processor.(interface{ Reset() }); ok {
+		r.Reset()
 	}
 }
 
@@ -177,8 +236,12 @@ func (c *Consumer) finish(ctx context.Context, p Processor, outs, handled []kafk
 	if err := c.until(ctx, "flush", func() error { return p.Flush(ctx) }, true); err != nil {
 		return nil
 	}
-	if err := c.r.CommitMessages(ctx, handled...); err != nil {
-		return fmt.Errorf("commit %d records: %w", len(handled), err)
+	// A commit that fails while the broker is away is retried; one that
+	// still fails (this member lost the partitions in a rebalance) leaves
+	// the records to the next owner, which handles them again idempotently.
+	if err := c.until(ctx, "commit", func() error { return c.r.CommitMessages(ctx, handled...) }, true); err != nil {
+		c.log.Warn("records not committed; they will be delivered again", "records", len(handled), "err", err)
+		return nil
 	}
 	c.progress.Store(time.Now().UnixNano())
 	return nil
@@ -241,14 +304,18 @@ func (c *Consumer) until(ctx context.Context, what string, f func() error, neede
 	}
 }
 
-// process runs p.Process with bounded retries; a record that still fails,
-// or is poison, becomes a dead letter among the outputs. It returns an
-// error only when ctx ended.
+// process runs p.Process with retries and backoff. A poison record
+// (ErrPoison) becomes a dead letter among the outputs at once; a record that
+// still fails after Attempts tries does too — but only while the servers the
+// processor depends on answer (ConsumerConfig.Healthy): a failure while
+// Redis or the broker is away is theirs, not the record's, so the record is
+// retried until they are back (and /readyz reports the stall) instead of
+// dead-lettering healthy records. It returns an error only when ctx ended.
 func (c *Consumer) process(ctx context.Context, p Processor, m kafka.Message) ([]kafka.Message, error) {
 	start := time.Now()
 	backoff := 100 * time.Millisecond
 	var err error
-	for attempt := 1; attempt <= c.cfg.Attempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		var outs []kafka.Message
 		if outs, err = p.Process(ctx, m); err == nil {
 			c.m.observe(c.cfg.GroupID, m.Topic, "ok", time.Since(start))
@@ -258,6 +325,9 @@ func (c *Consumer) process(ctx context.Context, p Processor, m kafka.Message) ([
 			return nil, ctx.Err()
 		}
 		if errors.Is(err, ErrPoison) {
+			break
+		}
+		if attempt >= c.cfg.Attempts && (c.cfg.Healthy == nil || c.cfg.Healthy(ctx) == nil) {
 			break
 		}
 		c.log.Warn("handle failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt, "err", err)
