@@ -122,6 +122,7 @@ func (s *Service) Accept(ctx context.Context, src event.Source, items [][]byte) 
 	var problems intake.Errors
 	for i, it := range items {
 		r, err := intake.Parse(src, it, now, s.loc)
+		r.ID = event.EventID(src, r.SourceRef)
 		var fe intake.Errors
 		if errors.As(err, &fe) {
 			for _, e := range fe {

@@ -25,7 +25,9 @@ const (
 	maxAddr  = 300
 )
 
-// Report is a parsed, validated input: an event.Event without enrichment.
+// Report is a parsed, validated input: an event.Event without enrichment
+// and without its ID (event.EventID of source and SourceRef; the caller
+// sets it, the enricher from the raw record).
 // Location is in WGS-84 (converted from OriginalCRS); nil when the source
 // gave only an address.
 type Report = event.Event
@@ -282,9 +284,6 @@ func Parse(src event.Source, item []byte, received time.Time, loc *time.Location
 	}
 	if r.Title == "" {
 		r.Title = title(r)
-	}
-	if r.SourceRef != "" {
-		r.ID = event.EventID(src, r.SourceRef)
 	}
 	return r, es.err()
 }

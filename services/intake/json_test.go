@@ -18,7 +18,7 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.ID != event.EventID(event.Hotline, "GD1") || r.Category != "city.environment.garbage" || r.Severity != 4 || r.Department == "" {
+	if r.SourceRef != "GD1" || r.Category != "city.environment.garbage" || r.Severity != 4 || r.Department == "" {
 		t.Fatalf("%+v", r)
 	}
 	if got := r.OccurredAt; !got.Equal(time.Date(2026, 11, 22, 0, 30, 0, 0, time.UTC)) {
@@ -109,7 +109,7 @@ func FuzzParse(f *testing.F) {
 			if r.Location != nil && !r.Location.Valid() {
 				t.Fatalf("accepted invalid location %+v", r.Location)
 			}
-			if r.ID == "" || r.Category == "" {
+			if r.SourceRef == "" || r.Category == "" {
 				t.Fatalf("accepted without id or category: %+v", r)
 			}
 		}
