@@ -167,8 +167,9 @@ func (g *Generator) hotline(now time.Time) Record {
 	}
 	// Web and app channels often carry a map pick from 高德 (GCJ-02).
 	if body["channel"] != "电话" || g.r.IntN(3) == 0 {
-		q := crs.FromWGS84(p, crs.GCJ02)
-		body["lon"], body["lat"], body["crs"] = round6(q[0]), round6(q[1]), "gcj02"
+		if q, ok := g.gcj(p); ok {
+			body["lon"], body["lat"], body["crs"] = q[0], q[1], "gcj02"
+		}
 	}
 	return Record{Source: "hotline", Body: body}
 }
@@ -253,14 +254,33 @@ func (g *Generator) repeat(now time.Time) (Record, bool) {
 	if prev.Body["crs"] == "gcj02" {
 		p = crs.ToWGS84(p, crs.GCJ02)
 	}
-	p = orb.Point{p[0] + (g.r.Float64()-0.5)*0.0006, p[1] + (g.r.Float64()-0.5)*0.0006} // within ~30 m
-	q := crs.FromWGS84(p, crs.GCJ02)
+	if j := (orb.Point{p[0] + (g.r.Float64()-0.5)*0.0006, p[1] + (g.r.Float64()-0.5)*0.0006}); g.inside(j) {
+		p = j // within ~30 m
+	}
+	q, ok := g.gcj(p)
+	if !ok {
+		return Record{}, false
+	}
 	return Record{Source: "hotline", Body: map[string]any{
 		"ticket_no": g.ref("GD", now), "call_time": now.Format("2006-01-02 15:04:05"),
 		"appeal_type": "投诉", "category": cat, "content": "同一问题再次反映：" + fmt.Sprint(prev.Body["description"], prev.Body["content"]),
 		"address": g.address(p), "caller_phone": fmt.Sprintf("139%08d", g.r.IntN(100_000_000)),
-		"lon": round6(q[0]), "lat": round6(q[1]), "crs": "gcj02", "channel": "APP",
+		"lon": q[0], "lat": q[1], "crs": "gcj02", "channel": "APP",
 	}}, true
+}
+
+// gcj returns p as a 高德 pick (GCJ-02, 6 decimals) if that still lands
+// inside the city after the server converts it back; points right at the
+// boundary may not.
+func (g *Generator) gcj(p orb.Point) (orb.Point, bool) {
+	q := crs.FromWGS84(p, crs.GCJ02)
+	q = orb.Point{round6(q[0]), round6(q[1])}
+	return q, g.inside(crs.ToWGS84(q, crs.GCJ02))
+}
+
+func (g *Generator) inside(p orb.Point) bool {
+	_, err := g.city.Locate(p)
+	return err == nil
 }
 
 func round6(x float64) float64 { return float64(int64(x*1e6+0.5)) / 1e6 }
