@@ -138,13 +138,14 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
 
   // The heat layer toggle (once, at the design size).
   if (card && width === 1920) {
-    await page.click('[data-toggle="heat"]')
+    // DOM clicks: on a loaded machine Playwright's actionability checks can time out on a busy page.
+    await page.$eval('[data-toggle="heat"]', (el) => el.click())
     const on = await page.getAttribute('[data-toggle="heat"]', 'aria-pressed')
     check(`${tag}: heat layer toggles on`, on === 'true', `aria-pressed=${on}`)
-    await page.click('[data-incident-card] .close').catch(() => {})
+    await page.$eval('[data-incident-card] .close', (el) => el.click()).catch(() => {})
     await page.waitForTimeout(2500)
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`), timeout: 120000 })
-    await page.click('[data-toggle="heat"]')
+    await page.$eval('[data-toggle="heat"]', (el) => el.click())
   }
 
   const { bad } = await textProblems(page)
