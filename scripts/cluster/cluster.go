@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,8 +85,12 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Log == nil {
 		o.Log = os.Stderr
 	}
-	c := &Cluster{Script: filepath.Join(root, "scripts/cluster/cluster.sh"), Root: root, Dir: o.Dir, Log: o.Log}
-	env := []string{"CLUSTER_DIR=" + o.Dir, "CLUSTER_N=" + strconv.Itoa(o.N)}
+	// The run is named here, not found through the `current` link: another
+	// run started at the same moment would move the link.
+	id := fmt.Sprintf("%s-%06x", time.Now().UTC().Format("20060102-150405"), rand.Uint32()&0xffffff)
+	c := &Cluster{Script: filepath.Join(root, "scripts/cluster/cluster.sh"), Root: root, Dir: o.Dir, Log: o.Log,
+		Run: filepath.Join(o.Dir, id)}
+	env := []string{"CLUSTER_DIR=" + o.Dir, "CLUSTER_N=" + strconv.Itoa(o.N), "CLUSTER_RUN_ID=" + id}
 	if o.Bin != "" {
 		env = append(env, "CITYBRAIN_BIN="+o.Bin)
 	}
@@ -117,12 +122,7 @@ func (c *Cluster) loadAnyway() *Cluster {
 }
 
 func (c *Cluster) load() error {
-	run, err := filepath.EvalSymlinks(filepath.Join(c.Dir, "current"))
-	if err != nil {
-		return fmt.Errorf("cluster run dir: %w", err)
-	}
-	c.Run = run
-	b, err := os.ReadFile(filepath.Join(run, "env"))
+	b, err := os.ReadFile(filepath.Join(c.Run, "env"))
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@
 #   CLUSTER_DIR          where run dirs are made (default <repo>/.cache/cluster); `current` links
 #                        to the newest run
 #   CLUSTER_RUN          the run dir the other commands act on (default CLUSTER_DIR/current)
+#   CLUSTER_RUN_ID       the name of the run dir `start` makes (default: time and random; a
+#                        program that starts runs concurrently names its own, since `current`
+#                        moves)
 #   CLUSTER_BASE_PORT    first port to try for the services (default 18100; the next free
 #                        block of 100 is used)
 #   CITYBRAIN_BIN        use this binary instead of building one into the run dir
@@ -146,7 +149,8 @@ cmd_up() {
 	local -a envs
 	mapfile -t envs < <(proc_env "$t" "$i")
 	printf '\n=== start %s\n' "$(date -u +%FT%TZ)" >>"$run/logs/$t-$i.log"
-	setsid nohup env "${envs[@]}" "$BIN" "-target=$t" >>"$run/logs/$t-$i.log" 2>&1 </dev/null &
+	# 9>&-: the port lock of `start` stays with start, not with the processes.
+	setsid nohup env "${envs[@]}" "$BIN" "-target=$t" >>"$run/logs/$t-$i.log" 2>&1 </dev/null 9>&- &
 	p=$!
 	echo "$p" >"$run/pids/$t-$i.pid"
 	until ready "$t" "$i"; do
@@ -184,7 +188,9 @@ cmd_start() {
 	local n="${1:-${CLUSTER_N:-2}}"
 	[[ "$n" =~ ^[1-9]$ ]] || die "N must be 1 … 9, not $n"
 	command -v curl >/dev/null || die "curl is needed"
-	RUN_ID="$(date -u +%Y%m%d-%H%M%S)-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	RUN_ID="${CLUSTER_RUN_ID:-$(date -u +%Y%m%d-%H%M%S)-$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+	[[ "$RUN_ID" =~ ^[A-Za-z0-9._-]+$ ]] || die "CLUSTER_RUN_ID: letters, digits, . _ - only"
+	[[ ! -e "$cluster_dir/$RUN_ID" ]] || die "run $RUN_ID exists already"
 	run="$cluster_dir/$RUN_ID"
 	mkdir -p "$run/logs" "$run/pids" "$run/data"
 	ln -sfn "$RUN_ID" "$cluster_dir/current"
@@ -203,6 +209,10 @@ cmd_start() {
 		(cd "$root" && go build -o "$BIN" ./services/cmd/citybrain)
 	fi
 
+	# Two runs starting at once would pick the same free ports: take them one at a time (the lock
+	# is held until this run's servers and processes listen).
+	exec 9>"${TMPDIR:-/tmp}/citybrain-cluster-ports.lock"
+	flock -w 600 9 || die "another cluster start holds the port lock"
 	local kafka_port="" redis_port="" own_kafka="" own_redis=""
 	if [[ -z "${KAFKA_BROKERS:-}" ]]; then
 		kafka_port="$(free_from "${CLUSTER_KAFKA_PORT:-29500}" 2)"
@@ -241,10 +251,10 @@ INGEST_RATE_PER_MINUTE=${INGEST_RATE_PER_MINUTE:-100000000}
 EOF
 	load_run_from "$run"
 	if [[ -n "$own_redis" ]]; then
-		REDIS_PORT="$redis_port" REDIS_DATA_DIR="$run/redis" "$root/scripts/dev/redis.sh" start
+		REDIS_PORT="$redis_port" REDIS_DATA_DIR="$run/redis" "$root/scripts/dev/redis.sh" start 9>&-
 	fi
 	if [[ -n "$own_kafka" ]]; then
-		KAFKA_PORT="$kafka_port" KAFKA_DATA_DIR="$run/kafka" KAFKA_HEAP="${KAFKA_HEAP:-512m}" "$root/scripts/dev/kafka.sh" start
+		KAFKA_PORT="$kafka_port" KAFKA_DATA_DIR="$run/kafka" KAFKA_HEAP="${KAFKA_HEAP:-512m}" "$root/scripts/dev/kafka.sh" start 9>&-
 	fi
 	say "creating topics (prefix $TOPIC_PREFIX)"
 	local -a envs
@@ -263,6 +273,7 @@ EOF
 	local rc=0 p
 	for p in "${pids[@]}"; do wait "$p" || rc=1; done
 	((rc == 0)) || die "some processes did not start (logs in $run/logs)"
+	exec 9>&-
 	say "cluster $RUN_ID up: $n per target; run dir $run"
 	cmd_ports
 }
