@@ -143,7 +143,8 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     const on = await page.getAttribute('[data-toggle="heat"]', 'aria-pressed')
     check(`${tag}: heat layer toggles on`, on === 'true', `aria-pressed=${on}`)
     await page.$eval('[data-incident-card] .close', (el) => el.click()).catch(() => {})
-    await page.waitForTimeout(2500)
+    await page.$eval('.map-home', (el) => el.click()) // back to the district view
+    await page.waitForTimeout(4000)
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`), timeout: 120000 })
     await page.$eval('[data-toggle="heat"]', (el) => el.click())
   }
