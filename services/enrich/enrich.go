@@ -28,7 +28,12 @@ import (
 type Places interface {
 	AreaPlaces
 	Nearest(p orb.Point, kind string, k int) []gis.Nearby
+	Geocode(text string) (gis.GeocodeResult, error)
 }
+
+// MinGeocodeConfidence is the least geocoder confidence that places a
+// report given only as an address (a village or a road, not just a town).
+const MinGeocodeConfidence = 0.6
 
 // Fuser decides, atomically and once per event, which incident an event
 // joins; redisstore.Store is one.
@@ -88,6 +93,13 @@ func (e *Enricher) Normalise(raw event.Raw) (event.Event, error) {
 	}
 	ev.ID = raw.ID
 	ev.ReceivedAt = raw.ReceivedAt.UTC()
+	if ev.Location == nil && ev.Address != "" {
+		// Most 12345 calls come with an address only.
+		if g, err := e.places.Geocode(ev.Address); err == nil && g.Confidence >= MinGeocodeConfidence {
+			ev.Location = &event.Point{Lon: g.Point[0], Lat: g.Point[1]}
+			ev.OriginalCRS = "geocoded:" + g.MatchedBy
+		}
+	}
 	if ev.Location != nil {
 		p := orb.Point{ev.Location.Lon, ev.Location.Lat}
 		place, err := e.places.Locate(p)

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/citybrain-ioc/citybrain/gis"
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
@@ -97,5 +99,23 @@ func TestHandlePlacesAndPublishes(t *testing.T) {
 		if err := e.Handle(t.Context(), kafka.Message{Value: []byte(bad)}); !errors.Is(err, kafkabus.ErrPoison) {
 			t.Errorf("%s: %v, want poison", bad, err)
 		}
+	}
+}
+
+// A 12345 ticket with only an address is placed by the geocoder.
+func TestAddressOnlyTicketIsGeocoded(t *testing.T) {
+	city, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := &testenv.Publisher{}
+	e := New(city, testenv.Store(t), pub, kafkabus.Topics{Prefix: "x."}, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	villages := city.Units(gis.LevelVillage)
+	v := villages[len(villages)/2]
+	info, _ := city.Unit(v.Code)
+	town, _ := city.Unit(info.Parent)
+	ev := enrichOne(t, e, pub, event.Hotline, "GD-ADDR", `{"ticket_no":"GD-ADDR","appeal_type":"投诉","category":"垃圾堆放","content":"垃圾","address":"姜堰区`+town.Name+v.Name+`门口"}`, time.Now())
+	if ev.Location == nil || ev.Place.Village.Code != v.Code || !strings.HasPrefix(ev.OriginalCRS, "geocoded") {
+		t.Fatalf("address %s%s placed at %+v in %+v (%s)", town.Name, v.Name, ev.Location, ev.Place.Village, ev.OriginalCRS)
 	}
 }
