@@ -45,6 +45,7 @@ func run() error {
 	seed := flag.Uint64("seed", uint64(time.Now().UnixNano()), "random seed")
 	wait := flag.Duration("wait", 2*time.Minute, "wait this long for /readyz before sending")
 	quiet := flag.Bool("quiet", false, "print only the summary")
+	staff := flag.Int("staff", 0, "also play the dispatcher and the demo workers: move up to this many cases one step every 3 s (0 = off)")
 	flag.Parse()
 
 	city, err := sample.Load()
@@ -63,6 +64,26 @@ func run() error {
 		return err
 	}
 	gen := simulate.New(city, *seed, simulate.DefaultMix, strconv.FormatUint(*seed%100000, 36))
+	if *staff > 0 {
+		st, err := simulate.NewStaff(ctx, *url, client, *staff, *seed)
+		if err != nil {
+			return err
+		}
+		go func() {
+			t := time.NewTicker(3 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := st.Tick(ctx); err != nil && !*quiet {
+						fmt.Fprintln(os.Stderr, "staff:", err)
+					}
+				}
+			}
+		}()
+	}
 
 	jobs := make(chan simulate.Record, *workers)
 	var sent, accepted, refused, failed atomic.Int64
