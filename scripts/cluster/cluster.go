@@ -529,3 +529,14 @@ func (c *Cluster) Records(ctx context.Context, topic string) ([]string, error) {
 	}
 	return vals, nil
 }
+
+// Prune deletes the bulky parts of a stopped run — the broker's and Redis's
+// data, the processes' data dirs and the binary — and keeps its logs, env
+// and reports.
+func (c *Cluster) Prune() error {
+	var errs []error
+	for _, p := range []string{"kafka/data", "redis", "data", "citybrain"} {
+		errs = append(errs, os.RemoveAll(filepath.Join(c.Run, p)))
+	}
+	return errors.Join(errs...)
+}

@@ -147,6 +147,10 @@ func run() error {
 			defer scancel()
 			if err := cl.Stop(sctx); err != nil {
 				t.logf("stop: %v", err)
+				return
+			}
+			if t.passed {
+				_ = cl.Prune() // keep a failed run's data to look into
 			}
 		}()
 	}
@@ -215,6 +219,7 @@ func run() error {
 	ok := t.check(ctx)
 	stopDog()
 	t.report(ok)
+	t.passed = ok
 	if !ok {
 		return errors.New("FAILED (figures above; logs in " + filepath.Join(cl.Run, "logs") + ")")
 	}
@@ -233,6 +238,7 @@ type test struct {
 	checks  []checkResult
 	figures []string
 
+	passed        bool
 	mu            sync.Mutex
 	flushRepaired time.Time       // when the last Redis flush was repaired
 	down          map[string]bool // processes stopped on purpose

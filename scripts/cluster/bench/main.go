@@ -152,7 +152,9 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			_ = cl.Stop(sctx)
+			if cl.Stop(sctx) == nil {
+				_ = cl.Prune()
+			}
 		}()
 	}
 	if err != nil {
