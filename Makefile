@@ -102,7 +102,8 @@ bench-cluster: $(GIS_DATA)
 ## offline.
 validate-deploy:
 	cd deploy/composecheck && GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../docker-compose.yml
-	cd deploy/kubernetes/check && GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../base ../overlays/county ../../grafana/citybrain.json
+	cd deploy/kubernetes/check && GOWORK=off GOFLAGS=-mod=readonly $(GO) test -count=1 . && \
+	  GOWORK=off GOFLAGS=-mod=readonly $(GO) run . ../base ../overlays/county ../../grafana/citybrain.json
 
 lint:
 	$(GO) vet $(MODULES)
