@@ -241,7 +241,7 @@ func Metrics(ctx context.Context, url, prefix string) (map[string]float64, error
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s/metrics: HTTP %d", url, resp.StatusCode)
 	}
@@ -405,7 +405,7 @@ func GetJSON(ctx context.Context, url string, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func TestSeqLess(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `# HELP citybrain_consumer_lag Records behind.
+		_, _ = fmt.Fprint(w, `# HELP citybrain_consumer_lag Records behind.
 # TYPE citybrain_consumer_lag gauge
 citybrain_consumer_lag{group="p.citybrain-enricher"} 12
 citybrain_consumer_lag{group="p.citybrain-projector"} 0

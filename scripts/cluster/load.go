@@ -212,7 +212,7 @@ func post(client *http.Client, url string, body []byte) (int, ingestAnswer, erro
 	if err != nil {
 		return 0, ans, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return resp.StatusCode, ans, err

@@ -170,7 +170,7 @@ func (w *WallClient) session(ctx context.Context, api, realtime string) error {
 		return dialError{fmt.Errorf("ticket: %w", err)}
 	}
 	err = json.NewDecoder(resp.Body).Decode(&tk)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK || tk.Ticket == "" {
 		return dialError{fmt.Errorf("ticket: HTTP %d %v", resp.StatusCode, err)}
 	}

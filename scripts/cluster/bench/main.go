@@ -163,11 +163,9 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 	seen := cluster.NewSeen()
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	var walls []*cluster.WallClient
 	var wg sync.WaitGroup
 	for i := range n {
 		w := &cluster.WallClient{Name: fmt.Sprintf("wall-%d", i+1), API: cl.URLs("api"), Realtime: cl.URLs("realtime"), Prefer: i, Seen: seen}
-		walls = append(walls, w)
 		wg.Add(1)
 		go func() { defer wg.Done(); w.Run(wctx) }()
 	}
