@@ -175,9 +175,14 @@ func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 				goto again
 			}
 		}
-		// Finish what was handled even when shutdown has begun, so a clean
-		// stop does not redeliver it; give it a few seconds.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		// Finish the batch: while running, for as long as it takes (a batch
+		// whose outputs are not published must never be passed over: the
+		// next commit would move past it); once shutdown has begun, for a few
+		// seconds, so a clean stop does not redeliver what was handled.
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		}
 		err = c.finish(fctx, p, outs, batch[:done])
 		cancel()
 		if err != nil || ctx.Err() != nil {
@@ -231,10 +236,18 @@ func (c *Consumer) finish(ctx context.Context, p Processor, outs, handled []kafk
 		return nil
 	}
 	if err := c.until(ctx, "publish", func() error { return c.dlq.Publish(ctx, outs...) }, len(outs) > 0); err != nil {
-		return nil // not committed: delivered again
+		return fmt.Errorf("outputs of %d records not published: %w", len(handled), err) // ends the consumer: never skip a batch
 	}
-	if err := c.until(ctx, "flush", func() error { return p.Flush(ctx) }, true); err != nil {
-		return nil
+	if err := c.until(ctx, "flush", func() error {
+		err := p.Flush(ctx)
+		if g, ok := p.(Guard); ok && err != nil {
+			// Redis flushed after the outputs were published: rebuild (the
+			// rebuild replays them from Kafka) and drop the batch state.
+			_ = ensure(ctx, g)
+		}
+		return err
+	}, true); err != nil {
+		return fmt.Errorf("batch of %d records not flushed: %w", len(handled), err)
 	}
 	// A commit that fails while the broker is away is retried; one that
 	// still fails (this member lost the partitions in a rebalance) leaves
@@ -331,6 +344,14 @@ func (c *Consumer) process(ctx context.Context, p Processor, m kafka.Message) ([
 			break
 		}
 		c.log.Warn("handle failed, retrying", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "attempt", attempt, "err", err)
+		if g, ok := p.(Guard); ok {
+			if ready, rerr := g.Ready(ctx); rerr == nil && !ready {
+				// The state vanished under the record (Redis flushed): rebuild
+				// before trying again. Only processors without batch state
+				// fail this way mid-batch (the projector); see RunBatch.
+				_ = g.Rebuild(ctx)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -21,8 +21,9 @@ import (
 
 // Projector applies lifecycle events to the store.
 type Projector struct {
-	store *redisstore.Store
-	log   *slog.Logger
+	store      *redisstore.Store
+	log        *slog.Logger
+	rebuilding bool
 }
 
 // New returns a projector.
@@ -42,7 +43,11 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	if lc.Outcome == "refused" {
 		return p.store.RecordRefusal(ctx, lc) // audit only: nothing changed
 	}
-	_, err := p.store.Apply(ctx, lc)
+	apply := p.store.Apply
+	if p.rebuilding {
+		apply = p.store.ApplyRebuild
+	}
+	_, err := apply(ctx, lc)
 	return err
 }
 
@@ -93,6 +98,7 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
 	}
 	p := New(store, log)
+	p.rebuilding = true
 	total := 0
 	for _, part := range parts {
 		n, err := replayPartition(ctx, brokers, topic, part.ID, p)

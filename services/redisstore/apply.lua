@@ -6,6 +6,12 @@
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
 --       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms,
 --       13 case json ("" = none), 14 report json ("" = none)
+-- KEYS 12 meta; ARGV 16 '1' when rebuilding. A live write into a store that
+-- is not built (flushed) is refused: it would hide the versions the
+-- rebuild must replay before it.
+if ARGV[16] ~= '1' and redis.call('EXISTS', KEYS[12]) == 0 then
+  return -1
+end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 local v = tonumber(ARGV[2])
 if v <= cur then

@@ -58,9 +58,22 @@ var applyLua string
 
 var applyScript = redis.NewScript(applyLua)
 
+// ErrNotBuilt is returned by Apply when the projections are not built (a
+// fresh or flushed Redis): rebuild them first (projection.EnsureBuilt).
+var ErrNotBuilt = errors.New("projections not built")
+
 // Apply projects one lifecycle event. It reports whether it changed
-// anything (false for a version already applied).
+// anything (false for a version already applied), or ErrNotBuilt.
 func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
+	return s.apply(ctx, lc, false)
+}
+
+// ApplyRebuild is Apply for the rebuild itself, into a store not yet built.
+func (s *Store) ApplyRebuild(ctx context.Context, lc event.Lifecycle) (bool, error) {
+	return s.apply(ctx, lc, true)
+}
+
+func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) (bool, error) {
 	inc, err := json.Marshal(lc.Incident)
 	if err != nil {
 		return false, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
@@ -90,6 +103,11 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 		s.key("inc", lc.IncidentID), s.key("inc", "updated"), s.key("inc", "open"), s.key("tl", lc.IncidentID),
 		s.key("stats", "day", day), s.key("stats", "state"), s.WallStream(),
 		s.key("evinc", lc.EventID), s.key("fuse", family, "geo"), s.key("fuse", family, "seen"), s.key("reports", lc.IncidentID),
+		s.key("meta"),
+	}
+	force := "0"
+	if rebuilding {
+		force = "1"
 	}
 	var report []byte
 	if lc.Report != nil {
@@ -99,10 +117,13 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
-		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID,
+		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID, force,
 	).Int()
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
+	}
+	if n == -1 {
+		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, ErrNotBuilt)
 	}
 	if lc.CommandID != "" {
 		// The command's result is part of the projection, so a command

@@ -107,3 +107,24 @@ func TestSuiteStoreTicketsAndMarks(t *testing.T) {
 		t.Fatal("flush left keys")
 	}
 }
+
+// A live write into a flushed store is refused (it would hide the older
+// versions the rebuild replays); the rebuild itself may write.
+func TestSuiteStoreRefusesLiveWritesUntilBuilt(t *testing.T) {
+	s := testenv.Store(t)
+	if err := s.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := s.Apply(t.Context(), lifecycle("INC-Z", 3, event.Dispatched, now, "")); !errors.Is(err, redisstore.ErrNotBuilt) {
+		t.Fatalf("live write into a flushed store: %v", err)
+	}
+	for v := 1; v <= 3; v++ {
+		if ok, err := s.ApplyRebuild(t.Context(), lifecycle("INC-Z", v, event.Dispatched, now, "")); err != nil || !ok {
+			t.Fatalf("rebuild v%d: %v %v", v, ok, err)
+		}
+	}
+	if tl, _ := s.Timeline(t.Context(), "INC-Z"); len(tl) != 3 {
+		t.Fatalf("timeline after rebuild: %d entries", len(tl))
+	}
+}

@@ -97,6 +97,9 @@ func Store(t testing.TB) *redisstore.Store {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: Redis(t)})
 	s := redisstore.New(rdb, Prefix(t), time.UTC)
+	if err := s.SetBuilt(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		_ = s.Flush(context.Background())
 		rdb.Close()
