@@ -145,7 +145,7 @@ func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 			return nil
 		}
 		next, tr, derr := casestate.Decide(c, casestate.Command{Action: casestate.Cancel, BaseVersion: c.Version, At: ev.ReceivedAt,
-			Actor: casestate.Actor{ID: "system", Role: casestate.RoleSystem}, Reason: "CAP Cancel " + ev.SourceRef})
+			Actor: casestate.Actor{ID: "system", Role: casestate.RoleSystem}, Reason: "预警解除（CAP Cancel " + ev.SourceRef + "）"})
 		if derr != nil {
 			return nil
 		}
@@ -218,7 +218,7 @@ func AddReport(cur event.Incident, c casestate.Case, ev event.Event) event.Lifec
 	return event.Lifecycle{
 		Schema: event.Schema, ID: lifecycleID(inc.ID, inc.Version), IncidentID: inc.ID, Version: inc.Version,
 		Action: "add_report", From: cur.State, To: cur.State, Actor: event.Actor{ID: "system", Role: "system"},
-		At: inc.UpdatedAt, Reason: fmt.Sprintf("fused: %s report %s", ev.Source, ev.SourceRef),
+		At: inc.UpdatedAt, Reason: fmt.Sprintf("报告合并：%s %s", sourceName[ev.Source], ev.SourceRef),
 		EventID: ev.ID, EventSource: ev.Source, Report: &ev, Incident: inc, Case: caseJSON,
 	}
 }
@@ -275,9 +275,9 @@ func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle
 	if at.Before(ev.ReceivedAt) {
 		at = ev.ReceivedAt
 	}
-	reason := "自动派遣 to " + route.Department
+	reason := "自动派遣至" + route.Department
 	if route.Rule != "" {
-		reason += " (rule: " + route.Rule + ")"
+		reason += "（规则：" + route.Rule + "）"
 	}
 	c2, t2, err := casestate.Decide(c1, casestate.Command{Action: casestate.AutoDispatch, Actor: system, BaseVersion: 1, At: at,
 		Department: route.Department, WorkerID: route.WorkerID, Deadline: rules.Deadline(route, at), Reason: reason})
@@ -305,6 +305,8 @@ func lifecycle(prev event.Incident, c casestate.Case, tr casestate.Transition) e
 		Case: caseJSON, Incident: inc,
 	}
 }
+
+var sourceName = map[event.Source]string{event.Hotline: "12345热线", event.Grid: "网格上报", event.Emergency: "应急联动", event.Traffic: "交通事件"}
 
 func lifecycleID(incident string, version int) string {
 	return fmt.Sprintf("%s/v%d", incident, version)
