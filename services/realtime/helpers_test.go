@@ -18,7 +18,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/citybrain-ioc/citybrain/gis"
@@ -36,16 +35,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// newStore returns a store under a fresh prefix on the test's Redis.
+// newStore returns a built store under a fresh prefix on the test's Redis.
 func newStore(t *testing.T) *redisstore.Store {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: testenv.Redis(t)})
-	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
-	t.Cleanup(func() {
-		_ = s.Flush(context.Background())
-		rdb.Close()
-	})
-	return s
+	return testenv.Store(t)
 }
 
 type env struct {
