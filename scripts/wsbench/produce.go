@@ -52,6 +52,10 @@ func produceMain(args []string) error {
 		store: redisstore.New(rdb, *prefix, time.Local), pop: newPopulation(*clients, *walls, *dispatchers, *towns, *grids),
 		assigned: *assigned, idPrefix: *id,
 	}
+	// The benchmark's own key space is a projection built from nothing.
+	if err := p.store.SetBuilt(ctx); err != nil {
+		return err
+	}
 	eof := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
