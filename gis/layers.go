@@ -25,18 +25,7 @@ func (c *City) encodeLayers() {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`{"type":"Feature","id":`)
-			writeJSON(&b, u.Code)
-			b.WriteString(`,"properties":`)
-			writeProps(&b, u.props, [][2]any{
-				{"code", u.Code}, {"name", u.Name}, {"level", string(u.level)},
-				{"parent", u.parentCode}, {"schematic", u.Schematic},
-				{"label", [2]float64{round7(u.centre[0]), round7(u.centre[1])}},
-				{"area_km2", math.Round(u.areaM2/1e4) / 100},
-			})
-			b.WriteString(`,"geometry":`)
-			writeGeometry(&b, compact(u.geom))
-			b.WriteByte('}')
+			writeUnitFeature(&b, u, u.geom)
 		}
 		b.WriteString("]}")
 		c.addLayer(layerOfLevel[lv], b.Bytes())
@@ -215,4 +204,21 @@ func compact(mp orb.MultiPolygon) orb.Geometry {
 		return mp[0]
 	}
 	return mp
+}
+
+// writeUnitFeature writes one administrative unit as a GeoJSON Feature with
+// the standard properties and the given geometry (full or simplified).
+func writeUnitFeature(b *bytes.Buffer, u *unit, g orb.MultiPolygon) {
+	b.WriteString(`{"type":"Feature","id":`)
+	writeJSON(b, u.Code)
+	b.WriteString(`,"properties":`)
+	writeProps(b, u.props, [][2]any{
+		{"code", u.Code}, {"name", u.Name}, {"level", string(u.level)},
+		{"parent", u.parentCode}, {"schematic", u.Schematic},
+		{"label", [2]float64{round7(u.centre[0]), round7(u.centre[1])}},
+		{"area_km2", math.Round(u.areaM2/1e4) / 100},
+	})
+	b.WriteString(`,"geometry":`)
+	writeGeometry(b, compact(g))
+	b.WriteByte('}')
 }

@@ -80,18 +80,7 @@ func (c *City) encodeSimplified(name string, zoom int) []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`{"type":"Feature","id":`)
-		writeJSON(&b, u.Code)
-		b.WriteString(`,"properties":`)
-		writeProps(&b, u.props, [][2]any{
-			{"code", u.Code}, {"name", u.Name}, {"level", string(u.level)},
-			{"parent", u.parentCode}, {"schematic", u.Schematic},
-			{"label", [2]float64{round7(u.centre[0]), round7(u.centre[1])}},
-			{"area_km2", math.Round(u.areaM2/1e4) / 100},
-		})
-		b.WriteString(`,"geometry":`)
-		writeGeometry(&b, compact(simple[i]))
-		b.WriteByte('}')
+		writeUnitFeature(&b, u, simple[i])
 	}
 	b.WriteString("]}")
 	return slices.Clip(b.Bytes())
