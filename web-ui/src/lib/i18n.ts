@@ -358,3 +358,22 @@ export function t(key: MessageKey, params?: Record<string, string | number>): st
 export function hasMessage(key: string): key is MessageKey {
   return key in zh
 }
+
+/**
+ * A page's own messages, kept beside the page (console/, mobile/) instead of in this file:
+ *
+ *	const tc = defineMessages({ 'queue.title': '待办队列' }, { 'queue.title': 'Queue' })
+ *	tc('queue.title')
+ *
+ * It follows the same reactive locale as t(); a key missing in English falls back to Chinese.
+ */
+export function defineMessages<K extends string>(
+  zhMessages: Record<K, string>,
+  enMessages: Partial<Record<K, string>>,
+): (key: K, params?: Record<string, string | number>) => string {
+  return (key, params) => {
+    const msg = (locale.value === 'en' ? enMessages[key] : undefined) ?? zhMessages[key] ?? key
+    if (!params) return msg
+    return msg.replace(/\{(\w+)\}/g, (m, name: string) => (name in params ? String(params[name]) : m))
+  }
+}
