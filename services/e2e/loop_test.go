@@ -23,7 +23,8 @@ func (s *server) login(user, pass string) string {
 }
 
 type cmdAnswer struct {
-	Outcome  string `json:"outcome"`
+	Outcome       string `json:"outcome"`
+	NewIncidentID string `json:"new_incident_id"`
 	Code     string `json:"code"`
 	Error    string `json:"error"`
 	Incident struct {
