@@ -115,7 +115,7 @@ type commandBody struct {
 	Rating      any      `json:"rating"`
 	MergeInto   string   `json:"merge_into"`
 	EventID     string   `json:"event_id"` // split: the report to take out
-	Grid        string   `json:"grid"` // inspect: the grid cell inspected
+	Grid        string   `json:"grid"`     // inspect: the grid cell inspected
 }
 
 // command sends one command to the dispatcher and answers with its outcome:

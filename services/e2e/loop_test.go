@@ -25,9 +25,9 @@ func (s *server) login(user, pass string) string {
 type cmdAnswer struct {
 	Outcome       string `json:"outcome"`
 	NewIncidentID string `json:"new_incident_id"`
-	Code     string `json:"code"`
-	Error    string `json:"error"`
-	Incident struct {
+	Code          string `json:"code"`
+	Error         string `json:"error"`
+	Incident      struct {
 		ID          string `json:"id"`
 		Version     int    `json:"version"`
 		State       string `json:"state"`

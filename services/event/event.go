@@ -121,7 +121,9 @@ func IncidentIDFor(eventID string) string { return "INC-" + strings.TrimPrefix(e
 // incident opens (拆分): from the report and the command, so a re-delivered
 // command names the same incident and a report split out twice (after
 // being merged back) gets a new one.
-func SplitIncidentID(eventID, commandID string) string { return "INC-" + digest("split", eventID, commandID) }
+func SplitIncidentID(eventID, commandID string) string {
+	return "INC-" + digest("split", eventID, commandID)
+}
 
 // TaskIDFor derives the id of the n-th task (1-based) of an incident.
 func TaskIDFor(incidentID string, n int) string {
