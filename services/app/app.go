@@ -247,7 +247,15 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Requests still running after 5 s (a client holding a slow
+			// request open) are cut: the process is stopping either way,
+			// and intake answers only after Kafka acknowledged, so a cut
+			// request is one the client retries, not one lost.
+			log.Warn("http shutdown: closing connections still busy", "err", err)
+			return srv.Close()
+		}
+		return nil
 	})
 	return waitWithDeadline(ctx, g, 20*time.Second)
 }
