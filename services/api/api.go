@@ -76,6 +76,7 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/tasks/:id/suggestions", a.suggestions)
 	r.Post("/api/v1/tasks/:id/:action", a.command)
 	r.Post("/api/v1/workers/position", a.position)
+	r.Get("/api/v1/console/workers", a.consoleWorkers)
 	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set("Content-Type", "application/json")
 		return c.Send(OpenAPI)

@@ -10,12 +10,7 @@ export const router = createRouter({
   routes: [
     { path: '/', redirect: '/wall' },
     { path: '/wall', component: () => import('./wall/WallPage.vue'), meta: { title: 'wall.docTitle' } },
-    {
-      path: '/console/:rest(.*)*',
-      component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: 'page.console' },
-      meta: { title: 'page.console' },
-    },
+    { path: '/console/:rest(.*)*', component: () => import('./console/ConsolePage.vue'), meta: { title: 'page.console' } },
     {
       path: '/m/:rest(.*)*',
       component: () => import('./pages/UnderConstruction.vue'),
