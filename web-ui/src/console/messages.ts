@@ -42,6 +42,8 @@ const zh = {
   'queue.keys': '↑↓/j k 移动 · Enter 打开 · / 搜索 · Esc 关闭',
   'row.noDeadline': '未派遣',
   'row.overdue': '超期 {t}',
+  'unit.d': '天',
+  'unit.h': '时',
   'detail.none': '从左侧队列选择一个案件（↑↓ 选择，Enter 打开）',
   'detail.loading': '正在加载…',
   'detail.failed': '加载失败：{msg}',
@@ -195,6 +197,8 @@ const en: Partial<Record<keyof typeof zh, string>> = {
   'queue.keys': '↑↓/j k move · Enter open · / search · Esc close',
   'row.noDeadline': 'Not dispatched',
   'row.overdue': 'Overdue {t}',
+  'unit.d': 'd ',
+  'unit.h': 'h',
   'detail.none': 'Pick an incident in the queue (↑↓ to move, Enter to open)',
   'detail.loading': 'Loading…',
   'detail.failed': 'Could not load: {msg}',
@@ -314,4 +318,9 @@ export const tc = defineMessages<ConsoleKey>(zh, en)
 export function actionName(a: unknown): string {
   const key = `act.${String(a)}` as ConsoleKey
   return key in zh ? tc(key) : String(a ?? '')
+}
+
+/** Day and hour units of the countdowns in the current language. */
+export function countdownUnits(): { d: string; h: string } {
+  return { d: tc('unit.d'), h: tc('unit.h') }
 }

@@ -55,6 +55,7 @@ describe('countdown colours', () => {
     expect(countdown(iso(NOW + 3 * H + 5 * 60_000 + 9000), NOW)).toBe('3:05:09')
     expect(countdown(iso(NOW - 12 * 60_000 - 30_000), NOW)).toBe('-0:12:30')
     expect(countdown(iso(NOW + 51 * H), NOW)).toBe('2d 3h')
+    expect(countdown(iso(NOW + 51 * H), NOW, { d: '天', h: '时' })).toBe('2天3时')
     expect(countdown('0001-01-01T00:00:00Z', NOW)).toBe('')
   })
 })

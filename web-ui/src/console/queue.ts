@@ -85,8 +85,8 @@ export function urgency(deadline: unknown, startMs: number | null, now: number, 
   return 'ok'
 }
 
-/** "2天3小时" / "3:05:09" / "-0:12:30" (overdue) until a deadline; '' without one. */
-export function countdown(deadline: unknown, now: number): string {
+/** "2d 3h" (units as given, e.g. 天/时) / "3:05:09" / "-0:12:30" (overdue) until a deadline; '' without one. */
+export function countdown(deadline: unknown, now: number, units: { d: string; h: string } = { d: 'd ', h: 'h' }): string {
   const d = parseTime(deadline)
   if (d === null) return ''
   const ms = d - now
@@ -97,7 +97,7 @@ export function countdown(deadline: unknown, now: number): string {
   const m = Math.floor((s % 3600) / 60)
   const sec = s % 60
   const pad = (n: number) => String(n).padStart(2, '0')
-  const body = days > 0 ? `${days}d ${h}h` : `${h}:${pad(m)}:${pad(sec)}`
+  const body = days > 0 ? `${days}${units.d}${h}${units.h}` : `${h}:${pad(m)}:${pad(sec)}`
   return neg ? `-${body}` : body
 }
 

@@ -44,8 +44,19 @@ export function restoreSession(): void {
   }
 }
 
-/** Logs in; throws HttpError (401 for wrong credentials) or a network error. */
-export async function login(username: string, password: string): Promise<User> {
+/** The account is valid but its role may not use this page. */
+export class RoleError extends Error {
+  constructor(readonly role: string) {
+    super(`role ${role} may not use the console`)
+    this.name = 'RoleError'
+  }
+}
+
+/**
+ * Logs in; throws HttpError (401 for wrong credentials), RoleError (a role not in `roles`: nothing
+ * is stored) or a network error.
+ */
+export async function login(username: string, password: string, roles: readonly string[] = ['dispatcher', 'admin']): Promise<User> {
   const res = await fetch('/api/v1/auth/login', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
@@ -54,6 +65,7 @@ export async function login(username: string, password: string): Promise<User> {
   const body = (await res.json().catch(() => ({}))) as { token?: string; name?: string; role?: string; scope?: string; error?: string }
   if (!res.ok || typeof body.token !== 'string') throw new HttpError(res.status, '/api/v1/auth/login', body.error ?? `${res.status}`)
   const user: User = { name: body.name ?? username, role: body.role ?? '', scope: body.scope ?? '' }
+  if (!roles.includes(user.role)) throw new RoleError(user.role)
   storage()?.setItem(SESSION_TOKEN_KEY, body.token)
   storage()?.setItem(USER_KEY, JSON.stringify(user))
   session.token = body.token
