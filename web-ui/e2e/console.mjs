@@ -167,8 +167,14 @@ async function mainRun(browser) {
   for (let attempt = 0; attempt < 3 && !done; attempt++) {
     const action = (await page.$('[data-testid="action-dispatch"]')) ? 'dispatch' : 'reassign'
     await page.click(`[data-testid="action-${action}"]`, { timeout: 15000 })
-    const reqErr = await page.click('[data-testid="action-submit"]').then(() => page.waitForSelector('[data-testid="field-error"]', { timeout: 3000 }).then(() => true).catch(() => false))
-    if (attempt === 0) check(`dialog: ${action} validates required fields before sending`, action === 'dispatch' || reqErr)
+    // Required fields are checked before sending: empty the (prefilled) department and submit.
+    const dept = await page.inputValue('[data-testid="field-department"]')
+    await page.fill('[data-testid="field-department"]', '')
+    await page.click('[data-testid="action-submit"]')
+    const reqErr = await page.waitForSelector('[data-testid="field-error"]', { timeout: 3000 }).then(() => true).catch(() => false)
+    const stillOpen = !!(await page.$('[data-testid="action-dialog"]'))
+    if (attempt === 0) check(`dialog: ${action} validates required fields before sending`, reqErr && stillOpen)
+    await page.fill('[data-testid="field-department"]', dept || '城市管理局')
     await page.fill('[data-testid="field-worker_id"]', 'worker')
     if (action === 'reassign') await page.fill('[data-testid="field-reason"]', 'e2e：改派给网格员李明')
     await page.click('[data-testid="action-submit"]')
@@ -359,7 +365,7 @@ async function main() {
     const live = await fetch(`${BASE_URL}/livez`).then((r) => r.ok).catch(() => false)
     if (!check(`server answers ${BASE_URL}/livez`, live)) return
     for (const [name, run] of [['login', loginChecks], ['main', mainRun], ['perf', perfRun]]) {
-      await run(browser).catch((err) => check(`${name} run`, false, String(err?.message ?? err).split('\n')[0]))
+      await run(browser).catch((err) => check(`${name} run`, false, String(err?.message ?? err).split('\n').slice(0, 4).join(' / ')))
     }
   } finally {
     await browser.close()
