@@ -107,6 +107,24 @@ async function openIncident(page, id) {
   await page.waitForSelector(`[data-testid="incident-detail"][data-id="${id}"] [data-testid="detail-state"]`, { timeout: 20000 })
 }
 
+/** Logs in as `worker` over the API and reports a position ~200 m from the incident. */
+async function placeWorkerNear(id, dispatcherToken) {
+  try {
+    const inc = await fetch(`${BASE_URL}/api/v1/incidents/${id}`, { headers: { Authorization: `Bearer ${dispatcherToken}` } }).then((r) => r.json())
+    const { lon, lat } = inc.location ?? {}
+    if (typeof lon !== 'number') return false
+    const login = await fetch(`${BASE_URL}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'worker', password: 'worker123' }) }).then((r) => r.json())
+    const res = await fetch(`${BASE_URL}/api/v1/workers/position`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${login.token}` },
+      body: JSON.stringify({ lon: lon + 0.002, lat: lat + 0.001, on_duty: true }),
+    })
+    return res.ok
+  } catch {
+    return false
+  }
+}
+
 async function loginChecks(browser) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
   const page = await context.newPage()
@@ -152,6 +170,9 @@ async function mainRun(browser) {
     { timeout: 60000 },
   ).then((h) => h.jsonValue()).catch(() => null)
   if (!check('queue: an incident to dispatch or reassign', !!target)) return
+  // Worker `worker` reports a position 200 m away, so the suggestions and the map have someone.
+  const placed = await placeWorkerNear(target.id, await page.evaluate(() => sessionStorage.getItem('citybrain.session.token')))
+  check('setup: worker `worker` reports a position near the incident', placed)
   await openIncident(page, target.id)
   const detailState = await page.getAttribute('[data-testid="incident-detail"]', 'data-state')
   check('detail: opens with data-id and data-state', !!detailState, `${target.id} ${detailState}`)
@@ -176,6 +197,7 @@ async function mainRun(browser) {
     if (attempt === 0) check(`dialog: ${action} validates required fields before sending`, reqErr && stillOpen)
     await page.fill('[data-testid="field-department"]', dept || '城市管理局')
     await page.fill('[data-testid="field-worker_id"]', 'worker')
+    if (attempt === 0) await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-dialog.png') })
     if (action === 'reassign') await page.fill('[data-testid="field-reason"]', 'e2e：改派给网格员李明')
     await page.click('[data-testid="action-submit"]')
     const res = await Promise.race([
@@ -224,6 +246,40 @@ async function mainRun(browser) {
   check('conflict: the stale page refreshed to the new version', v1 === v2, `page1 v${v1}, page2 v${v2}`)
   await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-conflict.png') })
   await page2.close()
+
+  // Split a report out of a fused incident, and merge another incident into one.
+  await page.fill('[data-testid="queue-search"]', '')
+  await page.waitForTimeout(300)
+  const fused = await page.evaluate(() => [...document.querySelectorAll('[data-testid="queue-row"]')].find((r) => Number(r.dataset.events) >= 2)?.dataset.id)
+  if (fused) {
+    await openIncident(page, fused)
+    const can = await page.waitForSelector('[data-testid="action-split"]', { timeout: 10000 }).catch(() => null)
+    if (can) {
+      await can.click()
+      await page.fill('[data-testid="field-reason"]', 'e2e：误合并，拆出')
+      await page.click('[data-testid="action-submit"]')
+      const text = await page.waitForSelector('[data-testid="result-banner"]', { timeout: 20000 }).then((h) => h.textContent()).catch(() => null)
+      check('action: split a report out (new incident id shown)', !!text && /INC-/.test(text), text ?? (await page.textContent('[role="alert"]').catch(() => '')))
+    }
+  } else console.log('  (no fused incident in the queue: split not exercised)')
+  await page.fill('[data-testid="queue-search"]', '')
+  await page.waitForTimeout(300)
+  const pair = await page.evaluate(() => [...document.querySelectorAll('[data-testid="queue-row"]')].slice(-2).map((r) => r.dataset.id))
+  if (pair.length === 2) {
+    await openIncident(page, pair[0])
+    const can = await page.waitForSelector('[data-testid="action-merge_in"]', { timeout: 10000 }).catch(() => null)
+    if (can) {
+      await can.click()
+      await page.fill('[data-testid="field-other_id"]', pair[1])
+      await page.fill('[data-testid="field-reason"]', 'e2e：同一事件')
+      await page.click('[data-testid="action-submit"]')
+      const text = await page.waitForSelector('[data-testid="result-banner"]', { timeout: 20000 }).then((h) => h.textContent()).catch(() => null)
+      check('action: merge another incident into this one', !!text && text.includes(pair[1]), text ?? (await page.textContent('[role="alert"]').catch(() => '')))
+      await page.fill('[data-testid="queue-search"]', pair[1])
+      const gone = await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-row"]').length === 0, null, { timeout: 15000 }).then(() => true).catch(() => false)
+      check('queue: the merged incident leaves the open queue live', gone)
+    }
+  }
 
   // Filters.
   await page.fill('[data-testid="queue-search"]', '')
@@ -309,6 +365,16 @@ async function mainRun(browser) {
     const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth && document.documentElement.scrollHeight <= window.innerHeight)
     check(`${w}×${h}: fits the screen (no page scrollbars)`, fits)
   }
+  // English.
+  await page.click('button:has-text("EN")')
+  await page.waitForTimeout(500)
+  await page.screenshot({ path: resolve(ARTIFACTS, 'console-1920-en.png') })
+  const en = await page.evaluate(() => document.body.innerText)
+  check('English: the console switches language', en.includes('Dispatch console') && !en.includes('指挥调度台'))
+  const badEn = await textProblems(page)
+  check('English: no NaN/undefined/null', badEn.length === 0, badEn.join(','))
+  await page.click('button:has-text("中文")')
+
   await page.click('[data-testid="logout"]')
   const out = await page.waitForSelector('[data-testid="login-user"]', { timeout: 5000 }).then(() => true).catch(() => false)
   check('logout: back to the login form', out)
