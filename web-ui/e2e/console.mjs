@@ -132,6 +132,12 @@ async function loginChecks(browser) {
   const bad = await page.waitForFunction(() => document.body.innerText.includes('用户名或密码错误'), null, { timeout: 10000 }).then(() => true).catch(() => false)
   check('login: a wrong password is refused with a message', bad)
   await page.screenshot({ path: resolve(ARTIFACTS, 'console-login.png') })
+  // A token the server refuses (expired, revoked) sends the user back to the login form.
+  await page.evaluate(() => sessionStorage.setItem('citybrain.session.token', 'not-a-valid-token'))
+  await page.evaluate(() => sessionStorage.setItem('citybrain.console.user', JSON.stringify({ name: '值班长 王静', role: 'dispatcher', scope: '' })))
+  await page.goto(`${BASE_URL}/console`, { waitUntil: 'domcontentloaded' })
+  const expired = await page.waitForFunction(() => document.body.innerText.includes('登录已过期') && !!document.querySelector('[data-testid="login-user"]'), null, { timeout: 15000 }).then(() => true).catch(() => false)
+  check('login: a 401 sends the user back to the login form', expired)
   await login(page, 'wall', 'wall123')
   const role = await page.waitForFunction(() => document.body.innerText.includes('不是派遣员'), null, { timeout: 10000 }).then(() => true).catch(() => false)
   check('login: a non-dispatcher account is turned away', role)
@@ -143,7 +149,7 @@ async function mainRun(browser) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1, locale: 'zh-CN' })
   const page = await context.newPage()
   const problems = watch(page)
-  await login(page)
+  await login(page, 'dispatcher', 'dispatcher123', '?e2e=1')
   const stored = await page.waitForFunction(() => sessionStorage.getItem('citybrain.session.token'), null, { timeout: 15000 }).then(() => true).catch(() => false)
   check('login: token kept in sessionStorage', stored)
   check('queue: fills from the live dispatcher channel', await waitRows(page, 8))
@@ -156,6 +162,18 @@ async function mainRun(browser) {
     .then(() => true)
     .catch(() => false)
   check('queue: new incidents arrive live', grew, `count was ${before}`)
+  // Severity Ⅰ/Ⅱ arrivals beep (WebAudio; the browser runs with autoplay allowed): a 119 alarm of level 1.
+  const alarmId = `JJ-CONSOLE-${Date.now()}`
+  const posted = await fetch(`${BASE_URL}/api/v1/ingest/emergency`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ alarm_id: alarmId, alarm_type: '119', level: 1, description: 'e2e：调度台提示音测试 发现明火', lon: 120.0612, lat: 32.4411 }),
+  }).then((r) => r.status).catch((e) => String(e))
+  console.log(`  (posted emergency ${alarmId}: ${posted})`)
+  const beeped = await page.waitForFunction(() => window.__consoleTest?.beeps() > 0, null, { timeout: 30000 }).then(() => true).catch(() => false)
+  const freshSeen = !!(await page.$('[data-testid="queue-row"].fresh'))
+  check('queue: a severity Ⅰ/Ⅱ arrival sounds the alert', beeped, `beeps ${await page.evaluate(() => window.__consoleTest?.beeps())}`)
+  console.log(`  (new-arrival highlight ${freshSeen ? 'seen' : 'not on screen at that moment'})`)
 
   // An incident to dispatch: filed/returned/reopened may be dispatched; otherwise reassign one.
   const target = await page.waitForFunction(

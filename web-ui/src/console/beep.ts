@@ -3,6 +3,12 @@
 
 let ctx: AudioContext | null = null
 let lastAt = 0
+let played = 0
+
+/** How many alerts have sounded (the browser test reads it through window.__consoleTest). */
+export function beepCount(): number {
+  return played
+}
 
 function audio(): AudioContext | null {
   if (ctx) return ctx
@@ -29,6 +35,7 @@ export function beep(level: 1 | 2 = 2): void {
   const now = a.currentTime
   if (performance.now() - lastAt < 1500) return
   lastAt = performance.now()
+  played++
   const tones = level === 1 ? [988, 740, 988] : [880, 660]
   tones.forEach((hz, i) => {
     const osc = a.createOscillator()

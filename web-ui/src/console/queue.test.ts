@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { applyDelta, compareQueue, countdown, EMPTY_FILTER, matches, snapshotIncidents, urgency, wantsAlarm, type QueueIncident } from './queue'
+import { applyDelta, compareQueue, sortQueue, countdown, EMPTY_FILTER, matches, snapshotIncidents, urgency, wantsAlarm, type QueueIncident } from './queue'
 
 const NOW = Date.parse('2026-11-22T04:00:00Z')
 const H = 3600_000
@@ -69,7 +69,13 @@ describe('order', () => {
       inc({ id: 'later', severity: 4, task: { deadline: iso(NOW + 5 * H) } }),
       inc({ id: 'none', severity: 4 }),
     ]
-    expect(list.sort((x, y) => compareQueue(x, y, NOW)).map((x) => x.id)).toEqual(['late', 'sev1', 'soon', 'later', 'none'])
+    expect(sortQueue(list, NOW).map((x) => x.id)).toEqual(['late', 'sev1', 'soon', 'later', 'none'])
+    expect([...list].reverse().sort((x, y) => compareQueue(x, y, NOW)).map((x) => x.id)).toEqual(['late', 'sev1', 'soon', 'later', 'none'])
+  })
+  it('sortQueue agrees with compareQueue on synthetic data', async () => {
+    const { syntheticIncidents } = await import('./synthetic')
+    const list = syntheticIncidents(2000, NOW)
+    expect(sortQueue(list, NOW).map((x) => x.id)).toEqual([...list].sort((x, y) => compareQueue(x, y, NOW)).map((x) => x.id))
   })
 })
 

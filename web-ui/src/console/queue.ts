@@ -118,6 +118,25 @@ export function compareQueue(a: QueueIncident, b: QueueIncident, now: number): n
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
+/**
+ * The queue sorted in compareQueue's order, parsing each time once (Date.parse inside a comparator
+ * would run some 500,000 times for 10,000 incidents).
+ */
+export function sortQueue(list: readonly QueueIncident[], now: number): QueueIncident[] {
+  const keyed = list.map((inc) => {
+    const deadline = parseTime(inc.task?.deadline)
+    return {
+      inc,
+      over: deadline !== null && !isClosedState(inc.state) && now > deadline ? 0 : 1,
+      sev: inc.severity ?? 4,
+      deadline: deadline ?? Infinity,
+      first: parseTime(inc.first_seen) ?? 0,
+    }
+  })
+  keyed.sort((a, b) => a.over - b.over || a.sev - b.sev || (a.deadline === b.deadline ? 0 : a.deadline < b.deadline ? -1 : 1) || b.first - a.first || (a.inc.id < b.inc.id ? -1 : a.inc.id > b.inc.id ? 1 : 0))
+  return keyed.map((k) => k.inc)
+}
+
 /** Whether `v` looks like an incident. */
 export function isQueueIncident(v: unknown): v is QueueIncident {
   return typeof v === 'object' && v !== null && typeof (v as { id?: unknown }).id === 'string' && (v as { id: string }).id !== ''
