@@ -16,12 +16,7 @@ export const router = createRouter({
       props: { name: 'page.console' },
       meta: { title: 'page.console' },
     },
-    {
-      path: '/m/:rest(.*)*',
-      component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: 'page.mobile' },
-      meta: { title: 'page.mobile' },
-    },
+    { path: '/m/:rest(.*)*', component: () => import('./mobile/MobileApp.vue'), meta: { title: 'page.mobile' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'page.notFound' } },
   ],
 })

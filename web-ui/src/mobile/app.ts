@@ -164,10 +164,14 @@ function announce(inc: TaskIncident): void {
   showToast({ kind: 'task', text: tm('toast.new', { title }), taskId: inc.id }, 15000)
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return
   const opts: NotificationOptions = { body: `${title}\n${inc.address ?? ''}`, tag: inc.id, icon: '/m/icon-192.png', data: { url: `/m/task/${inc.id}` } }
-  navigator.serviceWorker?.getRegistration('/m/').then(
-    (reg) => (reg ? reg.showNotification(tm('notify.title'), opts) : new Notification(tm('notify.title'), opts)),
-    () => undefined,
-  )
+  // Through the service worker where there is one (Android Chrome allows no other way).
+  void navigator.serviceWorker
+    ?.getRegistration('/m/')
+    .then(async (reg) => {
+      if (reg) await reg.showNotification(tm('notify.title'), opts)
+      else new Notification(tm('notify.title'), opts)
+    })
+    .catch(() => undefined)
 }
 
 /** Asks for notification permission (from a tap: browsers refuse it otherwise). */
