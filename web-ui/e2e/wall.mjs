@@ -179,7 +179,7 @@ async function placeholders(browser) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   const page = await context.newPage()
   const problems = watch(page)
-  for (const path of ['/console', '/m']) {
+  for (const path of ['/console']) { // /m is the phone app now: e2e/mobile.mjs
     const res = await page.goto(`${BASE_URL}${path}`, { waitUntil: 'domcontentloaded' })
     const ok = await page
       .waitForFunction(() => document.body.innerText.includes('建设中'), null, { timeout: 10000 })

@@ -83,6 +83,8 @@ export const tm = defineMessages(
     'outbox.report': '网格上报',
     'outbox.refused': '{label} 未被接受：{err}',
     'outbox.sent': '已发送 {n} 项',
+    'outbox.withPhotos': '含照片 {n} 张',
+    'outbox.attempts': '已尝试 {n} 次',
   },
   {
     'app.name': 'City Brain · Grid',
@@ -164,6 +166,8 @@ export const tm = defineMessages(
     'outbox.report': 'Grid report',
     'outbox.refused': '{label} was not accepted: {err}',
     'outbox.sent': '{n} sent',
+    'outbox.withPhotos': '{n} photos',
+    'outbox.attempts': '{n} attempts',
   },
 )
 

@@ -36,6 +36,25 @@ export const outboxItems = ref<OutboxItem[]>([])
 /** Set while the first snapshot has not arrived. */
 export const loaded = ref(false)
 
+/**
+ * The worker's pending actions (commands and reports), each with the photo uploads it waits for;
+ * a photo no action names (its action was dismissed) is listed on its own.
+ */
+export const pendingActions = computed(() => {
+  const photos = new Map(outboxItems.value.filter((i) => i.kind === 'photo').map((i) => [i.id, i]))
+  const named = new Set<string>()
+  const out: Array<{ item: OutboxItem; photos: OutboxItem[] }> = []
+  for (const it of outboxItems.value) {
+    if (it.kind === 'photo') continue
+    const refs = Array.isArray(it.body?.photos) ? (it.body.photos as unknown[]) : []
+    const mine = refs.map((r) => photos.get(String(r).replace('/api/v1/media/', ''))).filter((p): p is OutboxItem => !!p)
+    mine.forEach((p) => named.add(p.id))
+    out.push({ item: it, photos: mine })
+  }
+  for (const p of photos.values()) if (!named.has(p.id)) out.push({ item: p, photos: [] })
+  return out.sort((a, b) => a.item.seq - b.item.seq)
+})
+
 /** Pending commands per incident, in order. */
 export const queuedByIncident = computed(() => {
   const m = new Map<string, OutboxItem[]>()
