@@ -25,6 +25,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
@@ -47,6 +48,8 @@ type API struct {
 	rules     func() *routing.Rules
 	cache     caseCache
 	log       *slog.Logger
+	media     media.Store
+	mediaMax  int
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -77,6 +80,8 @@ func (a *API) Register(r fiber.Router) {
 	r.Post("/api/v1/tasks/:id/:action", a.command)
 	r.Post("/api/v1/workers/position", a.position)
 	r.Get("/api/v1/console/workers", a.consoleWorkers)
+	r.Post("/api/v1/media", a.uploadMedia)
+	r.Get("/api/v1/media/:id", a.getMedia)
 	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set("Content-Type", "application/json")
 		return c.Send(OpenAPI)

@@ -150,6 +150,13 @@ func (a *API) command(c *fiber.Ctx) error {
 	if in.BaseVersion == nil {
 		return bad(c, fiber.StatusUnprocessableEntity, "base_version", "required: the incident version this command is based on")
 	}
+	if len(in.Photos) > 0 {
+		ids, field, reason := a.checkPhotos(c, in.Photos)
+		if field != "" {
+			return bad(c, fiber.StatusUnprocessableEntity, field, reason)
+		}
+		in.Photos = ids
+	}
 	now := time.Now().UTC()
 	cmd := casestate.Command{Action: action, Actor: actorOf(cl), BaseVersion: *in.BaseVersion, At: now,
 		Reason: in.Reason, Note: in.Note, Photos: in.Photos, Department: in.Department, WorkerID: in.WorkerID, MergeInto: in.MergeInto, EventID: in.EventID}
