@@ -125,6 +125,22 @@ async function placeWorkerNear(id, dispatcherToken) {
   }
 }
 
+/** As `worker`: 签收, 开始处置, 处理反馈 on the task; true or what went wrong. */
+async function workerHandles(id) {
+  try {
+    const login = await fetch(`${BASE_URL}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'worker', password: 'worker123' }) }).then((r) => r.json())
+    const auth = { Authorization: `Bearer ${login.token}`, 'Content-Type': 'application/json' }
+    for (const [action, extra] of [['accept', {}], ['start', {}], ['handle', { note: 'e2e：已到现场处置完毕' }]]) {
+      const task = await fetch(`${BASE_URL}/api/v1/tasks/${id}`, { headers: auth }).then((r) => r.json())
+      const res = await fetch(`${BASE_URL}/api/v1/tasks/${id}/${action}`, { method: 'POST', headers: auth, body: JSON.stringify({ base_version: task.incident.version, ...extra }) })
+      if (res.status !== 200) return `${action}: ${res.status} ${await res.text()}`
+    }
+    return true
+  } catch (err) {
+    return String(err)
+  }
+}
+
 async function loginChecks(browser) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'zh-CN' })
   const page = await context.newPage()
@@ -265,6 +281,32 @@ async function mainRun(browser) {
   await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-conflict.png') })
   await page2.close()
 
+  // The worker does their part over the API (签收, 开始, 处理反馈); the console verifies, closes and
+  // records the 回访 with a rating.
+  const worked = await workerHandles(target.id)
+  check('setup: worker `worker` accepts, starts and handles the task (API)', worked === true, String(worked))
+  if (worked === true) {
+    await page.fill('[data-testid="queue-search"]', '')
+    await openIncident(page, target.id)
+    const handled = await page.waitForSelector(`[data-testid="incident-detail"][data-state="handled"]`, { timeout: 20000 }).then(() => true).catch(() => false)
+    check('detail: shows handled live', handled)
+    for (const [action, fields, want] of [['verify', {}, 'verified'], ['close', {}, 'closed'], ['visit', { rating: '5', note: 'e2e：电话回访，群众非常满意' }, 'rated']]) {
+      const btn = await page.waitForSelector(`[data-testid="action-${action}"]`, { timeout: 15000 }).catch(() => null)
+      if (!btn) {
+        check(`action: ${action} offered`, false)
+        break
+      }
+      await btn.click()
+      if (fields.rating) await page.selectOption('[data-testid="field-rating"]', fields.rating)
+      if (fields.note) await page.fill('[data-testid="field-note"]', fields.note)
+      await page.click('[data-testid="action-submit"]')
+      const ok = await page.waitForSelector(`[data-testid="incident-detail"][data-state="${want}"]`, { timeout: 20000 }).then(() => true).catch(() => false)
+      check(`action: ${action} → ${want}`, ok, ok ? '' : await page.textContent('[role="alert"]').catch(() => ''))
+      if (!ok) break
+    }
+    await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-rated.png') })
+  }
+
   // Split a report out of a fused incident, and merge another incident into one.
   await page.fill('[data-testid="queue-search"]', '')
   await page.waitForTimeout(300)
@@ -316,10 +358,12 @@ async function mainRun(browser) {
   const overdueRows = await page.$$eval('[data-testid="queue-row"] .cd', (els) => els.every((e) => e.classList.contains('over')))
   check('filter: overdue rows are all red', overdueRows)
   await page.uncheck('[data-testid="filter-overdue"]')
-  await page.fill('[data-testid="queue-search"]', target.id)
+  await page.waitForTimeout(300)
+  const wanted = await page.getAttribute('[data-testid="queue-row"][data-index="1"]', 'data-id')
+  await page.fill('[data-testid="queue-search"]', wanted)
   await page.waitForTimeout(300)
   const found = await page.$$eval('[data-testid="queue-row"]', (els) => els.map((e) => e.dataset.id))
-  check('filter: text search finds the incident by id', found.length === 1 && found[0] === target.id, found.join(','))
+  check('filter: text search finds an incident by id', found.length === 1 && found[0] === wanted, `${wanted}: ${found.join(',')}`)
   await page.fill('[data-testid="queue-search"]', '')
 
   // Keyboard: / focuses the search, Esc leaves it, ↓↓ Enter opens the third row, k moves back.
