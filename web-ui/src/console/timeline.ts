@@ -1,0 +1,29 @@
+// The audit trail as the console lists it. Every attempt is recorded, refused ones too; a client
+// that retries a refused command (a script, a double click) would bury the real steps, so
+// consecutive identical refusals are shown once with a count.
+
+export interface TimelineLike {
+  action?: string
+  outcome?: string
+  refusal?: string
+  reason?: string
+  actor?: { id?: string; role?: string } | null
+}
+
+/** Folds runs of refused entries with the same action, actor, refusal and reason; adds `repeats`. */
+export function foldRefusals<T extends TimelineLike>(entries: readonly T[]): (T & { repeats?: number })[] {
+  const out: (T & { repeats?: number })[] = []
+  for (const e of entries) {
+    const prev = out[out.length - 1]
+    if (prev && e.outcome === 'refused' && prev.outcome === 'refused' && sameAttempt(prev, e)) {
+      prev.repeats = (prev.repeats ?? 1) + 1
+      continue
+    }
+    out.push({ ...e })
+  }
+  return out
+}
+
+function sameAttempt(a: TimelineLike, b: TimelineLike): boolean {
+  return a.action === b.action && a.refusal === b.refusal && a.reason === b.reason && a.actor?.id === b.actor?.id && a.actor?.role === b.actor?.role
+}
