@@ -432,7 +432,7 @@ async function mainRun(browser) {
   await page.waitForTimeout(500)
   await page.screenshot({ path: resolve(ARTIFACTS, 'console-1920-en.png') })
   const en = await page.evaluate(() => document.body.innerText)
-  check('English: the console switches language', en.includes('Dispatch console') && !en.includes('指挥调度台'))
+  check('English: the console switches language', en.includes('Dispatcher console') && !en.includes('调度工作台'))
   const badEn = await textProblems(page)
   check('English: no NaN/undefined/null', badEn.length === 0, badEn.join(','))
   await page.click('button:has-text("中文")')

@@ -4,7 +4,7 @@
 import { defineMessages } from '../lib/i18n'
 
 const zh = {
-  'title': '指挥调度台',
+  'title': '调度工作台',
   'subtitle': '城市运行管理中心 · 派遣员',
   'login.title': '派遣员登录',
   'login.user': '用户名',
@@ -159,7 +159,7 @@ const zh = {
 }
 
 const en: Partial<Record<keyof typeof zh, string>> = {
-  'title': 'Dispatch console',
+  'title': 'Dispatcher console',
   'subtitle': 'City Operations Center · Dispatcher',
   'login.title': 'Dispatcher sign-in',
   'login.user': 'User name',
