@@ -115,15 +115,32 @@ export class Outbox {
 
   /** Queues an item. A photo already queued (same hash) is not queued twice. */
   async add(input: AddInput): Promise<OutboxItem> {
+    const [item] = await this.addMany([input])
+    return item!
+  }
+
+  /**
+   * Queues items in this order (an action's photos, then the action), telling the UI once, so it
+   * never shows the photos without their action.
+   */
+  async addMany(inputs: AddInput[]): Promise<OutboxItem[]> {
     const items = await this.items()
-    const same = items.find((i) => i.id === input.id)
-    if (same) return same
-    const now = this.o.now()
-    const seq = Math.max(now, (items.at(-1)?.seq ?? 0) + 1)
-    const item: OutboxItem = { ...input, seq, createdAt: now, attempts: 0, nextAt: 0, state: 'pending' }
-    await this.o.storage.put(item)
+    let last = items.at(-1)?.seq ?? 0
+    const out: OutboxItem[] = []
+    for (const input of inputs) {
+      const same = items.find((i) => i.id === input.id) ?? out.find((i) => i.id === input.id)
+      if (same) {
+        out.push(same)
+        continue
+      }
+      const now = this.o.now()
+      last = Math.max(now, last + 1)
+      const item: OutboxItem = { ...input, seq: last, createdAt: now, attempts: 0, nextAt: 0, state: 'pending' }
+      await this.o.storage.put(item)
+      out.push(item)
+    }
     await this.changed()
-    return item
+    return out
   }
 
   /** Removes an item (the worker dismisses a refused one). */
