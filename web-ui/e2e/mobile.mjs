@@ -194,7 +194,7 @@ async function run(browser) {
   })
 
   // ---- sign in ----
-  await page.goto(`${APP}/m`, { waitUntil: 'domcontentloaded' })
+  await page.goto(`${APP}/m/`, { waitUntil: 'domcontentloaded' })
   await page.waitForSelector('[data-testid="login-user"]', { timeout: 30000 })
   await shot(page, 'login')
   await page.fill('[data-testid="login-pass"]', 'wrong')
