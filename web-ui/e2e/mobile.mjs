@@ -334,6 +334,7 @@ async function run(browser) {
     .then(() => true)
     .catch(() => false)
   check('offline start: the app shell loads from the service worker cache', offlineStart)
+  check('offline start: my tasks kept on the phone are listed', (await page.locator(`[data-testid="task-item"][data-id="${id}"]`).count()) === 1 && (await page.locator('[data-testid="tasks-stale"]').count()) === 1)
   await shot(page, 'offline-start')
 
   check('no page errors', errors.length === 0, errors.join(' | '))

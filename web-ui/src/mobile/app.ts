@@ -13,7 +13,7 @@ import { MemoryStorage, Outbox, clientId, type OutboxItem, type Verdict, type Se
 import { mediaURL, type Photo } from './photo'
 import { startDuty, type Fix, type Reporter } from './position'
 import { checkExpiry, logout, profile } from './session'
-import { applyDelta, applySnapshot, baseVersion, incidents, loaded, outboxItems, type TaskIncident } from './tasks'
+import { applyDelta, applySnapshot, baseVersion, clearCached, incidents, loaded, outboxItems, restoreCached, type TaskIncident } from './tasks'
 
 export const online = ref(typeof navigator === 'undefined' ? true : navigator.onLine)
 export const conn = ref<ConnStatus | null>(null)
@@ -238,6 +238,7 @@ export function start(): void {
   sessionExpired.value = false
   window.addEventListener('online', onOnline)
   window.addEventListener('offline', onOffline)
+  restoreCached()
   startRealtime()
   void outbox.items().then((items) => (outboxItems.value = items))
   void flush()
@@ -246,7 +247,14 @@ export function start(): void {
   }, 60_000)
 }
 
-/** Stops everything (sign-out). The outbox stays in IndexedDB for the next sign-in. */
+/** Signs out: stops everything and forgets the kept task list. The outbox stays in IndexedDB. */
+export function signOut(): void {
+  stop()
+  clearCached()
+  logout()
+}
+
+/** Stops everything. The outbox stays in IndexedDB for the next sign-in. */
 export function stop(): void {
   started = false
   window.removeEventListener('online', onOnline)
