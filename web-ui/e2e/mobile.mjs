@@ -130,11 +130,14 @@ async function gridCentre() {
   return { longitude: (Math.min(...lons) + Math.max(...lons)) / 2, latitude: (Math.min(...lats) + Math.max(...lats)) / 2 }
 }
 
+/** Up to ±0.0004° (±40 m), so a rerun against the same server is not fused into the last run's incident. */
+const jitter = () => (Math.random() - 0.5) * 0.0008
+
 /** A fresh incident in the worker's grid, dispatched by the dispatcher to worker_id `worker`. */
 async function dispatchNew(disp, pos, tag) {
   const ticket = `GD-M-${tag}`
   const ing = await api('POST', '/api/v1/ingest/hotline', {
-    body: { ticket_no: ticket, appeal_type: '投诉', category: '占道经营', content: `店外经营占道 ${tag}`, lon: pos.longitude + 0.0012, lat: pos.latitude + 0.0008, address: '三林社区菜场门口' },
+    body: { ticket_no: ticket, appeal_type: '投诉', category: '占道经营', content: `店外经营占道 ${tag}`, lon: pos.longitude + 0.0012 + jitter(), lat: pos.latitude + 0.0008 + jitter(), address: '三林社区菜场门口' },
   })
   if (ing.status !== 202) throw new Error(`ingest: ${ing.status} ${JSON.stringify(ing.data)}`)
   const inc = await waitFor(async () => {
@@ -213,6 +216,14 @@ async function run(browser) {
     .then(() => true)
     .catch(() => false)
   check('service worker (scope /m/) active', swOK)
+
+  // ---- on duty: consent, then the position goes to the server ----
+  page.once('dialog', (d) => void d.accept())
+  const posted = page.waitForResponse((r) => r.url().endsWith('/api/v1/workers/position') && r.request().method() === 'POST', { timeout: 20000 })
+  await page.tap('[data-testid="duty-toggle"]')
+  const posRes = await posted.catch(() => null)
+  check('on duty (after consent): position reported', posRes?.status() === 200, `status=${posRes?.status()}`)
+  check('duty toggle shows 在岗', (await page.getAttribute('[data-testid="duty-toggle"]', 'aria-pressed')) === 'true')
 
   // ---- a task arrives live ----
   const dispRes = await api('POST', '/api/v1/auth/login', { body: { username: 'dispatcher', password: 'dispatcher123' } })
@@ -336,6 +347,12 @@ async function run(browser) {
   check('offline start: the app shell loads from the service worker cache', offlineStart)
   check('offline start: my tasks kept on the phone are listed', (await page.locator(`[data-testid="task-item"][data-id="${id}"]`).count()) === 1 && (await page.locator('[data-testid="tasks-stale"]').count()) === 1)
   await shot(page, 'offline-start')
+
+  // English is one switch away.
+  await page.goto(`${APP}/m/?lang=en`, { waitUntil: 'domcontentloaded' }).catch(() => undefined)
+  const en = await page.waitForFunction(() => document.body.innerText.includes('My tasks'), null, { timeout: 15000 }).then(() => true).catch(() => false)
+  check('English UI (?lang=en)', en)
+  await shot(page, 'tasks-en')
 
   check('no page errors', errors.length === 0, errors.join(' | '))
   check('no requests to other origins', foreign.length === 0, foreign.slice(0, 3).join(' '))
