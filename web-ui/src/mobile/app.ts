@@ -37,6 +37,7 @@ export function showToast(t: NonNullable<typeof toast.value>, ms = 8000): void {
 export const outbox = new Outbox({
   storage: hasIndexedDB() ? new IdbStorage() : new MemoryStorage(),
   transport: sendItem,
+  owner: () => profile.value?.sub,
   onChange: (items) => (outboxItems.value = items),
   onResult: onItemResult,
 })

@@ -150,3 +150,19 @@ describe('Outbox.addMany', () => {
     expect((await ob.items()).map((i) => i.id)).toEqual(['ph1', 'ph2', 'cmd'])
   })
 })
+
+describe('Outbox owner', () => {
+  it('sends only the signed-in worker’s items', async () => {
+    let me = 'worker'
+    const sent: string[] = []
+    const ob = new Outbox({ storage: new MemoryStorage(), owner: () => me, transport: async (i) => (sent.push(i.id), { status: 200 }) })
+    await ob.add(cmd('mine', 'accept'))
+    me = 'worker2'
+    await ob.add(cmd('theirs', 'accept'))
+    expect((await ob.items()).map((i) => i.id)).toEqual(['theirs'])
+    await ob.drain()
+    expect(sent).toEqual(['theirs'])
+    me = 'worker'
+    expect((await ob.items()).map((i) => i.id)).toEqual(['mine'])
+  })
+})
