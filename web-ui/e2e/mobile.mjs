@@ -294,8 +294,9 @@ async function run(browser) {
 
   // ---- online: the outbox drains once ----
   await context.setOffline(false)
+  const t0 = Date.now()
   const drained = await page.waitForFunction(() => document.querySelector('[data-testid="pending-count"]')?.textContent?.trim() === '0', null, { timeout: 60000 }).then(() => true).catch(() => false)
-  check('online: the outbox drained (pending-count 0)', drained)
+  check('online: the outbox drained (pending-count 0)', drained, `${Date.now() - t0} ms after coming back online`)
   const after = (await api('GET', `/api/v1/incidents/${id}`, { token: disp })).data
   const handledOnce = (tl) => (tl ?? []).filter((e) => e.to === 'handled' && e.outcome !== 'refused').length
   check('the incident is handled, exactly once in its timeline', after?.state === 'handled' && handledOnce(after.timeline) === 1, `state=${after?.state} handled=${handledOnce(after?.timeline)}`)
