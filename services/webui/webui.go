@@ -44,9 +44,21 @@ func Register(app *fiber.App) {
 		c.Set("Cache-Control", "no-cache")
 		return c.Type("html").Send(b)
 	}
-	for _, p := range []string{"/wall", "/wall/*", "/console", "/console/*", "/m"} {
+	for _, p := range []string{"/wall", "/wall/*", "/console", "/console/*"} {
 		app.Get(p, page)
 	}
+	// The phone app lives at /m/: its service worker's scope /m/ does not
+	// cover "/m", so that page would start without it (and not offline).
+	app.Get("/m", func(c *fiber.Ctx) error {
+		if c.Path() != "/m" { // non-strict routing also brings "/m/" here
+			return page(c)
+		}
+		target := "/m/"
+		if q := string(c.Request().URI().QueryString()); q != "" {
+			target += "?" + q
+		}
+		return c.Redirect(target, fiber.StatusFound)
+	})
 	// Below /m, the phone app's PWA files (public/m/ and the generated sw.js)
 	// are files; every other path is a page of the app.
 	app.Get("/m/*", func(c *fiber.Ctx) error {

@@ -16,11 +16,16 @@ func TestPWAFiles(t *testing.T) {
 	}
 	app := fiber.New()
 	Register(app)
+	resp, err := app.Test(httptest.NewRequest("GET", "/m?lang=en", nil))
+	if err != nil || resp.StatusCode != 302 || resp.Header.Get("Location") != "/m/?lang=en" {
+		t.Fatalf("/m: %v %v, want a redirect to /m/ (the service worker's scope)", resp, err)
+	}
 	for path, want := range map[string]string{
 		"/m/sw.js":                "text/javascript",
 		"/m/manifest.webmanifest": "application/manifest+json",
 		"/m/icon-192.png":         "image/png",
 		"/m/task/INC-1":           "text/html",
+		"/m/":                     "text/html",
 		"/m/../wall":              "text/html",
 	} {
 		resp, err := app.Test(httptest.NewRequest("GET", path, nil))

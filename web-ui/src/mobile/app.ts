@@ -13,7 +13,7 @@ import { MemoryStorage, Outbox, clientId, type OutboxItem, type Verdict, type Se
 import { mediaURL, type Photo } from './photo'
 import { startDuty, type Fix, type Reporter } from './position'
 import { checkExpiry, logout, profile } from './session'
-import { ACTION_TO, applyDelta, applySnapshot, baseVersion, incidents, loaded, outboxItems, type TaskIncident } from './tasks'
+import { applyDelta, applySnapshot, baseVersion, clearCached, incidents, loaded, outboxItems, restoreCached, type TaskIncident } from './tasks'
 
 export const online = ref(typeof navigator === 'undefined' ? true : navigator.onLine)
 export const conn = ref<ConnStatus | null>(null)
@@ -37,6 +37,7 @@ export function showToast(t: NonNullable<typeof toast.value>, ms = 8000): void {
 export const outbox = new Outbox({
   storage: hasIndexedDB() ? new IdbStorage() : new MemoryStorage(),
   transport: sendItem,
+  owner: () => profile.value?.sub,
   onChange: (items) => (outboxItems.value = items),
   onResult: onItemResult,
 })
@@ -81,19 +82,19 @@ export async function retryNow(): Promise<void> {
 
 /** Queues a task command (with its photos first) and tries to send it. */
 export async function queueCommand(inc: TaskIncident, action: string, fields: Record<string, unknown>, photos: Photo[] = []): Promise<void> {
-  for (const p of photos) {
-    await outbox.add({ id: p.id, kind: 'photo', label: `${tm('outbox.photo')} · ${shortTitle(inc)}`, blob: p.blob })
-  }
   const body: Record<string, unknown> = { ...fields, base_version: baseVersion(inc) }
   if (photos.length) body.photos = photos.map((p) => mediaURL(p.id))
-  await outbox.add({
-    id: clientId(),
-    kind: 'command',
-    label: `${tm(`action.${action}` as Parameters<typeof tm>[0])} · ${shortTitle(inc)}`,
-    incidentId: inc.id,
-    action,
-    body,
-  })
+  await outbox.addMany([
+    ...photos.map((p) => ({ id: p.id, kind: 'photo' as const, label: `${tm('outbox.photo')} · ${shortTitle(inc)}`, blob: p.blob })),
+    {
+      id: clientId(),
+      kind: 'command',
+      label: `${tm(`action.${action}` as Parameters<typeof tm>[0])} · ${shortTitle(inc)}`,
+      incidentId: inc.id,
+      action,
+      body,
+    },
+  ])
   void flush()
 }
 
@@ -101,29 +102,29 @@ export async function queueCommand(inc: TaskIncident, action: string, fields: Re
 export async function queueReport(fields: { category: string; description: string; lon: number; lat: number; label: string }, photos: Photo[]): Promise<void> {
   const p = profile.value
   if (!p) return
-  for (const ph of photos) await outbox.add({ id: ph.id, kind: 'photo', label: `${tm('outbox.photo')} · ${fields.label}`, blob: ph.blob })
   const id = clientId()
-  await outbox.add({
-    id,
-    kind: 'report',
-    label: `${tm('outbox.report')} · ${fields.label}`,
-    body: {
-      report_id: `M-${id}`,
-      worker_id: p.sub,
-      category: fields.category,
-      description: fields.description,
-      lon: fields.lon,
-      lat: fields.lat,
-      crs: 'wgs84',
-      ...(p.scope ? { grid_code: p.scope } : {}),
-      photos: photos.map((ph) => mediaURL(ph.id)),
-      reported_at: new Date().toISOString(),
+  await outbox.addMany([
+    ...photos.map((ph) => ({ id: ph.id, kind: 'photo' as const, label: `${tm('outbox.photo')} · ${fields.label}`, blob: ph.blob })),
+    {
+      id,
+      kind: 'report',
+      label: `${tm('outbox.report')} · ${fields.label}`,
+      body: {
+        report_id: `M-${id}`,
+        worker_id: p.sub,
+        category: fields.category,
+        description: fields.description,
+        lon: fields.lon,
+        lat: fields.lat,
+        crs: 'wgs84',
+        ...(p.scope ? { grid_code: p.scope } : {}),
+        photos: photos.map((ph) => mediaURL(ph.id)),
+        reported_at: new Date().toISOString(),
+      },
     },
-  })
+  ])
   void flush()
 }
-
-export { ACTION_TO }
 
 // ---- realtime ----------------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ function startRealtime(): void {
 /** A new task: the in-app banner, and a system notification when allowed. */
 function announce(inc: TaskIncident): void {
   const title = shortTitle(inc)
-  showToast({ kind: 'task', text: tm('toast.new', { title }), taskId: inc.id }, 15000)
+  showToast({ kind: 'task', text: tm('toast.new', { title }), taskId: inc.id }, 10000)
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return
   const opts: NotificationOptions = { body: `${title}\n${inc.address ?? ''}`, tag: inc.id, icon: '/m/icon-192.png', data: { url: `/m/task/${inc.id}` } }
   // Through the service worker where there is one (Android Chrome allows no other way).
@@ -238,6 +239,7 @@ export function start(): void {
   sessionExpired.value = false
   window.addEventListener('online', onOnline)
   window.addEventListener('offline', onOffline)
+  restoreCached()
   startRealtime()
   void outbox.items().then((items) => (outboxItems.value = items))
   void flush()
@@ -246,7 +248,14 @@ export function start(): void {
   }, 60_000)
 }
 
-/** Stops everything (sign-out). The outbox stays in IndexedDB for the next sign-in. */
+/** Signs out: stops everything and forgets the kept task list. The outbox stays in IndexedDB. */
+export function signOut(): void {
+  stop()
+  clearCached()
+  logout()
+}
+
+/** Stops everything. The outbox stays in IndexedDB for the next sign-in. */
 export function stop(): void {
   started = false
   window.removeEventListener('online', onOnline)

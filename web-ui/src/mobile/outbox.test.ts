@@ -136,3 +136,33 @@ describe('sha256', () => {
     expect(hex(sha256(long))).toBe('248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1')
   })
 })
+
+describe('Outbox.addMany', () => {
+  it('queues an action with its photos in order, telling the UI once', async () => {
+    const seen: number[] = []
+    const ob = new Outbox({ storage: new MemoryStorage(), transport: async () => ({ status: 200 }), onChange: (items) => seen.push(items.length) })
+    await ob.addMany([
+      { id: 'ph1', kind: 'photo', label: 'p', blob: new Blob(['1']) },
+      { id: 'ph2', kind: 'photo', label: 'p', blob: new Blob(['2']) },
+      { id: 'cmd', kind: 'command', label: 'c', incidentId: 'I', action: 'handle', body: { base_version: 1 } },
+    ])
+    expect(seen).toEqual([3])
+    expect((await ob.items()).map((i) => i.id)).toEqual(['ph1', 'ph2', 'cmd'])
+  })
+})
+
+describe('Outbox owner', () => {
+  it('sends only the signed-in worker’s items', async () => {
+    let me = 'worker'
+    const sent: string[] = []
+    const ob = new Outbox({ storage: new MemoryStorage(), owner: () => me, transport: async (i) => (sent.push(i.id), { status: 200 }) })
+    await ob.add(cmd('mine', 'accept'))
+    me = 'worker2'
+    await ob.add(cmd('theirs', 'accept'))
+    expect((await ob.items()).map((i) => i.id)).toEqual(['theirs'])
+    await ob.drain()
+    expect(sent).toEqual(['theirs'])
+    me = 'worker'
+    expect((await ob.items()).map((i) => i.id)).toEqual(['mine'])
+  })
+})

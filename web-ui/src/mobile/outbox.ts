@@ -40,6 +40,8 @@ export interface OutboxItem {
   error?: string
   /** HTTP status of a refusal. */
   status?: number
+  /** Who queued it (user id): another worker signing in on the same phone does not send it. */
+  owner?: string
 }
 
 /** Where the items live. idb.ts keeps them in IndexedDB; tests use MemoryStorage. */
@@ -90,6 +92,8 @@ export interface OutboxOptions {
   transport: Transport
   now?: () => number
   random?: () => number
+  /** The signed-in user: only their items are listed and sent (all when it gives undefined). */
+  owner?: () => string | undefined
   /** Called whenever the items change (the UI's pending list). */
   onChange?: (items: OutboxItem[]) => void
   /** Called with each answer that finished an item (done or refused). */
@@ -99,7 +103,7 @@ export interface OutboxOptions {
 export type AddInput = Omit<OutboxItem, 'seq' | 'createdAt' | 'attempts' | 'nextAt' | 'state'>
 
 export class Outbox {
-  private readonly o: Required<Omit<OutboxOptions, 'onChange' | 'onResult'>> & Pick<OutboxOptions, 'onChange' | 'onResult'>
+  private readonly o: Required<Omit<OutboxOptions, 'onChange' | 'onResult' | 'owner'>> & Pick<OutboxOptions, 'onChange' | 'onResult' | 'owner'>
   private draining: Promise<DrainSummary> | null = null
   /** The newest incident version an answer of this session reported (for chained commands). */
   readonly versions = new Map<string, number>()
@@ -108,22 +112,40 @@ export class Outbox {
     this.o = { now: () => Date.now(), random: Math.random, ...opts }
   }
 
-  /** The items in send order. */
+  /** The signed-in user's items in send order. */
   async items(): Promise<OutboxItem[]> {
-    return (await this.o.storage.all()).sort((a, b) => a.seq - b.seq)
+    const me = this.o.owner?.()
+    return (await this.o.storage.all()).filter((i) => me === undefined || !i.owner || i.owner === me).sort((a, b) => a.seq - b.seq)
   }
 
   /** Queues an item. A photo already queued (same hash) is not queued twice. */
   async add(input: AddInput): Promise<OutboxItem> {
+    const [item] = await this.addMany([input])
+    return item!
+  }
+
+  /**
+   * Queues items in this order (an action's photos, then the action), telling the UI once, so it
+   * never shows the photos without their action.
+   */
+  async addMany(inputs: AddInput[]): Promise<OutboxItem[]> {
     const items = await this.items()
-    const same = items.find((i) => i.id === input.id)
-    if (same) return same
-    const now = this.o.now()
-    const seq = Math.max(now, (items.at(-1)?.seq ?? 0) + 1)
-    const item: OutboxItem = { ...input, seq, createdAt: now, attempts: 0, nextAt: 0, state: 'pending' }
-    await this.o.storage.put(item)
+    let last = items.at(-1)?.seq ?? 0
+    const out: OutboxItem[] = []
+    for (const input of inputs) {
+      const same = items.find((i) => i.id === input.id) ?? out.find((i) => i.id === input.id)
+      if (same) {
+        out.push(same)
+        continue
+      }
+      const now = this.o.now()
+      last = Math.max(now, last + 1)
+      const item: OutboxItem = { owner: this.o.owner?.(), ...input, seq: last, createdAt: now, attempts: 0, nextAt: 0, state: 'pending' }
+      await this.o.storage.put(item)
+      out.push(item)
+    }
     await this.changed()
-    return item
+    return out
   }
 
   /** Removes an item (the worker dismisses a refused one). */

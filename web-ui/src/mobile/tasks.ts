@@ -33,8 +33,49 @@ export type TaskIncident = Incident & { task?: (Incident['task'] & { worker_id?:
 
 export const incidents = reactive(new Map<string, TaskIncident>())
 export const outboxItems = ref<OutboxItem[]>([])
-/** Set while the first snapshot has not arrived. */
+/** Set once the first snapshot (or the copy kept on the phone) is there. */
 export const loaded = ref(false)
+/** The list shown is the copy kept on the phone, not yet confirmed by the server. */
+export const stale = ref(false)
+
+const CACHE_KEY = 'citybrain.m.tasks'
+let saveTimer: ReturnType<typeof setTimeout> | null = null
+
+/** Keeps my tasks on the phone (a few kB), so the app opened without a network still lists them. */
+function scheduleSave(): void {
+  if (saveTimer || typeof localStorage === 'undefined') return
+  saveTimer = setTimeout(() => {
+    saveTimer = null
+    try {
+      localStorage.setItem(CACHE_KEY, JSON.stringify([...incidents.values()].filter((i) => i.task)))
+    } catch {
+      // storage full or unavailable: the next snapshot will do
+    }
+  }, 1000)
+}
+
+/** Shows the kept copy until the channel's snapshot arrives. */
+export function restoreCached(): void {
+  if (loaded.value || typeof localStorage === 'undefined') return
+  try {
+    const list = JSON.parse(localStorage.getItem(CACHE_KEY) ?? 'null') as unknown
+    if (!Array.isArray(list)) return
+    for (const inc of list) if (isInc(inc)) incidents.set(inc.id, inc)
+    loaded.value = true
+    stale.value = true
+  } catch {
+    // a broken copy: wait for the server
+  }
+}
+
+/** Forgets the kept copy (sign-out: the next worker on this phone must not see it). */
+export function clearCached(): void {
+  try {
+    localStorage.removeItem(CACHE_KEY)
+  } catch {
+    // nothing kept
+  }
+}
 
 /**
  * The worker's pending actions (commands and reports), each with the photo uploads it waits for;
@@ -107,6 +148,8 @@ export function applySnapshot(data: unknown): void {
   incidents.clear()
   if (Array.isArray(list)) for (const inc of list) if (isInc(inc)) incidents.set(inc.id, inc)
   loaded.value = true
+  stale.value = false
+  scheduleSave()
 }
 
 /** Applies one delta; returns the incident when it is a task newly dispatched to me. */
@@ -114,12 +157,14 @@ export function applyDelta(kind: string, data: unknown, me: string): TaskInciden
   if (kind === 'remove') {
     const id = (data as { id?: unknown })?.id
     if (typeof id === 'string') incidents.delete(id)
+    scheduleSave()
     return null
   }
   if (kind !== 'incident' || !isInc(data)) return null
   const before = incidents.get(data.id)
   if (before && (before.version ?? 0) > (data.version ?? 0)) return null
   incidents.set(data.id, data)
+  scheduleSave()
   const wasNew = before ? isNewTask(before, me) && before.task?.id === data.task?.id : false
   return isNewTask(data, me) && !wasNew ? data : null
 }
