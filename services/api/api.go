@@ -47,6 +47,7 @@ type API struct {
 	rules     func() *routing.Rules
 	cache     caseCache
 	log       *slog.Logger
+	users     []auth.User // who may log in (WithUsers); the demo users by default
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -54,7 +55,14 @@ type API struct {
 // Commands go to the commands topic through pub.
 // rules gives the routing rules for default departments and deadlines.
 func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log}
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers}
+}
+
+// WithUsers sets the accounts that may log in (e.g. auth.DemoAccounts: the
+// demo users and the grid roster) and returns a.
+func (a *API) WithUsers(users []auth.User) *API {
+	a.users = users
+	return a
 }
 
 // Register adds the routes to r.
@@ -324,7 +332,7 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return bad(c, fiber.StatusBadRequest, "body", "want JSON {username, password}")
 	}
-	claims, ok := auth.Login(auth.DemoUsers, in.Username, in.Password)
+	claims, ok := auth.Login(a.users, in.Username, in.Password)
 	if !ok {
 		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
 	}

@@ -338,13 +338,34 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		if err != nil {
 			return nil, err
 		}
-		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).Register(fapp)
+		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
+			WithUsers(auth.DemoAccounts(d.gridCells())).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
 		webui.Register(fapp)
 	}
 	return fapp, nil
+}
+
+// gridCells lists the city's grid cells with the department their worker
+// belongs to: the one routing gives a grid worker's report of the most
+// common patrol category (垃圾堆放) in that cell.
+func (d *Deps) gridCells() []auth.GridCell {
+	rules := d.Routing.Rules()
+	var out []auth.GridCell
+	for _, u := range d.City.Units(gis.LevelGrid) {
+		place := gis.Place{}
+		if info, ok := d.City.Unit(u.Code); ok {
+			place, _ = d.City.Locate(info.Centre)
+		}
+		dept := rules.Decide(event.Event{Source: event.Grid, Category: "city.environment.garbage", Place: place}).Department
+		if dept == "" {
+			dept = "城市管理局"
+		}
+		out = append(out, auth.GridCell{Code: u.Code, Department: dept})
+	}
+	return out
 }
 
 // waitWithDeadline waits for the group; once ctx ends it waits at most d.

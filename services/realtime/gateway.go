@@ -82,6 +82,11 @@ type Gateway struct {
 	lastStats atomic.Pointer[string] // the latest stats JSON, for snapshots
 	ready     chan struct{}          // closed when Run has positioned itself on the stream
 	wakeBatch []*client              // hub goroutine only
+	pos2      *positions             // worker positions (positions.go)
+
+	// workerTask is each worker's current task (of an open incident), for
+	// the task_id of positions. Guarded by mu.
+	workerTask map[string]string
 }
 
 type metrics struct {
@@ -103,7 +108,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
 		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 40 * time.Millisecond, busyBatch: 1000,
 		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
-		conns: map[*client]struct{}{}, prev: map[string]scope{}, idx: newIndex(),
+		conns: map[*client]struct{}{}, prev: map[string]scope{}, workerTask: map[string]string{}, idx: newIndex(), pos2: newPositions(),
 	}
 	g.openSnap.open = true
 	g.ready = make(chan struct{})
@@ -251,7 +256,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // time for those frames to be written.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.closeAll()
-	if !g.start(ctx) {
+	if !g.start(ctx) || !g.startPositions(ctx) {
 		return nil
 	}
 	close(g.ready)
@@ -261,6 +266,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		g.statsLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.positionsLoop(ctx)
 	}()
 	rdb, stream := g.store.Client(), g.store.WallStream()
 	for ctx.Err() == nil {
@@ -363,6 +373,9 @@ func (g *Gateway) seedPrev(ctx context.Context) {
 		}
 		if _, ok := g.prev[inc.id]; !ok {
 			g.prev[inc.id] = inc.scope
+			if inc.scope.worker != "" && inc.task != "" {
+				g.workerTask[inc.scope.worker] = inc.task
+			}
 		}
 	}
 }
@@ -436,6 +449,7 @@ func (g *Gateway) detectReset(ctx context.Context) {
 	}
 	g.ring.clear()
 	clear(g.prev)
+	clear(g.workerTask)
 	g.gen++
 	for c := range g.conns {
 		for ch := range numChannels {

@@ -116,6 +116,16 @@ func (g *Gateway) trackLocked(e *entry) {
 		return
 	}
 	e.prev, e.hasP = g.prev[e.meta.id]
+	if e.hasP && e.prev.worker != "" && e.prev.worker != e.meta.worker && g.workerTask[e.prev.worker] == e.meta.task {
+		delete(g.workerTask, e.prev.worker) // the task went to someone else
+	}
+	if w := e.meta.worker; w != "" {
+		if e.meta.open && e.meta.task != "" {
+			g.workerTask[w] = e.meta.task
+		} else if g.workerTask[w] == e.meta.task {
+			delete(g.workerTask, w)
+		}
+	}
 	switch {
 	case !e.meta.open:
 		delete(g.prev, e.meta.id)
@@ -236,6 +246,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 					start = true
 				}
 			}
+			if f := g.fullPositionsLocked(c, ch); f != nil && c.push(f) {
+				start = true
+			}
 			g.subscribeLocked(c, ch)
 		}
 		g.mu.Unlock()
@@ -276,6 +289,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 			if c.push(m) {
 				start = true
 			}
+		}
+		if f := g.fullPositionsLocked(c, ch); f != nil && c.push(f) {
+			start = true
 		}
 		g.subscribeLocked(c, ch)
 		g.mu.Unlock()

@@ -26,6 +26,7 @@ const (
 type snapInc struct {
 	id    string
 	scope scope
+	task  string
 	raw   string // the incident's JSON
 }
 
@@ -57,11 +58,16 @@ func (s *snapshot) frameFor(c *client, ch channel) *frame {
 			n++
 		}
 	}
-	b = append(b, "]}}"...)
+	b = append(b, ']')
+	if ch == chDispatcher {
+		b = append(b, `,"workers":`...)
+		b = append(b, c.g.workersJSON(c.viewer.scope)...)
+	}
+	b = append(b, "}}"...)
 	return &frame{b: textFrame(b), ch: ch}
 }
 
-func wallFrame(seq streamID, incs []snapInc, stats string) []byte {
+func wallFrame(seq streamID, incs []snapInc, stats, workers string) []byte {
 	n := 0
 	for i := range incs {
 		n += len(incs[i].raw) + 1
@@ -76,6 +82,8 @@ func wallFrame(seq streamID, incs []snapInc, stats string) []byte {
 	}
 	b = append(b, `],"stats":`...)
 	b = append(b, stats...)
+	b = append(b, `,"workers":`...)
+	b = append(b, workers...)
 	b = append(b, "}}"...)
 	return textFrame(b)
 }
@@ -168,7 +176,8 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		if err != nil {
 			continue // cannot happen: incidents are validated at ingest (no NaN)
 		}
-		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: metaOf(&list[i]).scope, raw: string(raw)})
+		m := metaOf(&list[i])
+		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: m.scope, task: m.task, raw: string(raw)})
 	}
 	if !sc.open {
 		st, err := g.store.Stats(ctx, now)
@@ -177,7 +186,7 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		}
 		stats := string(mustJSON(st))
 		g.lastStats.Store(&stats)
-		s.wall = wallFrame(at, s.incs, stats)
+		s.wall = wallFrame(at, s.incs, stats, g.workersJSON(""))
 	}
 	return s, nil
 }
@@ -215,7 +224,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		}
 		changed[e.meta.id] = struct{}{}
 		if (!sc.open || e.meta.open) && len(incs) < sc.limit() {
-			incs = append(incs, snapInc{id: e.meta.id, scope: e.meta.scope, raw: e.data})
+			incs = append(incs, snapInc{id: e.meta.id, scope: e.meta.scope, task: e.meta.task, raw: e.data})
 		}
 	}
 	for _, x := range cur.incs {
@@ -232,7 +241,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		if p := g.lastStats.Load(); p != nil {
 			stats = *p
 		}
-		s.wall = wallFrame(at, incs, stats)
+		s.wall = wallFrame(at, incs, stats, g.workersJSON(""))
 	}
 	return s
 }
