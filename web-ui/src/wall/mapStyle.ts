@@ -136,7 +136,7 @@ export function scaledPaint(s: number): Record<string, Record<string, unknown>> 
     },
     incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 0.9 * s },
     'warnings-line': { 'line-width': 2 * s },
-    workers: { 'circle-radius': 3.8 * s, 'circle-stroke-width': 1.2 * s },
+    workers: { 'circle-radius': 4.6 * s, 'circle-stroke-width': 1.4 * s },
     'workers-halo': { 'circle-radius': 8 * s },
     'command-links': { 'line-width': 1.6 * s },
     'command-points': { 'circle-radius': 6 * s, 'circle-stroke-width': 2 * s },
@@ -259,7 +259,7 @@ export function wallStyle(s: number): StyleSpecification {
       id: 'warnings-fill',
       type: 'fill',
       source: SRC.warnings,
-      paint: { 'fill-color': severityColor, 'fill-opacity': 0.16 },
+      paint: { 'fill-color': severityColor, 'fill-opacity': 0.22 },
     },
     {
       id: 'warnings-line',
@@ -299,8 +299,9 @@ export function wallStyle(s: number): StyleSpecification {
       type: 'circle',
       source: SRC.workers,
       paint: {
-        'circle-color': ['case', ['==', ['get', 'task'], 1], '#2fe0a0', '#c6f7ff'],
-        'circle-stroke-color': '#0a5a48',
+        // Green, a colour no severity or resource kind uses; brighter when on a task.
+        'circle-color': ['case', ['==', ['get', 'task'], 1], '#6dff9e', '#1fd67a'],
+        'circle-stroke-color': '#eafff2',
         ...paint.workers,
       },
     },

@@ -96,8 +96,9 @@ export function createWallStore(): WallStore {
   const workersRevision = shallowRef(0)
 
   /** Applies positions; a full set replaces the map (workers off duty drop out). */
-  const applyPositions = (list: WorkerPosition[], full: boolean) => {
+  const applyPositions = (list: WorkerPosition[], full: boolean, removed: unknown = undefined) => {
     if (full) workers.clear()
+    if (Array.isArray(removed)) for (const id of removed) if (typeof id === 'string') workers.delete(id)
     for (const w of list) {
       if (w.on_duty === false) workers.delete(w.id)
       else workers.set(w.id, w)
@@ -182,8 +183,8 @@ export function createWallStore(): WallStore {
         const m = parseMode(data)
         if (m) mode.value = m
       } else if (kind === 'positions') {
-        const d = data as { workers?: unknown; full?: unknown } | null
-        applyPositions(parsePositions(d?.workers), d?.full === true)
+        const d = data as { workers?: unknown; full?: unknown; removed?: unknown } | null
+        applyPositions(parsePositions(d?.workers), d?.full === true, d?.removed)
       }
     },
     onReload() {
