@@ -84,6 +84,8 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/tasks/:id/suggestions", a.suggestions)
 	r.Post("/api/v1/tasks/:id/:action", a.command)
 	r.Post("/api/v1/workers/position", a.position)
+	r.Get("/api/v1/wall/mode", a.getWallMode)
+	r.Put("/api/v1/wall/mode", a.putWallMode)
 	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set("Content-Type", "application/json")
 		return c.Send(OpenAPI)

@@ -43,6 +43,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
+	"github.com/citybrain-ioc/citybrain/services/wallmode"
 	"github.com/citybrain-ioc/citybrain/services/webui"
 )
 
@@ -198,11 +199,12 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
-		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher"))
+		modes := wallmode.New(d.Store, d.Producer, d.Topics.WallMode())
+		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher")).WithModes(modes)
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, kafkabus.Guarded(disp, ready, rebuild))
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
-		proj := projection.New(d.Store, log.With("service", "projector"))
+		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(kafkabus.Simple(proj.Handle), ready, rebuild))
 	}
 

@@ -83,6 +83,7 @@ type Gateway struct {
 	ready     chan struct{}          // closed when Run has positioned itself on the stream
 	wakeBatch []*client              // hub goroutine only
 	pos2      *positions             // worker positions (positions.go)
+	lastMode  atomic.Pointer[string] // the wall's mode JSON, for snapshots
 
 	// workerTask is each worker's current task (of an open incident), for
 	// the task_id of positions. Guarded by mu.

@@ -92,7 +92,7 @@ func TestPositionsSnapshotScopeAndCoalescing(t *testing.T) {
 	subscribe(t, wall, "wall", "")
 	snap := next(t, wall)
 	var sd struct {
-		W       []struct {
+		W []struct {
 			ID string `json:"id"`
 		} `json:"workers"`
 	}

@@ -67,7 +67,7 @@ func (s *snapshot) frameFor(c *client, ch channel) *frame {
 	return &frame{b: textFrame(b), ch: ch}
 }
 
-func wallFrame(seq streamID, incs []snapInc, stats, workers string) []byte {
+func wallFrame(seq streamID, incs []snapInc, stats, workers, mode string) []byte {
 	n := 0
 	for i := range incs {
 		n += len(incs[i].raw) + 1
@@ -84,6 +84,8 @@ func wallFrame(seq streamID, incs []snapInc, stats, workers string) []byte {
 	b = append(b, stats...)
 	b = append(b, `,"workers":`...)
 	b = append(b, workers...)
+	b = append(b, `,"mode":`...)
+	b = append(b, mode...)
 	b = append(b, "}}"...)
 	return textFrame(b)
 }
@@ -186,7 +188,13 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		}
 		stats := string(mustJSON(st))
 		g.lastStats.Store(&stats)
-		s.wall = wallFrame(at, s.incs, stats, g.workersJSON(""))
+		m, err := g.store.GetWallMode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		mode := string(mustJSON(m))
+		g.lastMode.Store(&mode)
+		s.wall = wallFrame(at, s.incs, stats, g.workersJSON(""), mode)
 	}
 	return s, nil
 }
@@ -206,7 +214,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 	}
 	es := make([]*entry, 0, g.ring.n-from)
 	for i := from; i < g.ring.n; i++ {
-		if e := g.ring.at(i); e.ok {
+		if e := g.ring.at(i); e.ok && !e.wall {
 			es = append(es, e)
 		}
 	}
@@ -241,7 +249,15 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		if p := g.lastStats.Load(); p != nil {
 			stats = *p
 		}
-		s.wall = wallFrame(at, incs, stats, g.workersJSON(""))
+		s.wall = wallFrame(at, incs, stats, g.workersJSON(""), g.modeJSON())
 	}
 	return s
+}
+
+// modeJSON is the wall's latest mode as JSON (normal until one is known).
+func (g *Gateway) modeJSON() string {
+	if p := g.lastMode.Load(); p != nil {
+		return *p
+	}
+	return `{"mode":"normal","incident_id":"","reason":"","by":"","auto":false}`
 }
