@@ -253,13 +253,13 @@ export function wallStyle(s: number): StyleSpecification {
       type: 'fill',
       source: SRC.grids,
       filter: ['in', ['get', 'code'], ['literal', []]],
-      paint: { 'fill-color': '#ffb020', 'fill-opacity': 0.22 },
+      paint: { 'fill-color': '#ffb020', 'fill-opacity': 0.1, 'fill-outline-color': 'rgba(255,176,32,0.55)' },
     },
     {
       id: 'warnings-fill',
       type: 'fill',
       source: SRC.warnings,
-      paint: { 'fill-color': severityColor, 'fill-opacity': 0.22 },
+      paint: { 'fill-color': severityColor, 'fill-opacity': 0.1 },
     },
     {
       id: 'warnings-line',

@@ -38,7 +38,7 @@ export const tw = defineMessages(
     'layer.warnings': '预警',
     'card.reports': '合并上报 {n} 次',
     'mode.emergency': '战时',
-    'mode.banner': '战时指挥 · {title}',
+    'mode.banner': '应急指挥 · {title}',
     'mode.auto': '自动触发',
     'mode.by': '{by} 切换',
     'mode.since': '{t} 起',
