@@ -69,6 +69,7 @@ func (a *API) WithUsers(users []auth.User) *API {
 func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/incidents", a.listIncidents)
 	r.Get("/api/v1/incidents/:id", a.getIncident)
+	r.Get("/api/v1/incidents/:id/situation", a.situation)
 	r.Get("/api/v1/stats/summary", a.summary)
 	r.Get("/api/v1/stats/kpi", a.kpis)
 	r.Get("/api/v1/stats/trend", a.trend)

@@ -118,3 +118,89 @@ func TestEndToEndWallModeAndRoster(t *testing.T) {
 		t.Fatalf("suggestions: %d %s", code, b)
 	}
 }
+
+type situation struct {
+	Incident struct {
+		ID string `json:"id"`
+	} `json:"incident"`
+	Resources []struct {
+		ID        string   `json:"id"`
+		Kind      string   `json:"kind"`
+		Name      string   `json:"name"`
+		DistanceM float64  `json:"distance_m"`
+		EtaS      *float64 `json:"eta_s"`
+	} `json:"resources"`
+	Workers []struct {
+		ID        string  `json:"id"`
+		DistanceM float64 `json:"distance_m"`
+		EtaS      float64 `json:"eta_s"`
+		Assigned  bool    `json:"assigned"`
+	} `json:"workers"`
+	Grids []struct {
+		Code, Name, State, Worker string
+	} `json:"grids"`
+	Timeline []map[string]any `json:"timeline"`
+}
+
+// Issue 6, the command view: the situation of a warning and of a fire.
+func TestEndToEndSituation(t *testing.T) {
+	s := start(t, t.TempDir(), env(t)...)
+	disp := s.login("dispatcher", "dispatcher123")
+	if code := s.do("POST", "/api/v1/ingest/cap", "application/cap+xml", []byte(capAlert("32120441600000020261122143000009", "Alert", "", capInfo)), nil); code != 202 {
+		t.Fatalf("alert: %d", code)
+	}
+	warn := waitFor(t, s, func(items []map[string]any) (string, bool) {
+		for _, it := range items {
+			if it["state"] == "dispatched" && it["inspections"] != nil {
+				return it["id"].(string), true
+			}
+		}
+		return "", false
+	})
+	gw := s.login("gw-321204004012004", "worker123")
+	if code, b := s.call("POST", "/api/v1/workers/position", gw, map[string]any{"lon": 120.1505, "lat": 32.5503}); code != 200 {
+		t.Fatalf("position: %d %s", code, b)
+	}
+	var sit situation
+	code, b := s.call("GET", "/api/v1/incidents/"+warn+"/situation", disp, nil)
+	if code != 200 || json.Unmarshal(b, &sit) != nil || sit.Incident.ID != warn || len(sit.Grids) == 0 || len(sit.Timeline) == 0 {
+		t.Fatalf("warning situation: %d %.600s", code, b)
+	}
+	for _, g := range sit.Grids {
+		if g.Name == "" || g.State != "pending" {
+			t.Fatalf("grid %+v", g)
+		}
+	}
+	if len(sit.Resources) == 0 || sit.Resources[0].Kind != "shelter" || sit.Resources[0].EtaS == nil {
+		t.Fatalf("a warning's resources start with shelters: %.400s", b)
+	}
+
+	s.do("POST", "/api/v1/ingest/emergency", "application/json", []byte(`{"alarm_id":"JJ-SIT-1","alarm_type":"119","level":2,"description":"厂房起火","lon":120.15,"lat":32.55}`), nil)
+	fire := waitFor(t, s, func(items []map[string]any) (string, bool) {
+		for _, it := range items {
+			if it["source"] == "emergency" && it["id"] != warn {
+				return it["id"].(string), true
+			}
+		}
+		return "", false
+	})
+	code, b = s.call("GET", "/api/v1/incidents/"+fire+"/situation", "", nil) // the wall (anonymous viewer) may look
+	sit = situation{}
+	if code != 200 || json.Unmarshal(b, &sit) != nil {
+		t.Fatalf("fire situation: %d %s", code, b)
+	}
+	if len(sit.Resources) < 2 || sit.Resources[0].Kind != "fire_station" || sit.Resources[0].EtaS == nil || *sit.Resources[0].EtaS <= 0 ||
+		sit.Resources[0].DistanceM > sit.Resources[1].DistanceM && sit.Resources[1].Kind == "fire_station" {
+		t.Fatalf("fire resources: %.600s", b)
+	}
+	// ETA: straight line × 1.4 at 40 km/h.
+	if r := sit.Resources[0]; int(*r.EtaS) != int(r.DistanceM*1.4/(40/3.6)+0.5) {
+		t.Errorf("eta %v for %v m", *r.EtaS, r.DistanceM)
+	}
+	if len(sit.Workers) != 1 || sit.Workers[0].ID != "gw-321204004012004" || sit.Workers[0].Assigned || sit.Workers[0].EtaS <= 0 {
+		t.Fatalf("fire workers: %.600s", b)
+	}
+	if code, b := s.call("GET", "/api/v1/incidents/INC-NOPE/situation", disp, nil); code != 404 || !strings.Contains(string(b), "error") {
+		t.Fatalf("unknown incident: %d %s", code, b)
+	}
+}
