@@ -45,9 +45,13 @@ async function main() {
     check('wall live with a dispatcher signed in', ready)
     const switchShown = await page.$('[data-mode-switch]').then((el) => el !== null)
     check('the 战时 switch shows for a dispatcher', switchShown)
-    // Let the map settle at its daily view, then remember it.
+    // The server switches to emergency by itself for every new Ⅰ/Ⅱ incident (the simulator makes
+    // some): start from normal, let the map settle at its daily view, then remember it.
+    await api('PUT', '/api/v1/wall/mode', { token, body: { mode: 'normal' } })
+    await page.waitForFunction(() => document.querySelector('[data-mode="normal"]') !== null, null, { timeout: 30000 }).catch(() => {})
     await page.waitForTimeout(3000)
     const before = await page.evaluate(() => ({
+      mode: document.querySelector('[data-mode]')?.getAttribute('data-mode'),
       view: document.querySelector('[data-view]')?.getAttribute('data-view'),
       toggles: [...document.querySelectorAll('[data-toggle]')].map((b) => `${b.getAttribute('data-toggle')}=${b.getAttribute('aria-pressed')}`).join(','),
     }))
@@ -102,7 +106,7 @@ async function main() {
       toggles: [...document.querySelectorAll('[data-toggle]')].map((b) => `${b.getAttribute('data-toggle')}=${b.getAttribute('aria-pressed')}`).join(','),
       daily: !!document.querySelector('.rank-box')?.getBoundingClientRect().height,
     }))
-    check('daily view restored exactly (map position and zoom)', after.view === before.view, `${before.view} vs ${after.view}`)
+    check('daily view restored exactly (map position and zoom)', after.view === before.view, `${before.view} vs ${after.view} (mode before: ${before.mode})`)
     check('layer toggles restored', after.toggles === before.toggles, `${before.toggles} vs ${after.toggles}`)
     check('daily panels back', after.daily)
     await page.screenshot({ path: resolve(ARTIFACTS, 'wall-command-restored-1920.png'), timeout: 120000 })

@@ -137,7 +137,15 @@ export async function overlapProblems(page) {
       const st = getComputedStyle(el)
       if (st.visibility === 'hidden' || st.display === 'none' || Number(st.opacity) === 0) return false
       const r = el.getBoundingClientRect()
-      return r.width > 0 && r.height > 0
+      if (r.width <= 0 || r.height <= 0) return false
+      // Cut away by an ancestor that clips its overflow: not on screen, not a problem.
+      for (let a = el.parentElement; a && !a.classList.contains('panel'); a = a.parentElement) {
+        const ov = getComputedStyle(a).overflow
+        if (ov === 'visible') continue
+        const ar = a.getBoundingClientRect()
+        if (r.top >= ar.bottom - 1 || r.bottom <= ar.top + 1 || r.left >= ar.right - 1 || r.right <= ar.left + 1) return false
+      }
+      return true
     }
     const panels = [...document.querySelectorAll('.panel')].filter(visible)
     const rects = panels.map((p) => p.getBoundingClientRect())
