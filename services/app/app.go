@@ -39,6 +39,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/ingest"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/open311"
+	"github.com/citybrain-ioc/citybrain/services/playback"
 	"github.com/citybrain-ioc/citybrain/services/projection"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -229,6 +230,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		gw := realtime.New(d.Store, cfg.AllowedOrigins, reg, log.With("service", "realtime"))
 		mux.Handle("/ws", gw)
 		g.Go(func() error { return gw.Run(gctx) })
+		pb := playback.New(gctx, gw, d.Brokers, d.Topics.Tasks(), log.With("service", "playback"))
+		defer pb.Wait()
+		mux.Handle("/ws/playback", pb)
 	}
 	mux.Handle("/", limitBody(adaptor.FiberApp(fapp), int64(cfg.BodyLimit)))
 

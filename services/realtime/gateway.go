@@ -167,13 +167,18 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(mustJSON(map[string]string{"error": msg}))
 }
 
-// ServeHTTP upgrades an authenticated request to a websocket. Every refusal
-// is an HTTP answer before the upgrade, and none of them uses up the ticket
-// except a failed upgrade itself.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Admit authenticates a websocket request exactly as /ws does (protocol
+// citybrain.v1 and a one-time ticket in Sec-WebSocket-Protocol, the Origin
+// check, refusal while shutting down). check, when not nil, runs after the
+// credentials are present and before the ticket is taken: it answers its own
+// refusal (e.g. a bad query) and reports false. On failure Admit has
+// answered the request (JSON {"error"}) and returns false; on success the
+// caller upgrades with an Upgrader that accepts Protocol and CheckOrigin.
+func (g *Gateway) Admit(w http.ResponseWriter, r *http.Request, check func(http.ResponseWriter, *http.Request) bool) (auth.Claims, bool) {
+	var claims auth.Claims
 	if !websocket.IsWebSocketUpgrade(r) {
 		refuse(w, http.StatusBadRequest, "this is a websocket endpoint (protocol citybrain.v1)")
-		return
+		return claims, false
 	}
 	var ticket string
 	ok := false
@@ -187,31 +192,50 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || ticket == "" {
 		refuse(w, http.StatusUnauthorized, "websocket needs subprotocols citybrain.v1 and ticket.<ticket> (POST /api/v1/auth/ws-ticket)")
-		return
+		return claims, false
 	}
 	if !g.checkOrigin(r) {
 		refuse(w, http.StatusForbidden, "origin not allowed")
-		return
+		return claims, false
 	}
 	g.mu.Lock()
 	closing := g.closing
 	g.mu.Unlock()
 	if closing {
 		refuse(w, http.StatusServiceUnavailable, "shutting down: connect again")
-		return
+		return claims, false
+	}
+	if check != nil && !check(w, r) {
+		return claims, false
 	}
 	raw, err := g.store.TakeTicket(r.Context(), ticket)
 	if errors.Is(err, redisstore.ErrNotFound) {
 		refuse(w, http.StatusUnauthorized, "ticket unknown, used or expired")
-		return
+		return claims, false
 	}
 	if err != nil {
 		refuse(w, http.StatusServiceUnavailable, "cannot check the ticket now: try again")
-		return
+		return claims, false
 	}
-	var claims auth.Claims
 	if err := json.Unmarshal(raw, &claims); err != nil || claims.Role == "" {
 		refuse(w, http.StatusUnauthorized, "bad ticket")
+		return claims, false
+	}
+	return claims, true
+}
+
+// CheckOrigin is the Origin rule of /ws, for other websocket endpoints.
+func (g *Gateway) CheckOrigin(r *http.Request) bool { return g.checkOrigin(r) }
+
+// Refuse answers an HTTP refusal with a JSON {"error"} body.
+func Refuse(w http.ResponseWriter, status int, msg string) { refuse(w, status, msg) }
+
+// ServeHTTP upgrades an authenticated request to a websocket. Every refusal
+// is an HTTP answer before the upgrade, and none of them uses up the ticket
+// except a failed upgrade itself.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	claims, ok := g.Admit(w, r, nil)
+	if !ok {
 		return
 	}
 	conn, err := g.upgrader.Upgrade(w, r, nil)
