@@ -34,6 +34,8 @@ export interface Playback {
 
 interface PlaybackMessage {
   type?: string
+  speed?: unknown
+  paused?: unknown
   kind?: string
   at?: unknown
   data?: unknown
@@ -83,6 +85,11 @@ export function startPlayback(
         break
       case 'clock':
         tick(msg.at)
+        // The server's word on speed and pause wins (another op may have been refused).
+        if (SPEEDS.includes(msg.speed as Speed)) speed.value = msg.speed as Speed
+        if (typeof msg.paused === 'boolean' && (state.value === 'playing' || state.value === 'paused')) {
+          state.value = msg.paused ? 'paused' : 'playing'
+        }
         break
       case 'end':
         state.value = 'ended'
