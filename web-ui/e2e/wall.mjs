@@ -113,18 +113,14 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
   const conn = await page.getAttribute('[data-conn]', 'data-conn').catch(() => null)
   check(`${tag}: websocket connected`, conn === 'open', `state=${conn}`)
 
-  // Counters: every KPI is a number (no dash left once live), open+closed present.
-  const kpis = await page.$$eval('[data-kpi]', (els) => els.map((e) => [e.getAttribute('data-kpi'), e.textContent ?? '']))
-  const nonNumeric = kpis.filter(([, v]) => !Number.isFinite(parseShown(v)))
-  check(`${tag}: all KPI tiles show numbers`, kpis.length >= 7 && nonNumeric.length === 0, JSON.stringify(nonNumeric))
-
   // HTTP-polled panels: case KPIs, trends, rankings (values, not placeholders).
   const panels = await page
     .waitForFunction(
       () => {
         const n = (sel) => document.querySelectorAll(sel).length
         const total = (w) => Number(document.querySelector(`[data-trend="${w}"]`)?.getAttribute('data-trend-total') ?? 0)
-        return n('[data-kpi^="case-"]') >= 3 && n('[data-trend="24h"] .bars rect') === 24 && n('[data-trend="30d"] .bars rect') === 30 && total('24h') > 0 && total('30d') > 0 && n('[data-rank-row]') > 0
+        const numbers = [...document.querySelectorAll('[data-kpi]')].every((e) => /\d/.test(e.textContent ?? ''))
+        return numbers && n('[data-kpi^="case-"]') >= 3 && n('[data-trend="24h"] .bars rect') === 24 && n('[data-trend="30d"] .bars rect') === 30 && total('24h') > 0 && total('30d') > 0 && n('[data-rank-row]') > 0
       },
       null,
       { timeout: 60000, polling: 500 },
@@ -138,6 +134,11 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     }),
   )
   check(`${tag}: trend charts (24 h, 30 d) and rankings rendered with data`, panels, trendInfo.join('; '))
+  // Counters: every KPI is a number (no dash left once live), open+closed present.
+  const kpis = await page.$$eval('[data-kpi]', (els) => els.map((e) => [e.getAttribute('data-kpi'), e.textContent ?? '']))
+  const nonNumeric = kpis.filter(([, v]) => !Number.isFinite(parseShown(v)))
+  check(`${tag}: all KPI tiles show numbers`, kpis.length >= 7 && nonNumeric.length === 0, JSON.stringify(nonNumeric))
+
   const rates = await page.$$eval('[data-rate]', (els) => els.map((e) => [e.getAttribute('data-rate'), e.textContent ?? '']))
   const badRates = rates.filter(([, v]) => !/^(\d+(\.\d)?%|\d+(\.\d)?\s?(秒|分钟|小时|s|min|h)|暂无|n\/a)$/.test(v.trim()))
   check(`${tag}: 按时办结率, 满意率, mean dispatch time shown`, rates.length === 3 && badRates.length === 0, JSON.stringify(rates))
@@ -166,6 +167,9 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     workers,
     `shown=${await page.getAttribute('[data-workers-shown]', 'data-workers-shown').catch(() => null)}`,
   )
+
+  const modeSwitch = await page.$('[data-mode-switch]')
+  check(`${tag}: no 战时 switch for the anonymous viewer`, modeSwitch === null)
 
   const ticker = await page.$$eval('[data-ticker-item]', (els) => els.length)
   check(`${tag}: ticker lists incidents`, ticker > 0, `items=${ticker}`)

@@ -153,6 +153,9 @@ export function parsePositions(v: unknown): WorkerPosition[] {
   return out
 }
 
+/** Delay before retrying a failed poll, ms. */
+const RETRY_MS = 5000
+
 export interface Poll<T> {
   data: ShallowRef<T | null>
   /** When the last successful answer arrived (ms), or null. */
@@ -170,6 +173,7 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number): Poll<T> {
   const at = shallowRef<number | null>(null)
   const error = shallowRef<string | null>(null)
   let timer: ReturnType<typeof setInterval> | null = null
+  let retry: ReturnType<typeof setTimeout> | null = null
   let busy = false
   const refresh = () => {
     if (busy) return
@@ -180,7 +184,11 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number): Poll<T> {
         at.value = Date.now()
         error.value = null
       })
-      .catch((err: unknown) => (error.value = err instanceof Error ? err.message : String(err)))
+      .catch((err: unknown) => {
+        error.value = err instanceof Error ? err.message : String(err)
+        // A busy server may time out once: try again soon rather than a whole interval later.
+        if (retry === null) retry = setTimeout(() => ((retry = null), refresh()), RETRY_MS)
+      })
       .finally(() => (busy = false))
   }
   onMounted(() => {
@@ -189,6 +197,7 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number): Poll<T> {
   })
   onBeforeUnmount(() => {
     if (timer) clearInterval(timer)
+    if (retry) clearTimeout(retry)
   })
   return { data, at, error, refresh }
 }
