@@ -34,6 +34,8 @@ export interface SavedView {
   bearing: number
   pitch: number
   toggles: Record<ToggleName, boolean>
+  /** Saved before the home view was known: restore to home. */
+  home?: boolean
 }
 
 /** Which toggles are on when nothing was chosen yet. */
