@@ -8,6 +8,7 @@ HTTP_ADDR ?= :8080
 SIMULATE ?= 1
 SIM_RATE ?= 2
 SIM_STAFF ?= 30
+SIM_FLEET ?= 60
 GOTEST_FLAGS ?= -race -count=1 -timeout=15m
 
 GIS_DATA := gis/sample/data/district.geojson
@@ -26,7 +27,7 @@ run: build
 	@set -m; trap 'kill 0' INT TERM; \
 	HTTP_ADDR=$(HTTP_ADDR) ./bin/citybrain -target=all & cb=$$!; \
 	if [ "$(SIMULATE)" = "1" ]; then \
-	  ./bin/simulator -url http://127.0.0.1$(HTTP_ADDR) -rate $(SIM_RATE) -staff $(SIM_STAFF) -quiet & \
+	  ./bin/simulator -url http://127.0.0.1$(HTTP_ADDR) -rate $(SIM_RATE) -staff $(SIM_STAFF) -fleet $(SIM_FLEET) -quiet & \
 	fi; \
 	wait $$cb
 

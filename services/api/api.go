@@ -50,6 +50,7 @@ type API struct {
 	log       *slog.Logger
 	media     media.Store
 	mediaMax  int
+	users     []auth.User // who may log in (WithUsers); the demo users by default
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -57,13 +58,21 @@ type API struct {
 // Commands go to the commands topic through pub.
 // rules gives the routing rules for default departments and deadlines.
 func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log}
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers}
+}
+
+// WithUsers sets the accounts that may log in (e.g. auth.DemoAccounts: the
+// demo users and the grid roster) and returns a.
+func (a *API) WithUsers(users []auth.User) *API {
+	a.users = users
+	return a
 }
 
 // Register adds the routes to r.
 func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/incidents", a.listIncidents)
 	r.Get("/api/v1/incidents/:id", a.getIncident)
+	r.Get("/api/v1/incidents/:id/situation", a.situation)
 	r.Get("/api/v1/stats/summary", a.summary)
 	r.Get("/api/v1/stats/kpi", a.kpis)
 	r.Get("/api/v1/stats/trend", a.trend)
@@ -82,6 +91,8 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/console/workers", a.consoleWorkers)
 	r.Post("/api/v1/media", a.uploadMedia)
 	r.Get("/api/v1/media/:id", a.getMedia)
+	r.Get("/api/v1/wall/mode", a.getWallMode)
+	r.Put("/api/v1/wall/mode", a.putWallMode)
 	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {
 		c.Set("Content-Type", "application/json")
 		return c.Send(OpenAPI)
@@ -330,7 +341,7 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return bad(c, fiber.StatusBadRequest, "body", "want JSON {username, password}")
 	}
-	claims, ok := auth.Login(auth.DemoUsers, in.Username, in.Password)
+	claims, ok := auth.Login(a.users, in.Username, in.Password)
 	if !ok {
 		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
 	}

@@ -46,10 +46,11 @@ func (a *API) position(c *fiber.Ctx) error {
 		return bad(c, fiber.StatusUnprocessableEntity, "lon", "coordinates must be finite and in range")
 	}
 	p := crs.ToWGS84(orb.Point{in.Lon, in.Lat}, sys)
-	if _, err := a.city.Locate(p); errors.Is(err, gis.ErrOutside) {
+	place, err := a.city.Locate(p)
+	if errors.Is(err, gis.ErrOutside) {
 		return bad(c, fiber.StatusUnprocessableEntity, "lon", "outside the service area")
 	}
-	w := redisstore.WorkerPos{ID: cl.Subject, Name: cl.Name, Department: cl.Department, Lon: p[0], Lat: p[1], OnDuty: in.OnDuty == nil || *in.OnDuty, At: time.Now().UTC()}
+	w := redisstore.WorkerPos{ID: cl.Subject, Name: cl.Name, Department: cl.Department, Town: place.Town.Code, Lon: p[0], Lat: p[1], OnDuty: in.OnDuty == nil || *in.OnDuty, At: time.Now().UTC()}
 	b, _ := json.Marshal(w)
 	if err := a.pub.Publish(c.UserContext(), kafka.Message{Topic: a.topics.Workers(), Key: []byte(w.ID), Value: b}); err != nil {
 		return fiber.NewError(fiber.StatusServiceUnavailable, "position not stored, retry")

@@ -40,10 +40,12 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/open311"
+	"github.com/citybrain-ioc/citybrain/services/playback"
 	"github.com/citybrain-ioc/citybrain/services/projection"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
+	"github.com/citybrain-ioc/citybrain/services/wallmode"
 	"github.com/citybrain-ioc/citybrain/services/webui"
 )
 
@@ -199,11 +201,12 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
-		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher"))
+		modes := wallmode.New(d.Store, d.Producer, d.Topics.WallMode())
+		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher")).WithModes(modes)
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, kafkabus.Guarded(disp, ready, rebuild))
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
-		proj := projection.New(d.Store, log.With("service", "projector"))
+		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(kafkabus.Simple(proj.Handle), ready, rebuild))
 	}
 
@@ -228,6 +231,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		gw := realtime.New(d.Store, cfg.AllowedOrigins, reg, log.With("service", "realtime"))
 		mux.Handle("/ws", gw)
 		g.Go(func() error { return gw.Run(gctx) })
+		pb := playback.New(gctx, gw, d.Brokers, d.Topics.Tasks(), log.With("service", "playback"))
+		defer pb.Wait()
+		mux.Handle("/ws/playback", pb)
 	}
 	mux.Handle("/", limitBody(adaptor.FiberApp(fapp), int64(cfg.BodyLimit), int64(mediaBodyLimit(cfg))))
 
@@ -354,13 +360,33 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 			return nil, err
 		}
 		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
-			WithMedia(photos, d.Cfg.MediaMaxBytes).Register(fapp)
+			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(auth.DemoAccounts(d.gridCells())).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
 		webui.Register(fapp)
 	}
 	return fapp, nil
+}
+
+// gridCells lists the city's grid cells with the department their worker
+// belongs to: the one routing gives a grid worker's report of the most
+// common patrol category (垃圾堆放) in that cell.
+func (d *Deps) gridCells() []auth.GridCell {
+	rules := d.Routing.Rules()
+	var out []auth.GridCell
+	for _, u := range d.City.Units(gis.LevelGrid) {
+		place := gis.Place{}
+		if info, ok := d.City.Unit(u.Code); ok {
+			place, _ = d.City.Locate(info.Centre)
+		}
+		dept := rules.Decide(event.Event{Source: event.Grid, Category: "city.environment.garbage", Place: place}).Department
+		if dept == "" {
+			dept = "城市管理局"
+		}
+		out = append(out, auth.GridCell{Code: u.Code, Department: dept})
+	}
+	return out
 }
 
 // waitWithDeadline waits for the group; once ctx ends it waits at most d.

@@ -127,3 +127,58 @@ func Login(users []User, username, password string) (Claims, bool) {
 	}
 	return Claims{}, false
 }
+
+// DemoWorkerPassword is the password of every demo worker account (the
+// README's worker/worker123): the grid roster uses it too, so it is exactly
+// as (un)safe as the demo users and exists only where they do.
+const DemoWorkerPassword = "worker123"
+
+// GridCell is one grid cell of the city, for the demo roster.
+type GridCell struct {
+	Code       string // the grid code (12+ digits)
+	Department string // the department its worker belongs to (from routing)
+}
+
+// GridRoster returns the demo roster of grid workers: one per cell, user
+// and subject "gw-<grid code>", named 网格员 and a Chinese name derived from
+// the code (the same on every start), role worker, scope the cell, with the
+// demo workers' password. Add it to the users only together with
+// DemoUsers (DemoAccounts); a deployment without demo users has no roster.
+func GridRoster(cells []GridCell) []User {
+	out := make([]User, 0, len(cells))
+	for _, c := range cells {
+		if c.Code == "" {
+			continue
+		}
+		id := "gw-" + c.Code
+		out = append(out, User{id, DemoWorkerPassword, Claims{Subject: id, Name: "网格员 " + demoName(c.Code), Role: Worker, Department: c.Department, Scope: c.Code}})
+	}
+	return out
+}
+
+// DemoAccounts is the demo users followed by the grid roster.
+func DemoAccounts(cells []GridCell) []User {
+	return append(append([]User(nil), DemoUsers...), GridRoster(cells)...)
+}
+
+var (
+	surnames = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+	given    = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞辉建国志海波宁斌宇浩凯晨欣怡佳琳雪梅婷慧颖鑫磊亮成龙峰文博")
+)
+
+// demoName derives a stable two- or three-character name from s (FNV-1a).
+func demoName(s string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	name := []rune{surnames[h%uint32(len(surnames))]}
+	h /= uint32(len(surnames))
+	name = append(name, given[h%uint32(len(given))])
+	h /= uint32(len(given))
+	if h%3 != 0 {
+		name = append(name, given[(h/3)%uint32(len(given))])
+	}
+	return string(name)
+}

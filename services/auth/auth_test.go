@@ -42,3 +42,27 @@ func TestLogin(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 }
+
+func TestGridRoster(t *testing.T) {
+	cells := []GridCell{{Code: "321204004012004", Department: "城市管理局"}, {Code: "321204001001001", Department: "街道城管中队"}, {Code: ""}}
+	users := DemoAccounts(cells)
+	if len(users) != len(DemoUsers)+2 {
+		t.Fatalf("%d accounts", len(users))
+	}
+	c, ok := Login(users, "gw-321204004012004", DemoWorkerPassword)
+	if !ok || c.Role != Worker || c.Scope != "321204004012004" || c.Subject != "gw-321204004012004" || c.Department != "城市管理局" || !strings.HasPrefix(c.Name, "网格员 ") {
+		t.Fatalf("roster login: %+v %v", c, ok)
+	}
+	if again := GridRoster(cells[:1]); again[0].Claims.Name != c.Name {
+		t.Error("roster names are not stable")
+	}
+	if _, ok := Login(users, "gw-321204004012004", "wrong"); ok {
+		t.Error("wrong password accepted")
+	}
+	if _, ok := Login(DemoUsers, "gw-321204004012004", DemoWorkerPassword); ok {
+		t.Error("the roster exists without being added")
+	}
+	if len(DemoUsers) != 5 {
+		t.Error("DemoAccounts changed DemoUsers")
+	}
+}

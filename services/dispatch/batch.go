@@ -25,7 +25,8 @@ type batch struct {
 	results   map[string][]byte
 	apply     []event.Lifecycle
 	refusals  []event.Lifecycle
-	order     []string // result ids in decision order
+	observe   func(context.Context, event.Lifecycle) // on each change newly applied (the wall's mode); may be nil
+	order     []string                               // result ids in decision order
 }
 
 func newBatch(state State) *batch {
@@ -115,8 +116,12 @@ func (b *batch) result(r Result) {
 // (last, so an API waiting on a result reads the incident after it).
 func (b *batch) flush(ctx context.Context) error {
 	for _, lc := range b.apply {
-		if _, err := b.state.Apply(ctx, lc); err != nil {
+		changed, err := b.state.Apply(ctx, lc)
+		if err != nil {
 			return err
+		}
+		if changed && b.observe != nil {
+			b.observe(ctx, lc)
 		}
 	}
 	for _, lc := range b.refusals {

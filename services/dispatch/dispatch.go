@@ -56,6 +56,22 @@ type Dispatcher struct {
 	now    func() time.Time
 	rules  func() *routing.Rules
 	log    *slog.Logger
+	modes  Observer
+}
+
+// Observer is told of every lifecycle change newly applied to the
+// projection (wallmode.Keeper: the wall's automatic mode). The dispatcher
+// applies its own changes right after publishing them (read-your-writes),
+// so the projector later finds them applied: whichever applies a change
+// first tells the observer, exactly once.
+type Observer interface {
+	Observe(ctx context.Context, lc event.Lifecycle) error
+}
+
+// WithModes sets the observer of applied changes and returns d.
+func (d *Dispatcher) WithModes(o Observer) *Dispatcher {
+	d.modes = o
+	return d
 }
 
 // New returns a dispatcher.
@@ -69,6 +85,13 @@ func New(state State, pub Publisher, topics kafkabus.Topics, rules func() *routi
 func (d *Dispatcher) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
 	if d.b == nil {
 		d.b = newBatch(d.state)
+		if d.modes != nil {
+			d.b.observe = func(ctx context.Context, lc event.Lifecycle) {
+				if err := d.modes.Observe(ctx, lc); err != nil {
+					d.log.Error("wall mode: automatic rule failed", "incident", lc.IncidentID, "version", lc.Version, "err", err)
+				}
+			}
+		}
 	}
 	n := len(d.b.out)
 	var err error

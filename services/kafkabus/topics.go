@@ -28,6 +28,10 @@ func (t Topics) Tasks() string { return t.Prefix + "tasks" }
 // Workers is the compacted topic of worker presence and positions.
 func (t Topics) Workers() string { return t.Prefix + "workers" }
 
+// WallMode is the topic of the wall's mode changes (normal/emergency), key
+// "wall": what restores the mode after a rebuild (package wallmode).
+func (t Topics) WallMode() string { return t.Prefix + "wallmode" }
+
 // Alerts is the topic of SLA warnings, escalations and geofence hits.
 func (t Topics) Alerts() string { return t.Prefix + "alerts" }
 
@@ -53,6 +57,7 @@ func (t Topics) All(sources []string) []Spec {
 		Spec{Name: t.Commands(), Retention: 30 * day},
 		Spec{Name: t.Tasks()}, // the audit trail and the source of every projection: kept
 		Spec{Name: t.Workers(), Compacted: true},
+		Spec{Name: t.WallMode()}, // the audit of mode changes: kept
 		Spec{Name: t.Alerts(), Retention: 7 * day},
 		Spec{Name: t.DLQ(), Retention: 30 * day},
 	)

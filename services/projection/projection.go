@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -16,6 +17,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/wallmode"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
@@ -24,6 +26,14 @@ type Projector struct {
 	store      *redisstore.Store
 	log        *slog.Logger
 	rebuilding bool
+	modes      *wallmode.Keeper // the wall's automatic mode; nil: none
+}
+
+// WithModes makes the projector apply the wall's automatic mode rule to
+// every change it newly applies (package wallmode) and returns p.
+func (p *Projector) WithModes(k *wallmode.Keeper) *Projector {
+	p.modes = k
+	return p
 }
 
 // New returns a projector.
@@ -47,8 +57,17 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	if p.rebuilding {
 		apply = p.store.ApplyRebuild
 	}
-	_, err := apply(ctx, lc)
-	return err
+	changed, err := apply(ctx, lc)
+	if err != nil || !changed || p.rebuilding || p.modes == nil {
+		return err
+	}
+	// Only a change applied now triggers the rule: a redelivered record
+	// cannot flip the mode again. A failure is logged, not retried (the
+	// retry would find the change applied and skip the rule anyway).
+	if err := p.modes.Observe(ctx, lc); err != nil {
+		p.log.Error("wall mode: automatic rule failed", "incident", lc.IncidentID, "version", lc.Version, "err", err)
+	}
+	return nil
 }
 
 // EnsureBuilt rebuilds the projections if the store is empty (a fresh or
@@ -106,6 +125,13 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 			return total, err
 		}
 		total += n
+	}
+	// The wall's mode is not in the tasks topic: it comes back from the
+	// last record of the wallmode topic (its name derived from the tasks
+	// topic's prefix).
+	modes := kafkabus.Topics{Prefix: strings.TrimSuffix(topic, "tasks")}.WallMode()
+	if err := wallmode.Restore(ctx, store, brokers, modes); err != nil {
+		return total, fmt.Errorf("rebuild: %w", err)
 	}
 	if err := store.SetBuilt(ctx); err != nil {
 		return total, fmt.Errorf("rebuild: %w", err)

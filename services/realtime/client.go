@@ -32,9 +32,9 @@ type client struct {
 	ping   *time.Timer
 
 	mu        sync.Mutex
-	q         []*frame // waiting for the writer, oldest first
-	spare     []*frame // the writer's previous batch, reused
-	writing   bool     // a writer goroutine is running (or has finished the connection)
+	q         []*frame  // waiting for the writer, oldest first
+	spare     []*frame  // the writer's previous batch, reused
+	writing   bool      // a writer goroutine is running (or has finished the connection)
 	deadline  time.Time // the write deadline set last (the writer's own)
 	closed    bool
 	closeCode int // the close frame to send; 0 for none

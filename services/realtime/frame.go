@@ -2,8 +2,8 @@ package realtime
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"encoding/json"
+	"hash/maphash"
 	"strconv"
 )
 

@@ -74,14 +74,20 @@ type Gateway struct {
 	conns   map[*client]struct{}
 	idx     index
 
-	dirty     atomic.Bool // an incident changed since the last stats push
-	wasBuilt  bool        // statsLoop only
+	dirty     atomic.Bool    // an incident changed since the last stats push
+	wasBuilt  bool           // statsLoop only
 	readers   sync.WaitGroup // a reader ends after its connection's writer has closed it
 	wallSnap  snapCache
 	openSnap  snapCache
 	lastStats atomic.Pointer[string] // the latest stats JSON, for snapshots
 	ready     chan struct{}          // closed when Run has positioned itself on the stream
 	wakeBatch []*client              // hub goroutine only
+	pos2      *positions             // worker positions (positions.go)
+	lastMode  atomic.Pointer[string] // the wall's mode JSON, for snapshots
+
+	// workerTask is each worker's current task (of an open incident), for
+	// the task_id of positions. Guarded by mu.
+	workerTask map[string]string
 }
 
 type metrics struct {
@@ -103,7 +109,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
 		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 40 * time.Millisecond, busyBatch: 1000,
 		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
-		conns: map[*client]struct{}{}, prev: map[string]scope{}, idx: newIndex(),
+		conns: map[*client]struct{}{}, prev: map[string]scope{}, workerTask: map[string]string{}, idx: newIndex(), pos2: newPositions(),
 	}
 	g.openSnap.open = true
 	g.ready = make(chan struct{})
@@ -161,13 +167,18 @@ func refuse(w http.ResponseWriter, status int, msg string) {
 	_, _ = w.Write(mustJSON(map[string]string{"error": msg}))
 }
 
-// ServeHTTP upgrades an authenticated request to a websocket. Every refusal
-// is an HTTP answer before the upgrade, and none of them uses up the ticket
-// except a failed upgrade itself.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Admit authenticates a websocket request exactly as /ws does (protocol
+// citybrain.v1 and a one-time ticket in Sec-WebSocket-Protocol, the Origin
+// check, refusal while shutting down). check, when not nil, runs after the
+// credentials are present and before the ticket is taken: it answers its own
+// refusal (e.g. a bad query) and reports false. On failure Admit has
+// answered the request (JSON {"error"}) and returns false; on success the
+// caller upgrades with an Upgrader that accepts Protocol and CheckOrigin.
+func (g *Gateway) Admit(w http.ResponseWriter, r *http.Request, check func(http.ResponseWriter, *http.Request) bool) (auth.Claims, bool) {
+	var claims auth.Claims
 	if !websocket.IsWebSocketUpgrade(r) {
 		refuse(w, http.StatusBadRequest, "this is a websocket endpoint (protocol citybrain.v1)")
-		return
+		return claims, false
 	}
 	var ticket string
 	ok := false
@@ -181,31 +192,50 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || ticket == "" {
 		refuse(w, http.StatusUnauthorized, "websocket needs subprotocols citybrain.v1 and ticket.<ticket> (POST /api/v1/auth/ws-ticket)")
-		return
+		return claims, false
 	}
 	if !g.checkOrigin(r) {
 		refuse(w, http.StatusForbidden, "origin not allowed")
-		return
+		return claims, false
 	}
 	g.mu.Lock()
 	closing := g.closing
 	g.mu.Unlock()
 	if closing {
 		refuse(w, http.StatusServiceUnavailable, "shutting down: connect again")
-		return
+		return claims, false
+	}
+	if check != nil && !check(w, r) {
+		return claims, false
 	}
 	raw, err := g.store.TakeTicket(r.Context(), ticket)
 	if errors.Is(err, redisstore.ErrNotFound) {
 		refuse(w, http.StatusUnauthorized, "ticket unknown, used or expired")
-		return
+		return claims, false
 	}
 	if err != nil {
 		refuse(w, http.StatusServiceUnavailable, "cannot check the ticket now: try again")
-		return
+		return claims, false
 	}
-	var claims auth.Claims
 	if err := json.Unmarshal(raw, &claims); err != nil || claims.Role == "" {
 		refuse(w, http.StatusUnauthorized, "bad ticket")
+		return claims, false
+	}
+	return claims, true
+}
+
+// CheckOrigin is the Origin rule of /ws, for other websocket endpoints.
+func (g *Gateway) CheckOrigin(r *http.Request) bool { return g.checkOrigin(r) }
+
+// Refuse answers an HTTP refusal with a JSON {"error"} body.
+func Refuse(w http.ResponseWriter, status int, msg string) { refuse(w, status, msg) }
+
+// ServeHTTP upgrades an authenticated request to a websocket. Every refusal
+// is an HTTP answer before the upgrade, and none of them uses up the ticket
+// except a failed upgrade itself.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	claims, ok := g.Admit(w, r, nil)
+	if !ok {
 		return
 	}
 	conn, err := g.upgrader.Upgrade(w, r, nil)
@@ -221,7 +251,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &client{
 		g: g, conn: conn, nc: nc,
-		viewer: viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope, expires: claims.ExpiresAt},
+		viewer:   viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope, expires: claims.ExpiresAt},
 		finished: make(chan struct{}),
 	}
 	g.mu.Lock()
@@ -251,7 +281,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // time for those frames to be written.
 func (g *Gateway) Run(ctx context.Context) error {
 	defer g.closeAll()
-	if !g.start(ctx) {
+	if !g.start(ctx) || !g.startPositions(ctx) {
 		return nil
 	}
 	close(g.ready)
@@ -261,6 +291,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		g.statsLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.positionsLoop(ctx)
 	}()
 	rdb, stream := g.store.Client(), g.store.WallStream()
 	for ctx.Err() == nil {
@@ -363,6 +398,9 @@ func (g *Gateway) seedPrev(ctx context.Context) {
 		}
 		if _, ok := g.prev[inc.id]; !ok {
 			g.prev[inc.id] = inc.scope
+			if inc.scope.worker != "" && inc.task != "" {
+				g.workerTask[inc.scope.worker] = inc.task
+			}
 		}
 	}
 }
@@ -436,6 +474,7 @@ func (g *Gateway) detectReset(ctx context.Context) {
 	}
 	g.ring.clear()
 	clear(g.prev)
+	clear(g.workerTask)
 	g.gen++
 	for c := range g.conns {
 		for ch := range numChannels {

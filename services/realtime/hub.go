@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -19,6 +20,7 @@ type entry struct {
 	data string  // valid UTF-8 and JSON when ok
 	ok   bool    // relayed; false for entries that are skipped (but still occupy their position)
 	meta incMeta // ok only
+	wall bool    // a wall-only entry (the wall's mode), not an incident
 	prev scope   // the incident's scope at its previous delta …
 	hasP bool    // … when known
 	size int
@@ -54,6 +56,18 @@ func (g *Gateway) newEntry(m redis.XMessage) *entry {
 	e := &entry{seq: id, size: 200}
 	kind, _ := m.Values["kind"].(string)
 	data, _ := m.Values["data"].(string)
+	if kind == "mode" {
+		// The wall's mode: relayed on the wall channel only, as it is.
+		if !utf8.ValidString(data) || !json.Valid([]byte(data)) {
+			g.metrics.problems.WithLabelValues("bad_json").Inc()
+			return e
+		}
+		e.kind, e.data, e.ok, e.wall = kind, data, true, true
+		e.meta.id = "mode" // its coalescing key: a newer mode replaces a queued older one
+		e.size += 2 * len(data)
+		g.lastMode.Store(&data)
+		return e
+	}
 	if kind != "incident" {
 		g.metrics.problems.WithLabelValues("unknown_kind").Inc()
 		return e
@@ -112,10 +126,20 @@ func (g *Gateway) broadcast(msgs []redis.XMessage) int {
 
 // trackLocked records the entry's previous scope and remembers its new one.
 func (g *Gateway) trackLocked(e *entry) {
-	if !e.ok {
+	if !e.ok || e.wall {
 		return
 	}
 	e.prev, e.hasP = g.prev[e.meta.id]
+	if e.hasP && e.prev.worker != "" && e.prev.worker != e.meta.worker && g.workerTask[e.prev.worker] == e.meta.task {
+		delete(g.workerTask, e.prev.worker) // the task went to someone else
+	}
+	if w := e.meta.worker; w != "" {
+		if e.meta.open && e.meta.task != "" {
+			g.workerTask[w] = e.meta.task
+		} else if g.workerTask[w] == e.meta.task {
+			delete(g.workerTask, w)
+		}
+	}
 	switch {
 	case !e.meta.open:
 		delete(g.prev, e.meta.id)
@@ -141,6 +165,9 @@ func (g *Gateway) fanoutLocked(e *entry, wake []*client) ([]*client, int) {
 	s := e.meta.scope
 	if len(g.idx.wall) > 0 {
 		push(g.idx.wall, e.frame(chWall))
+	}
+	if e.wall {
+		return wake, n
 	}
 
 	if len(g.idx.dispAll) > 0 {
@@ -184,6 +211,10 @@ func (g *Gateway) missedLocked(c *client, ch channel, since streamID) ([]*frame,
 		e := g.ring.at(i)
 		switch {
 		case !e.ok:
+		case e.wall:
+			if ch == chWall {
+				out = append(out, e.frame(ch))
+			}
 		case c.viewer.sees(ch, e.meta.scope):
 			out = append(out, e.frame(ch))
 		case ch != chWall && e.hasP && c.viewer.sees(ch, e.prev):
@@ -236,6 +267,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 					start = true
 				}
 			}
+			if f := g.fullPositionsLocked(c, ch); f != nil && c.push(f) {
+				start = true
+			}
 			g.subscribeLocked(c, ch)
 		}
 		g.mu.Unlock()
@@ -276,6 +310,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 			if c.push(m) {
 				start = true
 			}
+		}
+		if f := g.fullPositionsLocked(c, ch); f != nil && c.push(f) {
+			start = true
 		}
 		g.subscribeLocked(c, ch)
 		g.mu.Unlock()

@@ -60,6 +60,7 @@ type incMeta struct {
 	id      string
 	version int
 	open    bool
+	task    string // the id of its current task, if any
 	scope
 }
 
@@ -79,6 +80,7 @@ func decodeMeta(data []byte) (incMeta, error) {
 			} `json:"grid"`
 		} `json:"place"`
 		Task *struct {
+			ID       string `json:"id"`
 			WorkerID string `json:"worker_id"`
 		} `json:"task"`
 	}
@@ -90,7 +92,7 @@ func decodeMeta(data []byte) (incMeta, error) {
 	}
 	m := incMeta{id: v.ID, version: v.Version, open: v.State.Open(), scope: scope{town: v.Place.Town.Code, grid: v.Place.Grid.Code}}
 	if v.Task != nil {
-		m.worker = v.Task.WorkerID
+		m.worker, m.task = v.Task.WorkerID, v.Task.ID
 	}
 	return m, nil
 }
@@ -98,7 +100,7 @@ func decodeMeta(data []byte) (incMeta, error) {
 func metaOf(inc *event.Incident) incMeta {
 	m := incMeta{id: inc.ID, version: inc.Version, open: inc.State.Open(), scope: scope{town: inc.Place.Town.Code, grid: inc.Place.Grid.Code}}
 	if inc.Task != nil {
-		m.worker = inc.Task.WorkerID
+		m.worker, m.task = inc.Task.WorkerID, inc.Task.ID
 	}
 	return m
 }

@@ -26,6 +26,7 @@ const (
 type snapInc struct {
 	id    string
 	scope scope
+	task  string
 	raw   string // the incident's JSON
 }
 
@@ -57,11 +58,16 @@ func (s *snapshot) frameFor(c *client, ch channel) *frame {
 			n++
 		}
 	}
-	b = append(b, "]}}"...)
+	b = append(b, ']')
+	if ch == chDispatcher {
+		b = append(b, `,"workers":`...)
+		b = append(b, c.g.workersJSON(c.viewer.scope)...)
+	}
+	b = append(b, "}}"...)
 	return &frame{b: textFrame(b), ch: ch}
 }
 
-func wallFrame(seq streamID, incs []snapInc, stats string) []byte {
+func wallFrame(seq streamID, incs []snapInc, stats, workers, mode string) []byte {
 	n := 0
 	for i := range incs {
 		n += len(incs[i].raw) + 1
@@ -76,6 +82,10 @@ func wallFrame(seq streamID, incs []snapInc, stats string) []byte {
 	}
 	b = append(b, `],"stats":`...)
 	b = append(b, stats...)
+	b = append(b, `,"workers":`...)
+	b = append(b, workers...)
+	b = append(b, `,"mode":`...)
+	b = append(b, mode...)
 	b = append(b, "}}"...)
 	return textFrame(b)
 }
@@ -168,7 +178,8 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		if err != nil {
 			continue // cannot happen: incidents are validated at ingest (no NaN)
 		}
-		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: metaOf(&list[i]).scope, raw: string(raw)})
+		m := metaOf(&list[i])
+		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: m.scope, task: m.task, raw: string(raw)})
 	}
 	if !sc.open {
 		st, err := g.store.Stats(ctx, now)
@@ -177,7 +188,13 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		}
 		stats := string(mustJSON(st))
 		g.lastStats.Store(&stats)
-		s.wall = wallFrame(at, s.incs, stats)
+		m, err := g.store.GetWallMode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		mode := string(mustJSON(m))
+		g.lastMode.Store(&mode)
+		s.wall = wallFrame(at, s.incs, stats, g.workersJSON(""), mode)
 	}
 	return s, nil
 }
@@ -197,7 +214,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 	}
 	es := make([]*entry, 0, g.ring.n-from)
 	for i := from; i < g.ring.n; i++ {
-		if e := g.ring.at(i); e.ok {
+		if e := g.ring.at(i); e.ok && !e.wall {
 			es = append(es, e)
 		}
 	}
@@ -215,7 +232,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		}
 		changed[e.meta.id] = struct{}{}
 		if (!sc.open || e.meta.open) && len(incs) < sc.limit() {
-			incs = append(incs, snapInc{id: e.meta.id, scope: e.meta.scope, raw: e.data})
+			incs = append(incs, snapInc{id: e.meta.id, scope: e.meta.scope, task: e.meta.task, raw: e.data})
 		}
 	}
 	for _, x := range cur.incs {
@@ -232,7 +249,15 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		if p := g.lastStats.Load(); p != nil {
 			stats = *p
 		}
-		s.wall = wallFrame(at, incs, stats)
+		s.wall = wallFrame(at, incs, stats, g.workersJSON(""), g.modeJSON())
 	}
 	return s
+}
+
+// modeJSON is the wall's latest mode as JSON (normal until one is known).
+func (g *Gateway) modeJSON() string {
+	if p := g.lastMode.Load(); p != nil {
+		return *p
+	}
+	return `{"mode":"normal","incident_id":"","reason":"","by":"","auto":false}`
 }

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,6 +20,7 @@ type WorkerPos struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name,omitempty"`
 	Department string    `json:"department,omitempty"`
+	Town       string    `json:"town,omitempty"` // code of the town the position is in (for scoped subscribers)
 	Lon        float64   `json:"lon"`
 	Lat        float64   `json:"lat"`
 	OnDuty     bool      `json:"on_duty"`
@@ -26,8 +28,21 @@ type WorkerPos struct {
 	DistanceM  float64   `json:"distance_m,omitempty"`
 }
 
-// PutWorker records a worker's latest position.
+// PositionStreamMaxLen bounds the position stream (approximately): a few
+// minutes of a large fleet; gateways read it within a second.
+const PositionStreamMaxLen = 10000
+
+// PositionStream is the key of the stream of position changes that every
+// gateway instance tails (see docs/realtime-protocol.md).
+func (s *Store) PositionStream() string { return s.key("rt", "pos") }
+
+// PutWorker records a worker's latest position and appends it to the
+// position stream, in one transaction.
 func (s *Store) PutWorker(ctx context.Context, w WorkerPos) error {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return fmt.Errorf("encode position of %s: %w", w.ID, err)
+	}
 	pipe := s.rdb.TxPipeline()
 	if w.OnDuty {
 		pipe.GeoAdd(ctx, s.key("workers", "geo"), &redis.GeoLocation{Name: w.ID, Longitude: w.Lon, Latitude: w.Lat})
@@ -35,10 +50,46 @@ func (s *Store) PutWorker(ctx context.Context, w WorkerPos) error {
 		pipe.ZRem(ctx, s.key("workers", "geo"), w.ID)
 	}
 	pipe.HSet(ctx, s.key("worker", w.ID), "name", w.Name, "department", w.Department, "on_duty", strconv.FormatBool(w.OnDuty),
-		"lon", w.Lon, "lat", w.Lat, "at", w.At.UTC().Format(time.RFC3339Nano))
+		"lon", w.Lon, "lat", w.Lat, "at", w.At.UTC().Format(time.RFC3339Nano), "town", w.Town)
 	pipe.Expire(ctx, s.key("worker", w.ID), WorkerTTL)
-	_, err := pipe.Exec(ctx)
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.PositionStream(), MaxLen: PositionStreamMaxLen, Approx: true, Values: []any{"data", string(data)}})
+	_, err = pipe.Exec(ctx)
 	return err
+}
+
+// Workers returns the on-duty workers whose position is fresh (WorkerTTL),
+// in no particular order: the state a gateway starts from.
+func (s *Store) Workers(ctx context.Context) ([]WorkerPos, error) {
+	ids, err := s.rdb.ZRange(ctx, s.key("workers", "geo"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("workers: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.key("worker", id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("workers: %w", err)
+		}
+	}
+	out := make([]WorkerPos, 0, len(ids))
+	for i, id := range ids {
+		info := cmds[i].Val()
+		if len(info) == 0 || info["on_duty"] != "true" {
+			continue // expired or off duty
+		}
+		out = append(out, workerFrom(id, info))
+	}
+	return out, nil
+}
+
+func workerFrom(id string, info map[string]string) WorkerPos {
+	at, _ := time.Parse(time.RFC3339Nano, info["at"])
+	lon, _ := strconv.ParseFloat(info["lon"], 64)
+	lat, _ := strconv.ParseFloat(info["lat"], 64)
+	return WorkerPos{ID: id, Name: info["name"], Department: info["department"], Town: info["town"], OnDuty: info["on_duty"] == "true", Lon: lon, Lat: lat, At: at}
 }
 
 // WorkersNear returns on-duty workers within radiusM metres of a point,

@@ -1,7 +1,10 @@
 // Browser test of the wall (/wall) against a running citybrain with live data (e.g. `make run`,
 // whose simulator feeds it). Opens the wall at 1920×1080 and 3840×2160 in headless Chromium, waits
 // for live incidents on the map and non-zero counters, checks the page for NaN/undefined, errors and
-// requests to other origins, opens an incident card, and saves screenshots.
+// requests to other origins, opens an incident card, and saves screenshots. It also posts a CAP
+// warning and a worker's positions first, then checks the KPI tiles, both trend charts, the
+// rankings, the warnings panel and map layers, the workers layer and that no text overlaps.
+// 战时 and 回放 have their own scripts (wall-command.mjs, wall-playback.mjs).
 //
 //   BASE_URL       the server (default http://localhost:8080)
 //   ARTIFACTS_DIR  where screenshots go (default ../artifacts, relative to web-ui/)
@@ -14,6 +17,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { moveWorker, overlapProblems, postWarning } from './wall-lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const BASE_URL = (process.env.BASE_URL || 'http://localhost:8080').replace(/\/+$/, '')
@@ -109,10 +113,63 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
   const conn = await page.getAttribute('[data-conn]', 'data-conn').catch(() => null)
   check(`${tag}: websocket connected`, conn === 'open', `state=${conn}`)
 
+  // HTTP-polled panels: case KPIs, trends, rankings (values, not placeholders).
+  const panels = await page
+    .waitForFunction(
+      () => {
+        const n = (sel) => document.querySelectorAll(sel).length
+        const total = (w) => Number(document.querySelector(`[data-trend="${w}"]`)?.getAttribute('data-trend-total') ?? 0)
+        const numbers = [...document.querySelectorAll('[data-kpi]')].every((e) => /\d/.test(e.textContent ?? ''))
+        return numbers && n('[data-kpi^="case-"]') >= 3 && n('[data-trend="24h"] .bars rect') === 24 && n('[data-trend="30d"] .bars rect') === 30 && total('24h') > 0 && total('30d') > 0 && n('[data-rank-row]') > 0
+      },
+      null,
+      { timeout: 60000, polling: 500 },
+    )
+    .then(() => true)
+    .catch(() => false)
+  const trendInfo = await page.evaluate(() =>
+    ['24h', '30d'].map((w) => {
+      const el = document.querySelector(`[data-trend="${w}"]`)
+      return `${w}: bars=${el?.querySelectorAll('.bars rect').length} total=${el?.getAttribute('data-trend-total')} labels=${el?.querySelectorAll('.xlabels text').length}`
+    }),
+  )
+  check(`${tag}: trend charts (24 h, 30 d) and rankings rendered with data`, panels, trendInfo.join('; '))
   // Counters: every KPI is a number (no dash left once live), open+closed present.
   const kpis = await page.$$eval('[data-kpi]', (els) => els.map((e) => [e.getAttribute('data-kpi'), e.textContent ?? '']))
   const nonNumeric = kpis.filter(([, v]) => !Number.isFinite(parseShown(v)))
   check(`${tag}: all KPI tiles show numbers`, kpis.length >= 7 && nonNumeric.length === 0, JSON.stringify(nonNumeric))
+
+  const rates = await page.$$eval('[data-rate]', (els) => els.map((e) => [e.getAttribute('data-rate'), e.textContent ?? '']))
+  const badRates = rates.filter(([, v]) => !/^(\d+(\.\d)?%|\d+(\.\d)?\s?(秒|分钟|小时|s|min|h)|暂无|n\/a)$/.test(v.trim()))
+  check(`${tag}: 按时办结率, 满意率, mean dispatch time shown`, rates.length === 3 && badRates.length === 0, JSON.stringify(rates))
+  const fresh = await page.textContent('[data-fresh="kpi"]').catch(() => '')
+  check(`${tag}: KPI freshness shown`, /\d{2}:\d{2}:\d{2}/.test(fresh ?? ''), `fresh=${fresh}`)
+
+  // The warning posted by main(): in the panel and drawn on the map with its grids.
+  const warn = await page
+    .waitForFunction(
+      () => document.querySelectorAll('[data-warning]').length > 0 && Number(document.querySelector('[data-warnings-shown]')?.getAttribute('data-warnings-shown') ?? 0) > 0,
+      null,
+      { timeout: 30000, polling: 500 },
+    )
+    .then(() => true)
+    .catch(() => false)
+  check(`${tag}: active CAP warning listed and its area on the map`, warn, await page.textContent('.warn-box').catch(() => ''))
+  const workers = await page
+    .waitForFunction(() => Number(document.querySelector('[data-workers-shown]')?.getAttribute('data-workers-shown') ?? 0) > 0, null, {
+      timeout: 30000,
+      polling: 500,
+    })
+    .then(() => true)
+    .catch(() => false)
+  check(
+    `${tag}: worker positions on the map`,
+    workers,
+    `shown=${await page.getAttribute('[data-workers-shown]', 'data-workers-shown').catch(() => null)}`,
+  )
+
+  const modeSwitch = await page.$('[data-mode-switch]')
+  check(`${tag}: no 战时 switch for the anonymous viewer`, modeSwitch === null)
 
   const ticker = await page.$$eval('[data-ticker-item]', (els) => els.length)
   check(`${tag}: ticker lists incidents`, ticker > 0, `items=${ticker}`)
@@ -148,6 +205,9 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-heat.png`), timeout: 120000 })
     await page.$eval('[data-toggle="heat"]', (el) => el.click())
   }
+
+  const overlaps = await overlapProblems(page)
+  check(`${tag}: no overlapping or clipped text in the panels`, overlaps.length === 0, overlaps.join(' | '))
 
   const { bad } = await textProblems(page)
   check(`${tag}: no NaN/undefined/null in the page text`, bad.length === 0, bad.join(', '))
@@ -199,6 +259,10 @@ async function main() {
   try {
     const live = await fetch(`${BASE_URL}/livez`).then((r) => r.ok).catch(() => false)
     if (!check(`server answers ${BASE_URL}/livez`, live)) return
+    const w = await postWarning('wall.mjs')
+    check('post a CAP warning', w.status === 202, `status=${w.status}`)
+    const mv = await moveWorker(2)
+    check('post a worker position', mv.status >= 200 && mv.status < 300, `status=${mv.status}`)
     const runs = [
       [1920, 1080, {}],
       [3840, 2160, {}],

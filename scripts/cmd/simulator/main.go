@@ -46,6 +46,8 @@ func run() error {
 	wait := flag.Duration("wait", 2*time.Minute, "wait this long for /readyz before sending")
 	quiet := flag.Bool("quiet", false, "print only the summary")
 	staff := flag.Int("staff", 0, "also play the dispatcher and the demo workers: move up to this many cases one step every 3 s (0 = off)")
+	fleet := flag.Int("fleet", 0, "also move this many grid workers of the demo roster (gw-<grid code>) along their grid cells, reporting positions every -fleet-every (0 = off)")
+	fleetEvery := flag.Duration("fleet-every", 3*time.Second, "how often the patrol fleet reports its positions")
 	flag.Parse()
 
 	city, err := sample.Load()
@@ -79,6 +81,26 @@ func run() error {
 				case <-t.C:
 					if err := st.Tick(ctx); err != nil && !*quiet {
 						fmt.Fprintln(os.Stderr, "staff:", err)
+					}
+				}
+			}
+		}()
+	}
+	if *fleet > 0 {
+		fl, err := simulate.NewFleet(ctx, *url, client, city, *fleet, *seed)
+		if err != nil {
+			return err
+		}
+		go func() {
+			t := time.NewTicker(*fleetEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := fl.Tick(ctx); err != nil && !*quiet && ctx.Err() == nil {
+						fmt.Fprintln(os.Stderr, "fleet:", err)
 					}
 				}
 			}

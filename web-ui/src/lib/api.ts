@@ -32,14 +32,21 @@ export function authToken(): string | null {
   }
 }
 
-async function request<T>(method: string, url: string, timeoutMs = 15000): Promise<T> {
+async function request<T>(method: string, url: string, timeoutMs = 15000, body?: unknown): Promise<T> {
   const ctrl = new AbortController()
   const timer = setTimeout(() => ctrl.abort(), timeoutMs)
   const headers: Record<string, string> = { Accept: 'application/json' }
   const token = authToken()
   if (token) headers.Authorization = `Bearer ${token}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
   try {
-    const res = await fetch(url, { method, headers, signal: ctrl.signal, credentials: 'same-origin' })
+    const res = await fetch(url, {
+      method,
+      headers,
+      signal: ctrl.signal,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
     if (!res.ok) {
       let msg = `${res.status} ${res.statusText}`
       try {
@@ -54,6 +61,16 @@ async function request<T>(method: string, url: string, timeoutMs = 15000): Promi
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** GET any JSON resource of the API (the caller checks the shape). */
+export function getJSON<T>(url: string, timeoutMs = 15000): Promise<T> {
+  return request<T>('GET', url, timeoutMs)
+}
+
+/** PUT/POST a JSON body to the API. */
+export function sendJSON<T>(method: 'PUT' | 'POST', url: string, body: unknown, timeoutMs = 15000): Promise<T> {
+  return request<T>(method, url, timeoutMs, body)
 }
 
 /** GET a GIS layer as a GeoJSON FeatureCollection (WGS-84). */

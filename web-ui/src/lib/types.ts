@@ -52,6 +52,20 @@ export interface Incident {
   last_seen?: string
   updated_at?: string
   task?: TaskRef | null
+  /** Warning area of a CAP alert (GeoJSON Polygon/MultiPolygon, WGS-84) and the grid cells inside it. */
+  area?: Geometry | null
+  affected_grids?: string[]
+  expires?: string
+  /** The 巡查 tasks of a warning, one per affected grid cell. */
+  inspections?: Inspection[]
+}
+
+/** The inspection task of one grid cell under a warning. */
+export interface Inspection {
+  grid?: string
+  state?: string
+  by?: string
+  at?: string
 }
 
 /** One state change of an incident (the audit trail), as GET /api/v1/incidents/{id} adds it. */

@@ -98,3 +98,45 @@ export function addIncidentIcons(map: MlMap, pixelRatio: number): void {
     }
   }
 }
+
+/** Design height of a report-count badge in CSS px. */
+export const BADGE_PX = 16
+
+/**
+ * Adds the report-count badges "badge-2" … "badge-9" and "badge-9+" (fused incidents): a small
+ * orange pill with the number, drawn on a canvas like the glyph icons (no glyph server needed).
+ */
+export function addBadgeIcons(map: MlMap, pixelRatio: number): void {
+  const h = Math.round(BADGE_PX * pixelRatio)
+  const labels = ['2', '3', '4', '5', '6', '7', '8', '9', '9+']
+  for (const label of labels) {
+    const w = Math.round((label.length > 1 ? 24 : BADGE_PX) * pixelRatio)
+    const canvas = document.createElement('canvas')
+    canvas.width = w
+    canvas.height = h
+    const ctx = canvas.getContext('2d', { willReadFrequently: true })
+    if (!ctx) return
+    const r = h / 2
+    ctx.beginPath()
+    ctx.moveTo(r, 0.5)
+    ctx.arcTo(w - 0.5, 0.5, w - 0.5, h - 0.5, r - 0.5)
+    ctx.arcTo(w - 0.5, h - 0.5, 0.5, h - 0.5, r - 0.5)
+    ctx.arcTo(0.5, h - 0.5, 0.5, 0.5, r - 0.5)
+    ctx.arcTo(0.5, 0.5, w - 0.5, 0.5, r - 0.5)
+    ctx.closePath()
+    ctx.fillStyle = '#ff6a00'
+    ctx.fill()
+    ctx.lineWidth = pixelRatio
+    ctx.strokeStyle = '#ffffff'
+    ctx.stroke()
+    ctx.fillStyle = '#ffffff'
+    ctx.font = `bold ${Math.round(h * 0.72)}px ${FONT}`
+    ctx.textAlign = 'center'
+    ctx.textBaseline = 'middle'
+    ctx.fillText(label, w / 2, h / 2 + pixelRatio * 0.5)
+    const name = `badge-${label}`
+    const img = ctx.getImageData(0, 0, w, h)
+    if (map.hasImage(name)) map.updateImage(name, img)
+    else map.addImage(name, img, { pixelRatio })
+  }
+}

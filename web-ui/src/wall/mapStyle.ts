@@ -15,15 +15,28 @@ import { RESOURCE_KINDS, SEVERITIES } from '../lib/format'
 
 /** Groups of style layers the wall's layer toggles switch together. */
 export const TOGGLES = {
-  incidents: ['incidents-halo', 'incidents', 'incident-icons', 'incident-selected'],
+  incidents: ['incidents-halo', 'incidents', 'incident-icons', 'incident-badges', 'incident-badges-major', 'incident-selected'],
   heat: ['incidents-heat'],
   resources: ['resources-main', 'resources-detail'],
   villages: ['villages-line'],
   grids: ['grids-line'],
   roads: ['roads-major', 'roads-minor'],
+  warnings: ['warnings-fill', 'warnings-line', 'grids-affected'],
+  workers: ['workers-halo', 'workers'],
 } as const
 
 export type ToggleName = keyof typeof TOGGLES
+
+/** A map view to come back to (camera and layer toggles), e.g. after 战时. */
+export interface SavedView {
+  center: [number, number]
+  zoom: number
+  bearing: number
+  pitch: number
+  toggles: Record<ToggleName, boolean>
+  /** Saved before the home view was known: restore to home. */
+  home?: boolean
+}
 
 /** Which toggles are on when nothing was chosen yet. */
 export const DEFAULT_TOGGLES: Record<ToggleName, boolean> = {
@@ -33,6 +46,8 @@ export const DEFAULT_TOGGLES: Record<ToggleName, boolean> = {
   villages: true,
   grids: true,
   roads: true,
+  warnings: true,
+  workers: true,
 }
 
 /** A GIS layer's load state, as the legend shows it. */
@@ -54,7 +69,17 @@ export const SRC = {
   roads: 'roads',
   resources: 'resources',
   incidents: 'incidents',
+  warnings: 'warnings',
+  workers: 'workers',
+  /** The 战时 view: links from the incident to nearby resources and responders, and their points. */
+  command: 'command',
 } as const
+
+/** Badges with the report count of fused incidents (event_count ≥ 2). */
+export const BADGE_LAYER = 'incident-badges'
+/** Badges of incidents with many reports: shown at every zoom (the others once zoomed in). */
+export const BADGE_LAYER_MAJOR = 'incident-badges-major'
+export const BADGE_MAJOR = 5
 
 export const INCIDENT_LAYER = 'incidents'
 /** Category symbols, drawn instead of plain circles once zoomed in. */
@@ -112,6 +137,11 @@ export function scaledPaint(s: number): Record<string, Record<string, unknown>> 
       'heatmap-radius': ['interpolate', ['linear'], ['zoom'], 8, 10 * s, 12, 28 * s, 15, 50 * s],
     },
     incidents: { 'circle-radius': incidentRadius(s), 'circle-stroke-width': 0.9 * s },
+    'warnings-line': { 'line-width': 2 * s },
+    workers: { 'circle-radius': 4.6 * s, 'circle-stroke-width': 1.4 * s },
+    'workers-halo': { 'circle-radius': 8 * s },
+    'command-links': { 'line-width': 1.6 * s },
+    'command-points': { 'circle-radius': 6 * s, 'circle-stroke-width': 2 * s },
     'incident-selected': { 'circle-radius': incidentRadius(s, 6), 'circle-stroke-width': 2 * s },
   }
 }
@@ -220,6 +250,64 @@ export function wallStyle(s: number): StyleSpecification {
       },
     },
     {
+      // Grid cells inside an active warning's area (the filter is set by the map).
+      id: 'grids-affected',
+      type: 'fill',
+      source: SRC.grids,
+      filter: ['in', ['get', 'code'], ['literal', []]],
+      paint: { 'fill-color': '#ffb020', 'fill-opacity': 0.1, 'fill-outline-color': 'rgba(255,176,32,0.55)' },
+    },
+    {
+      id: 'warnings-fill',
+      type: 'fill',
+      source: SRC.warnings,
+      paint: { 'fill-color': severityColor, 'fill-opacity': 0.1 },
+    },
+    {
+      id: 'warnings-line',
+      type: 'line',
+      source: SRC.warnings,
+      layout: { 'line-join': 'round' },
+      paint: { 'line-color': severityColor, 'line-opacity': 0.95, 'line-dasharray': [4, 2], ...paint['warnings-line'] },
+    },
+    {
+      id: 'command-links',
+      type: 'line',
+      source: SRC.command,
+      filter: ['==', ['geometry-type'], 'LineString'],
+      paint: { 'line-color': ['get', 'color'], 'line-opacity': 0.75, 'line-dasharray': [2, 2], ...paint['command-links'] },
+    },
+    {
+      id: 'command-points',
+      type: 'circle',
+      source: SRC.command,
+      filter: ['==', ['geometry-type'], 'Point'],
+      paint: {
+        'circle-color': ['get', 'color'],
+        'circle-opacity': 0.95,
+        'circle-stroke-color': '#ffffff',
+        ...paint['command-points'],
+      },
+    },
+    {
+      id: 'workers-halo',
+      type: 'circle',
+      source: SRC.workers,
+      filter: ['==', ['get', 'task'], 1],
+      paint: { 'circle-color': '#2fe0a0', 'circle-opacity': 0.25, 'circle-blur': 0.6, ...paint['workers-halo'] },
+    },
+    {
+      id: 'workers',
+      type: 'circle',
+      source: SRC.workers,
+      paint: {
+        // Green, a colour no severity or resource kind uses; brighter when on a task.
+        'circle-color': ['case', ['==', ['get', 'task'], 1], '#6dff9e', '#1fd67a'],
+        'circle-stroke-color': '#eafff2',
+        ...paint.workers,
+      },
+    },
+    {
       // Density of open incidents, weighted by severity; off until switched on (layer toggles).
       id: 'incidents-heat',
       type: 'heatmap',
@@ -294,6 +382,32 @@ export function wallStyle(s: number): StyleSpecification {
       },
     },
     {
+      id: BADGE_LAYER,
+      type: 'symbol',
+      source: SRC.incidents,
+      filter: ['all', ['>=', ['get', 'n'], 2], ['<', ['get', 'n'], BADGE_MAJOR]],
+      layout: {
+        'icon-image': ['case', ['>', ['get', 'n'], 9], 'badge-9+', ['concat', 'badge-', ['to-string', ['get', 'n']]]],
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+        'icon-anchor': 'bottom-left',
+        'icon-offset': [3, -3],
+      },
+    },
+    {
+      id: BADGE_LAYER_MAJOR,
+      type: 'symbol',
+      source: SRC.incidents,
+      filter: ['>=', ['get', 'n'], BADGE_MAJOR],
+      layout: {
+        'icon-image': ['case', ['>', ['get', 'n'], 9], 'badge-9+', ['concat', 'badge-', ['to-string', ['get', 'n']]]],
+        'icon-allow-overlap': true,
+        'icon-ignore-placement': true,
+        'icon-anchor': 'bottom-left',
+        'icon-offset': [3, -3],
+      },
+    },
+    {
       id: 'incident-selected',
       type: 'circle',
       source: SRC.incidents,
@@ -317,6 +431,9 @@ export function wallStyle(s: number): StyleSpecification {
       [SRC.resources]: geo(),
       // Feature ids let the wall send only what changed (GeoJSONSource.updateData).
       [SRC.incidents]: { ...geo(), promoteId: 'id' },
+      [SRC.warnings]: geo(),
+      [SRC.workers]: geo(),
+      [SRC.command]: geo(),
     },
     layers,
   }

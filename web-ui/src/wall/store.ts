@@ -10,6 +10,7 @@ import { isOpen, num, parseTime } from '../lib/format'
 import type { ChannelHandler } from '../lib/realtime'
 import type { Incident, Source, WallStats } from '../lib/types'
 import { SOURCES } from '../lib/types'
+import { parseMode, parsePositions, type WallMode, type WorkerPosition } from './wallApi'
 
 /** How far past the cap the store may grow before it trims (amortises the sort). */
 export const EVICT_SLACK = 250
@@ -30,6 +31,12 @@ export interface WallStore {
   readonly stats: ShallowRef<WallStats | null>
   /** Whether the state comes from a current realtime snapshot (REST data is then ignored). */
   readonly live: ShallowRef<boolean>
+  /** The wall mode (战时) from the snapshot and `mode` deltas; null until known. */
+  readonly mode: ShallowRef<WallMode | null>
+  /** On-duty workers' latest positions by id (the `positions` deltas). */
+  readonly workers: Map<string, WorkerPosition>
+  /** Bumps whenever `workers` changes. */
+  readonly workersRevision: ShallowRef<number>
   /** Called for incidents seen for the first time after the initial load. */
   onArrival(fn: ArrivalListener): () => void
   /** Seeds from a REST page while the websocket is not there yet. */
@@ -84,6 +91,20 @@ export function createWallStore(): WallStore {
   const stats = shallowRef<WallStats | null>(null)
   const live = shallowRef(false)
   const listeners = new Set<ArrivalListener>()
+  const mode = shallowRef<WallMode | null>(null)
+  const workers = new Map<string, WorkerPosition>()
+  const workersRevision = shallowRef(0)
+
+  /** Applies positions; a full set replaces the map (workers off duty drop out). */
+  const applyPositions = (list: WorkerPosition[], full: boolean, removed: unknown = undefined) => {
+    if (full) workers.clear()
+    if (Array.isArray(removed)) for (const id of removed) if (typeof id === 'string') workers.delete(id)
+    for (const w of list) {
+      if (w.on_duty === false) workers.delete(w.id)
+      else workers.set(w.id, w)
+    }
+    workersRevision.value++
+  }
 
   const bump = () => {
     if (bumpTimer) clearTimeout(bumpTimer)
@@ -123,12 +144,20 @@ export function createWallStore(): WallStore {
 
   const channel: ChannelHandler = {
     onSnapshot(data) {
-      const d = (typeof data === 'object' && data !== null ? data : {}) as { incidents?: unknown; stats?: unknown }
+      const d = (typeof data === 'object' && data !== null ? data : {}) as {
+        incidents?: unknown
+        stats?: unknown
+        mode?: unknown
+        workers?: unknown
+      }
       incidents.clear()
       if (Array.isArray(d.incidents)) for (const inc of d.incidents) if (isIncident(inc)) put(inc)
       evict(true)
       const st = normaliseStats(d.stats)
       if (st) stats.value = st
+      const m = parseMode(d.mode)
+      if (m) mode.value = m
+      if (Array.isArray(d.workers)) applyPositions(parsePositions(d.workers), true)
       live.value = true
       bump()
     },
@@ -150,6 +179,12 @@ export function createWallStore(): WallStore {
       } else if (kind === 'stats') {
         const st = normaliseStats(data)
         if (st) stats.value = st
+      } else if (kind === 'mode') {
+        const m = parseMode(data)
+        if (m) mode.value = m
+      } else if (kind === 'positions') {
+        const d = data as { workers?: unknown; full?: unknown; removed?: unknown } | null
+        applyPositions(parsePositions(d?.workers), d?.full === true, d?.removed)
       }
     },
     onReload() {
@@ -164,6 +199,9 @@ export function createWallStore(): WallStore {
     revision,
     stats,
     live,
+    mode,
+    workers,
+    workersRevision,
     channel,
     onArrival(fn) {
       listeners.add(fn)
