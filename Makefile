@@ -91,7 +91,7 @@ bench-ingest: build
 ## FAULTTEST_FLAGS names the services' known defects that are reported as KNOWN instead of failing
 ## (see scripts/faulttest; empty it to be strict).
 FAULTTEST_FLAGS ?= -xfail=flush-window,dlq-transient,commit-exit
-.PHONY: test-faults bench-cluster validate-deploy
+.PHONY: test-faults bench-cluster bench-allinone validate-deploy
 test-faults: $(GIS_DATA)
 	$(GO) run ./scripts/faulttest $(FAULTTEST_FLAGS)
 
@@ -99,6 +99,14 @@ test-faults: $(GIS_DATA)
 ## Kafka and Redis, 1 and 2 processes per target, medians of 3 runs (scripts/cluster/bench).
 bench-cluster: $(GIS_DATA)
 	$(GO) run ./scripts/cluster/bench $(BENCH_FLAGS)
+
+## bench-allinone: the same for one `citybrain -target=all` process on its embedded broker and
+## Redis: throughput, latency, CPU per 1,000 reports, a latency sweep at rising open-loop rates and
+## a CPU profile by stage (artifacts/allinone-cpu.prof). BENCH_FLAGS adds flags, e.g.
+## BENCH_FLAGS="-compare bin/citybrain.old" (A/B of two binaries) or "-runs 1 -duration 10s".
+bench-allinone: build
+	@mkdir -p artifacts
+	$(GO) run ./scripts/cluster/bench -allinone -bin bin/citybrain -pprof artifacts/allinone-cpu.prof $(BENCH_FLAGS)
 
 ## validate-deploy: docker-compose (deploy/composecheck) and the Kubernetes manifests (kustomize
 ## build, strict k8s.io/api decoding, project rules) and the Grafana dashboard (deploy/kubernetes/check),

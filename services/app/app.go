@@ -41,6 +41,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/open311"
 	"github.com/citybrain-ioc/citybrain/services/playback"
+	"github.com/citybrain-ioc/citybrain/services/pprofsrv"
 	"github.com/citybrain-ioc/citybrain/services/projection"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -100,6 +101,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	d.Redis = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, MaxRetries: 3})
 	d.closers = append(d.closers, func() { d.Redis.Close() })
 	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
+	if cfg.RedisAddr == "" {
+		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen) // miniredis: see there
+	}
 	var err error
 	if cfg.GISDir != "" {
 		d.City, err = gis.Load(os.DirFS(cfg.GISDir))
@@ -167,6 +171,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { d.watchRouting(gctx); return nil })
+	if cfg.PprofAddr != "" {
+		g.Go(func() error { return pprofsrv.Serve(gctx, cfg.PprofAddr, log) })
+	}
 	// Every consumer that reads the projections checks, before each batch
 	// and before publishing its decisions, that Redis still holds them; a
 	// flushed or replaced Redis is rebuilt from Kafka first (one instance

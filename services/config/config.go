@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,11 @@ type Config struct {
 	// RedisPrefix prefixes every Redis key (several deployments or test
 	// runs can share one Redis).
 	RedisPrefix string
+	// PprofAddr serves net/http/pprof on this loopback address ("" = off,
+	// the default). PPROF=1 means 127.0.0.1:6060; PPROF=127.0.0.1:PORT
+	// picks the port. Never on the public HTTP port: profiles reveal
+	// internals and cost CPU, so they are for an operator on the host.
+	PprofAddr string
 	// MediaMaxBytes is the largest photo POST /api/v1/media accepts (413
 	// above it); uploads get this limit instead of BodyLimit.
 	MediaMaxBytes int
@@ -119,6 +125,7 @@ func Load(getenv func(string) string) (Config, error) {
 		return out
 	}
 
+	var err error
 	c := Config{
 		KafkaBrokers:        list("KAFKA_BROKERS"),
 		RedisAddr:           str("REDIS_ADDR", ""),
@@ -145,6 +152,10 @@ func Load(getenv func(string) string) (Config, error) {
 			AccessKey: str("MEDIA_S3_ACCESS_KEY", ""),
 			SecretKey: str("MEDIA_S3_SECRET_KEY", ""),
 		},
+	}
+	c.PprofAddr, err = pprofAddr(str("PPROF", ""))
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(str("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
@@ -176,3 +187,25 @@ func Load(getenv func(string) string) (Config, error) {
 
 // Embedded reports whether the embedded broker is to be used.
 func (c Config) Embedded() bool { return len(c.KafkaBrokers) == 0 }
+
+// pprofAddr reads PPROF: off ("", 0, false), on at 127.0.0.1:6060 (1,
+// true), or a loopback host:port.
+func pprofAddr(v string) (string, error) {
+	if b, err := strconv.ParseBool(v); err == nil || v == "" {
+		if b {
+			return "127.0.0.1:6060", nil
+		}
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err == nil {
+		_, err = strconv.ParseUint(port, 10, 16)
+	}
+	if err != nil {
+		return "", fmt.Errorf("PPROF=%q: want 1, 0 or a loopback host:port", v)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return "", fmt.Errorf("PPROF=%q: profiles are served on a loopback address only", v)
+	}
+	return v, nil
+}

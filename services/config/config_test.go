@@ -52,3 +52,28 @@ func TestLoadMedia(t *testing.T) {
 		}
 	}
 }
+
+func TestPprofIsOffByDefaultAndLoopbackOnly(t *testing.T) {
+	for v, want := range map[string]string{"": "", "0": "", "false": "", "1": "127.0.0.1:6060", "true": "127.0.0.1:6060",
+		"127.0.0.1:7070": "127.0.0.1:7070", "localhost:7070": "localhost:7070", "[::1]:7070": "[::1]:7070"} {
+		c, err := Load(func(k string) string {
+			if k == "PPROF" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.PprofAddr != want {
+			t.Errorf("PPROF=%q: got %q, %v; want %q", v, c.PprofAddr, err, want)
+		}
+	}
+	for _, v := range []string{"0.0.0.0:6060", ":6060", "10.1.2.3:6060", "yes please", "127.0.0.1:99999"} {
+		if _, err := Load(func(k string) string {
+			if k == "PPROF" {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), "PPROF") {
+			t.Errorf("PPROF=%q: want an error, got %v", v, err)
+		}
+	}
+}

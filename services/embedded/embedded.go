@@ -6,9 +6,11 @@
 package embedded
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -37,7 +39,13 @@ func StartKafka(dataDir string, port int) (*Kafka, error) {
 		}
 		opts = append(opts, kfake.DataDir(dir))
 	}
-	c, err := kfake.NewCluster(opts...)
+	var c *kfake.Cluster
+	var err error
+	// The broker's goroutines (started here) inherit the label: a CPU
+	// profile of all-in-one mode shows the broker's share apart.
+	pprof.Do(context.Background(), pprof.Labels("stage", "embedded kafka"), func(context.Context) {
+		c, err = kfake.NewCluster(opts...)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
@@ -65,7 +73,11 @@ func StartRedisAt(addr string) (*Redis, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	if err := s.StartAddr(addr); err != nil {
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("stage", "embedded redis"), func(context.Context) {
+		err = s.StartAddr(addr)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	r := &Redis{s: s, stop: make(chan struct{})}
@@ -73,17 +85,25 @@ func StartRedisAt(addr string) (*Redis, error) {
 	return r, nil
 }
 
+// TickEvery is how often the embedded Redis's clock moves forward. Each move
+// costs a sort of every key in the database under miniredis's lock (its
+// FastForward), which stalls every command for longer as the projections
+// grow, so it is not done every second: keys expire up to this much late,
+// which every TTL here tolerates (websocket tickets 30 s, locks and fusion
+// decisions minutes, seen marks and idempotency days).
+const TickEvery = 5 * time.Second
+
 // tick advances miniredis' clock with the wall clock: miniredis expires keys
 // (EX, PX) only when its time is moved forward.
 func (r *Redis) tick() {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(TickEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-t.C:
-			r.s.FastForward(time.Second)
+			r.s.FastForward(TickEvery)
 		}
 	}
 }

@@ -23,17 +23,33 @@ var ErrNotFound = errors.New("not found")
 // StreamMaxLen bounds the realtime delta stream (approximately).
 const StreamMaxLen = 20000
 
+// EmbeddedStreamMaxLen bounds it on the embedded Redis (miniredis): its
+// XREAD compares every entry of the stream, and re-runs a blocked XREAD (the
+// realtime gateway's) after every command any client sends, so the cost of
+// each command grows with the stream. 5,000 is what the gateway reads back
+// into its resume ring at start-up; in all-in-one mode a restart also
+// empties the in-memory Redis, so no client can resume further back.
+const EmbeddedStreamMaxLen = 5000
+
 // Store is the projection store. It is safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
-	loc    *time.Location
+	rdb       redis.UniversalClient
+	prefix    string
+	loc       *time.Location
+	streamMax int // MAXLEN of the delta stream
 }
 
 // New returns a store on rdb with keys under prefix; loc is the city's time
 // zone (for per-day counters).
 func New(rdb redis.UniversalClient, prefix string, loc *time.Location) *Store {
-	return &Store{rdb: rdb, prefix: prefix, loc: loc}
+	return &Store{rdb: rdb, prefix: prefix, loc: loc, streamMax: StreamMaxLen}
+}
+
+// WithStreamMaxLen sets the delta stream's bound (EmbeddedStreamMaxLen on
+// the embedded Redis) and returns the store.
+func (s *Store) WithStreamMaxLen(n int) *Store {
+	s.streamMax = n
+	return s
 }
 
 // Client returns the underlying client.
@@ -119,7 +135,7 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 		}
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
-		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
+		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, s.streamMax,
 		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID, force, count, lc.SplitEvent,
 	).Int()
 	if err != nil {
@@ -452,7 +468,7 @@ func (s *Store) PushAlert(ctx context.Context, alert []byte) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.LPush(ctx, s.key("alerts"), alert)
 	pipe.LTrim(ctx, s.key("alerts"), 0, 199)
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.WallStream(), MaxLen: StreamMaxLen, Approx: true, Values: []any{"kind", "alert", "data", string(alert)}})
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.WallStream(), MaxLen: int64(s.streamMax), Approx: true, Values: []any{"kind", "alert", "data", string(alert)}})
 	_, err := pipe.Exec(ctx)
 	return err
 }

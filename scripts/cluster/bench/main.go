@@ -1,5 +1,7 @@
-// Command bench measures a local citybrain cluster on real Kafka and Redis
-// end to end, for 1 and for 2 processes per target (scripts/cluster/cluster.sh):
+// Command bench measures citybrain end to end: a local cluster on real
+// Kafka and Redis, for 1 and for 2 processes per target
+// (scripts/cluster/cluster.sh), or with -allinone one `citybrain
+// -target=all` process on its embedded broker (kfake) and Redis (miniredis):
 //
 //   - throughput: the simulator's mix sent as fast as W concurrent requests
 //     go (one report per request, round robin over the ingest instances)
@@ -15,8 +17,14 @@
 //     any wall client (clock of this process at both ends: receipt as the
 //     client sees it, to the screen);
 //   - CPU: process_cpu_seconds_total of each target (and the broker's and
-//     Redis's from /proc) over the throughput phase, per 1,000 reports: the
-//     basis of docs/capacity.md's per-instance figures.
+//     Redis's from /proc; all-in-one: the one process's) from the start of
+//     the throughput phase until its backlog drained, per 1,000 reports:
+//     the basis of docs/capacity.md's per-instance figures;
+//   - all-in-one only: a latency sweep (-sweep: open loop at rising rates,
+//     p50/p99 per rate, until a rate is not kept up with), a CPU profile of
+//     the first throughput run (-pprof FILE, broken down by the services'
+//     pprof labels), and an A/B of two binaries (-compare: alternating
+//     runs on fresh processes, medians and ratios).
 //
 // Each measurement runs -runs times; the medians are printed. Everything
 // runs on this machine, the load generator and wall clients included, so
@@ -24,6 +32,8 @@
 //
 //	go run ./scripts/cluster/bench                 # make bench-cluster
 //	go run ./scripts/cluster/bench -n 1 -runs 1    # quicker
+//	go run ./scripts/cluster/bench -allinone       # make bench-allinone
+//	go run ./scripts/cluster/bench -allinone -runs 3 -duration 10s -sweep= -compare bin/citybrain.old
 package main
 
 import (
@@ -61,6 +71,12 @@ type opts struct {
 	rate     float64
 	bin      string
 	dir      string
+	// all-in-one mode
+	allinone bool
+	sweep    []float64
+	pprof    string
+	compare  string
+	drain    time.Duration
 }
 
 func run() error {
@@ -72,7 +88,23 @@ func run() error {
 	flag.Float64Var(&o.rate, "rate", 0, "reports per second in the latency phase (0: half the end-to-end throughput measured)")
 	flag.StringVar(&o.bin, "bin", "", "citybrain binary (default: cluster.sh builds one)")
 	flag.StringVar(&o.dir, "dir", "", "directory for the cluster run dirs (default .cache/bench)")
+	flag.BoolVar(&o.allinone, "allinone", false, "measure one `citybrain -target=all` process (embedded broker and Redis) instead of a cluster")
+	sweep := flag.String("sweep", "250,500,1000,2000,4000,8000,16000,20000",
+		"with -allinone: open-loop rates (reports/s) of the latency sweep, ascending; it stops after the first rate not kept up with (\"\" = no sweep)")
+	flag.StringVar(&o.compare, "compare", "", "with -allinone: A/B of -bin against this binary: fresh processes, alternating A B A B …, -runs pairs of one throughput and one latency phase (at -rate, default 200/s)")
+	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the throughput phase waits for the acknowledged reports to reach the wall")
+	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
 	flag.Parse()
+	for _, s := range strings.Split(*sweep, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-sweep: %q", s)
+		}
+		o.sweep = append(o.sweep, r)
+	}
 	for _, s := range strings.Split(*nlist, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 9 {
@@ -96,6 +128,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if o.allinone && o.compare != "" {
+		return compareAllInOne(ctx, o, city)
+	}
+	if o.allinone {
+		return benchAllInOne(ctx, o, city)
+	}
 	load0 := loadavg()
 	var results []result
 	for _, n := range o.ns {
@@ -117,7 +155,7 @@ func run() error {
 	fmt.Printf("\nCPU seconds per 1,000 reports in the throughput phase (all instances of a target together), and what one fully used core handles:\n")
 	for _, r := range results {
 		fmt.Printf("%d instance(s):", r.n)
-		for _, t := range cpuNames {
+		for _, t := range (clusterSystem{}).CPUNames() {
 			if v, ok := r.cpu[t]; ok && v > 0 {
 				fmt.Printf("  %s %.2fs (%.0f/s per core)", t, v, 1000/v)
 			}
@@ -127,7 +165,13 @@ func run() error {
 	return nil
 }
 
-var cpuNames = append(append([]string{}, cluster.Targets...), "kafka", "redis", "bench")
+// system is what the phases measure: a cluster.sh run (one or more
+// processes per target) or one all-in-one process.
+type system interface {
+	URLs(target string) []string
+	CPU(ctx context.Context) map[string]float64 // CPU seconds used so far, by name
+	CPUNames() []string                         // the names of CPU, in print order
+}
 
 type result struct {
 	n             int
@@ -143,6 +187,7 @@ type phase struct {
 	drain         time.Duration
 	p50, p99, max time.Duration
 	cpu           map[string]float64
+	sent          float64 // latency phase: acknowledged reports per second of the phase
 }
 
 func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error) {
@@ -173,12 +218,13 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 	time.Sleep(2 * time.Second)
 
 	// Warm-up: JIT of the broker, connection pools, partitions assigned.
-	if _, err := throughput(ctx, cl, seen, city, o.workers, 10*time.Second, "W"); err != nil {
+	sys := clusterSystem{cl}
+	if _, err := throughput(ctx, sys, seen, city, o.workers, 10*time.Second, o.drain, "W"); err != nil {
 		return result{}, fmt.Errorf("warm-up: %w", err)
 	}
 	var tps, lats []phase
 	for i := range o.runs {
-		tp, err := throughput(ctx, cl, seen, city, o.workers, o.duration, fmt.Sprintf("T%d", i))
+		tp, err := throughput(ctx, sys, seen, city, o.workers, o.duration, o.drain, fmt.Sprintf("T%d", i))
 		if err != nil {
 			return result{}, err
 		}
@@ -192,7 +238,7 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 		rate = max(1, medianF(tps, func(p phase) float64 { return p.e2e })/2)
 	}
 	for i := range o.runs {
-		lp, err := latency(ctx, seen, cl, city, rate, o.duration, fmt.Sprintf("L%d", i))
+		lp, err := latency(ctx, seen, sys, city, rate, o.duration, fmt.Sprintf("L%d", i))
 		if err != nil {
 			return result{}, err
 		}
@@ -206,7 +252,7 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 	r.p50 = time.Duration(medianF(lats, func(p phase) float64 { return float64(p.p50) }))
 	r.p99 = time.Duration(medianF(lats, func(p phase) float64 { return float64(p.p99) }))
 	r.max = time.Duration(medianF(lats, func(p phase) float64 { return float64(p.max) }))
-	for _, t := range cpuNames {
+	for _, t := range sys.CPUNames() {
 		r.cpu[t] = medianF(tps, func(p phase) float64 { return p.cpu[t] })
 	}
 	return r, nil
@@ -214,8 +260,8 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 
 // throughput sends as fast as workers allow for d, then waits until every
 // acknowledged report is on a wall.
-func throughput(ctx context.Context, cl *cluster.Cluster, seen *cluster.Seen, city *gis.City, workers int, d time.Duration, tag string) (phase, error) {
-	cpu0 := cpuSeconds(ctx, cl)
+func throughput(ctx context.Context, cl system, seen *cluster.Seen, city *gis.City, workers int, d, drain time.Duration, tag string) (phase, error) {
+	cpu0 := cl.CPU(ctx)
 	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: 1e6, Workers: workers, City: city, RetryFor: 30 * time.Second,
 		Seed: uint64(time.Now().UnixNano()), Refs: tag + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)}
 	start := time.Now()
@@ -223,15 +269,17 @@ func throughput(ctx context.Context, cl *cluster.Cluster, seen *cluster.Seen, ci
 	load.Run(lctx)
 	cancel()
 	end := time.Now()
-	cpu1 := cpuSeconds(ctx, cl)
 	acks := load.Acks()
 	if len(acks) == 0 {
 		return phase{}, fmt.Errorf("nothing acknowledged: %v", load.Stats().Problems)
 	}
-	last, err := waitSeen(ctx, seen, acks, 3*time.Minute)
+	last, err := waitSeen(ctx, seen, acks, drain)
 	if err != nil {
 		return phase{}, err
 	}
+	// CPU until the backlog drained: the whole work of these reports, not
+	// only what was done while they were being sent.
+	cpu1 := cl.CPU(ctx)
 	p := phase{
 		acked: float64(len(acks)) / end.Sub(start).Seconds(),
 		e2e:   float64(len(acks)) / last.Sub(start).Seconds(),
@@ -246,8 +294,10 @@ func throughput(ctx context.Context, cl *cluster.Cluster, seen *cluster.Seen, ci
 
 // latency sends an open-loop stream at rate for d and measures POST start →
 // first wall frame with the report.
-func latency(ctx context.Context, seen *cluster.Seen, cl *cluster.Cluster, city *gis.City, rate float64, d time.Duration, tag string) (phase, error) {
-	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: rate, Workers: 64, City: city, RetryFor: 30 * time.Second,
+func latency(ctx context.Context, seen *cluster.Seen, cl system, city *gis.City, rate float64, d time.Duration, tag string) (phase, error) {
+	// Enough requests in flight for the rate at 50 ms each: the load must
+	// not be what limits an open loop.
+	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: rate, Workers: max(64, int(rate/20)), City: city, RetryFor: 30 * time.Second,
 		Seed: uint64(time.Now().UnixNano()), Refs: tag + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)}
 	lctx, cancel := context.WithTimeout(ctx, d)
 	load.Run(lctx)
@@ -266,7 +316,7 @@ func latency(ctx context.Context, seen *cluster.Seen, cl *cluster.Cluster, city 
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-	return phase{p50: q(.5), p99: q(.99), max: lat[len(lat)-1]}, nil
+	return phase{p50: q(.5), p99: q(.99), max: lat[len(lat)-1], sent: float64(len(acks)) / d.Seconds()}, nil
 }
 
 // waitSeen waits until every acknowledged report was on a wall and returns

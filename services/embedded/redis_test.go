@@ -1,0 +1,108 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestStreamReadAfterID covers the embedded Redis's XREAD as the realtime
+// gateway uses it: reads from the start, the middle, the end and "$", with
+// and without COUNT, and a blocked read woken by a later XADD.
+func TestStreamReadAfterID(t *testing.T) {
+	r, err := StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	for i := 1; i <= 100; i++ {
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: fmt.Sprintf("%d-%d", 1000+i/10, i%10), Values: []any{"n", i}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(from string, count int64) []redis.XMessage {
+		t.Helper()
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{"s", from}, Count: count, Block: -1}).Result()
+		if err == redis.Nil {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("XREAD %s: %v", from, err)
+		}
+		return res[0].Messages
+	}
+	check := func(got []redis.XMessage, first string, n int) {
+		t.Helper()
+		if len(got) != n || (n > 0 && got[0].ID != first) {
+			t.Fatalf("got %d entries starting at %v, want %d from %s", len(got), got, n, first)
+		}
+	}
+	check(read("0-0", 0), "1000-1", 100)
+	check(read("0", 10), "1000-1", 10)
+	check(read("1004-5", 0), "1004-6", 55) // entries 46…100, after 45
+	check(read("1004-5", 3), "1004-6", 3)
+	check(read("1004-55", 0), "1005-0", 51) // an ID between entries: 50…100
+	check(read("1010-0", 0), "", 0)         // the last one
+	check(read("$", 0), "", 0)
+
+	got := make(chan []redis.XMessage, 1)
+	go func() {
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{"s", "1010-0"}, Block: 5 * time.Second}).Result()
+		if err != nil {
+			t.Error(err)
+			got <- nil
+			return
+		}
+		got <- res[0].Messages
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: "2000-0", Values: []any{"n", 101}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check(<-got, "2000-0", 1)
+}
+
+// TestKeysExpire: the embedded Redis expires keys with a TTL as the wall
+// clock moves (every TickEvery) and keeps the others.
+func TestKeysExpire(t *testing.T) {
+	r, err := StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	for i := range 50 {
+		ttl := time.Duration(0)
+		if i%2 == 0 {
+			ttl = time.Second
+		}
+		if err := rdb.Set(ctx, fmt.Sprint("k", i), i, ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(3 * TickEvery)
+	for {
+		n, err := rdb.DBSize(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 25 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d keys after %v, want the 25 without a TTL", n, 3*TickEvery)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, err := rdb.Get(ctx, "k1").Result(); err != nil || v != "1" {
+		t.Fatalf("k1 = %q, %v", v, err)
+	}
+}
