@@ -78,9 +78,11 @@ fuzz: $(GIS_DATA)
 bench: $(GIS_DATA)
 	$(GO) test -run '^$$' -bench . -benchmem -count=5 ./gis/... ./services/... | tee bench.txt
 
-## bench-ingest: intake latency at 2,000 requests/s (open loop) on the all-in-one binary.
+## bench-ingest: intake latency at 2,000 requests/s (open loop): the ingest target on its own
+## (on a separate embedded-broker process), then the all-in-one binary with the whole pipeline.
 bench-ingest: build
 	$(GO) build -o bin/ingestbench ./scripts/cmd/ingestbench
+	./bin/ingestbench -start bin/citybrain -isolated -rate $${RATE:-2000} -duration $${DURATION:-20s}
 	./bin/ingestbench -start bin/citybrain -rate $${RATE:-2000} -duration $${DURATION:-20s}
 
 ## test-faults: the fault test of a local cluster, 2 processes of every target on their own real

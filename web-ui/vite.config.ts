@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { defineConfig, type Plugin } from 'vite'
 import vue from '@vitejs/plugin-vue'
 import { pxToRem } from './build/px-to-rem.ts'
+import { mobileServiceWorker } from './build/mobile-sw.ts'
 
 // The Go server embeds/serves ../services/webui/dist. The folder itself is kept in git through its
 // README.md, which an emptied outDir would lose, so it is written back after every build.
@@ -24,7 +25,15 @@ const backend = process.env.CITYBRAIN_URL ?? 'http://127.0.0.1:8080'
 
 export default defineConfig({
   base: '/',
-  plugins: [vue(), keepDistReadme()],
+  plugins: [
+    vue(),
+    keepDistReadme(),
+    // The phone app's offline shell (/m/sw.js); its manifest and icons are in public/m/.
+    mobileServiceWorker({
+      pageModule: /\/src\/mobile\/MobileApp\.vue$/,
+      publicFiles: ['/m/manifest.webmanifest', '/m/icon.svg', '/m/icon-192.png', '/m/icon-512.png'],
+    }),
+  ],
   // Only the wall is drawn on the scaled design canvas; the console and the mobile app use plain CSS.
   css: {
     postcss: { plugins: [pxToRem({ designPxPerRem: 100, include: /\/src\/wall\// })] },

@@ -25,6 +25,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
 	"github.com/citybrain-ioc/citybrain/services/taxonomy"
@@ -47,6 +48,8 @@ type API struct {
 	rules     func() *routing.Rules
 	cache     caseCache
 	log       *slog.Logger
+	media     media.Store
+	mediaMax  int
 	users     []auth.User // who may log in (WithUsers); the demo users by default
 }
 
@@ -85,6 +88,9 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/tasks/:id/suggestions", a.suggestions)
 	r.Post("/api/v1/tasks/:id/:action", a.command)
 	r.Post("/api/v1/workers/position", a.position)
+	r.Get("/api/v1/console/workers", a.consoleWorkers)
+	r.Post("/api/v1/media", a.uploadMedia)
+	r.Get("/api/v1/media/:id", a.getMedia)
 	r.Get("/api/v1/wall/mode", a.getWallMode)
 	r.Put("/api/v1/wall/mode", a.putWallMode)
 	r.Get("/api/v1/openapi.json", func(c *fiber.Ctx) error {

@@ -114,7 +114,8 @@ type commandBody struct {
 	ReturnBy    string   `json:"return_by"`
 	Rating      any      `json:"rating"`
 	MergeInto   string   `json:"merge_into"`
-	Grid        string   `json:"grid"` // inspect: the grid cell inspected
+	EventID     string   `json:"event_id"` // split: the report to take out
+	Grid        string   `json:"grid"`     // inspect: the grid cell inspected
 }
 
 // command sends one command to the dispatcher and answers with its outcome:
@@ -149,9 +150,16 @@ func (a *API) command(c *fiber.Ctx) error {
 	if in.BaseVersion == nil {
 		return bad(c, fiber.StatusUnprocessableEntity, "base_version", "required: the incident version this command is based on")
 	}
+	if len(in.Photos) > 0 {
+		ids, field, reason := a.checkPhotos(c, in.Photos)
+		if field != "" {
+			return bad(c, fiber.StatusUnprocessableEntity, field, reason)
+		}
+		in.Photos = ids
+	}
 	now := time.Now().UTC()
 	cmd := casestate.Command{Action: action, Actor: actorOf(cl), BaseVersion: *in.BaseVersion, At: now,
-		Reason: in.Reason, Note: in.Note, Photos: in.Photos, Department: in.Department, WorkerID: in.WorkerID, MergeInto: in.MergeInto}
+		Reason: in.Reason, Note: in.Note, Photos: in.Photos, Department: in.Department, WorkerID: in.WorkerID, MergeInto: in.MergeInto, EventID: in.EventID}
 	for field, v := range map[string]struct {
 		s   string
 		dst *time.Time
@@ -204,7 +212,11 @@ func (a *API) command(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		return c.JSON(fiber.Map{"command_id": cmd.ID, "outcome": "applied", "incident": after})
+		out := fiber.Map{"command_id": cmd.ID, "outcome": "applied", "incident": after}
+		if action == casestate.Split {
+			out["new_incident_id"] = event.SplitIncidentID(cmd.EventID, cmd.ID)
+		}
+		return c.JSON(out)
 	}
 	status := map[string]int{"stale": 409, "not_allowed": 409, "forbidden": 403, "invalid": 422, "not_found": 404}[res.Error]
 	if status == 0 {

@@ -38,6 +38,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/ingest"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/open311"
 	"github.com/citybrain-ioc/citybrain/services/playback"
 	"github.com/citybrain-ioc/citybrain/services/projection"
@@ -234,7 +235,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		defer pb.Wait()
 		mux.Handle("/ws/playback", pb)
 	}
-	mux.Handle("/", limitBody(adaptor.FiberApp(fapp), int64(cfg.BodyLimit)))
+	mux.Handle("/", limitBody(adaptor.FiberApp(fapp), int64(cfg.BodyLimit), int64(mediaBodyLimit(cfg))))
 
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
@@ -253,7 +254,15 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		if err := srv.Shutdown(sctx); err != nil {
+			// Requests still running after 5 s (a client holding a slow
+			// request open) are cut: the process is stopping either way,
+			// and intake answers only after Kafka acknowledged, so a cut
+			// request is one the client retries, not one lost.
+			log.Warn("http shutdown: closing connections still busy", "err", err)
+			return srv.Close()
+		}
+		return nil
 	})
 	return waitWithDeadline(ctx, g, 20*time.Second)
 }
@@ -314,7 +323,9 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 	has := func(t string) bool { return target == "all" || target == t }
 	log := d.Log
 	fapp := fiber.New(fiber.Config{
-		AppName: "citybrain", Immutable: true, BodyLimit: d.Cfg.BodyLimit, DisableStartupMessage: true,
+		// Photo uploads may be larger than other bodies; limitBody (in Run)
+		// holds every other path to BodyLimit.
+		AppName: "citybrain", Immutable: true, BodyLimit: max(d.Cfg.BodyLimit, mediaBodyLimit(d.Cfg)), DisableStartupMessage: true,
 		ErrorHandler: errorHandler(log),
 	})
 	api.Health{Checks: map[string]func(context.Context) error{
@@ -344,8 +355,12 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		if err != nil {
 			return nil, err
 		}
+		photos, err := media.Open(d.Cfg)
+		if err != nil {
+			return nil, err
+		}
 		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
-			WithUsers(auth.DemoAccounts(d.gridCells())).Register(fapp)
+			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(auth.DemoAccounts(d.gridCells())).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
@@ -400,9 +415,18 @@ func validTarget(t string) bool {
 	return false
 }
 
-// limitBody refuses bodies over n bytes with 413 before they are read.
-func limitBody(h http.Handler, n int64) http.Handler {
+// mediaBodyLimit is the body limit of a photo upload: the photo plus room
+// for a multipart envelope (the handler checks the photo's own size).
+func mediaBodyLimit(cfg config.Config) int { return cfg.MediaMaxBytes + 64<<10 }
+
+// limitBody refuses bodies over n bytes (photo uploads: over media) with 413
+// before they are read.
+func limitBody(h http.Handler, def, upload int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := def
+		if r.URL.Path == "/api/v1/media" {
+			n = upload
+		}
 		if r.ContentLength > n {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)

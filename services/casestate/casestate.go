@@ -41,12 +41,13 @@ const (
 	Merge            Action = "merge"             // 合并 into another incident
 	Cancel           Action = "cancel"            // 撤销 (e.g. a CAP Cancel)
 	Escalate         Action = "escalate"          // 督办 (no state change)
+	Split            Action = "split"             // 拆分: one fused report becomes a case of its own (no state change)
 )
 
 var actionOrder = []Action{
 	Receive, File, Reject, Dispatch, AutoDispatch, Reassign, Accept, Start,
 	Suspend, Resume, RequestExtension, GrantExtension, DenyExtension, Return,
-	Handle, Verify, SendBack, Close, Visit, Rate, Merge, Cancel, Escalate,
+	Handle, Verify, SendBack, Close, Visit, Rate, Merge, Cancel, Escalate, Split,
 }
 
 // Actions returns every action in life order. The slice is a fresh copy.
@@ -220,6 +221,8 @@ type Command struct {
 	ReturnBy   time.Time `json:"return_by,omitzero"` // for a dispatch: end of the 退单 window
 	Rating     Rating    `json:"rating,omitempty"`
 	MergeInto  string    `json:"merge_into,omitempty"`
+	// EventID names the fused report a split takes out of the case.
+	EventID string `json:"event_id,omitempty"`
 }
 
 // Outcome says whether a Transition was applied or refused.
@@ -256,6 +259,7 @@ type Transition struct {
 	Deadline   time.Time `json:"deadline,omitzero"` // of the task, after the change
 	Rating     Rating    `json:"rating,omitempty"`
 	MergeInto  string    `json:"merge_into,omitempty"`
+	EventID    string    `json:"event_id,omitempty"` // split: the report taken out
 	// Escalated is set when this change raised the escalation level: an
 	// escalate (督办), or a reopen that reached EscalateAfterReopens (提级督办).
 	Escalated       bool `json:"escalated,omitempty"`

@@ -206,6 +206,6 @@ func record(n Case, cmd Command) Transition {
 		From: n.State, To: n.State, Version: n.Version, At: cmd.At, Actor: cmd.Actor,
 		Reason: cmd.Reason, Note: cmd.Note, Photos: slices.Clone(cmd.Photos),
 		TaskSeq: n.TaskSeq, Department: n.Department, WorkerID: n.WorkerID, Deadline: n.Deadline,
-		Rating: cmd.Rating, MergeInto: cmd.MergeInto, EscalationLevel: n.EscalationLevel,
+		Rating: cmd.Rating, MergeInto: cmd.MergeInto, EventID: cmd.EventID, EscalationLevel: n.EscalationLevel,
 	}
 }

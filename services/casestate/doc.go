@@ -65,6 +65,7 @@
 //	merge              合并           open                             merged                      dispatcher admin          merge_into (not itself), reason
 //	cancel             撤销           open                             closed                      dispatcher admin system   reason
 //	escalate           督办           open                             (unchanged)                 dispatcher admin system   reason
+//	split              拆分           open                             (unchanged)                 dispatcher admin          event_id, reason; the report becomes a new case
 //
 // Terminal states: rejected, rated, merged. closed waits for a 回访 or a
 // rating; visited (回访 made, no rating given) waits for a rating.

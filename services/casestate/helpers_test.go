@@ -171,6 +171,8 @@ func validCmd(c Case, a Action, actor Actor, at time.Time) Command {
 		cmd.Rating = RatingSatisfied
 	case Merge:
 		cmd.MergeInto = "INC-9"
+	case Split:
+		cmd.EventID = "EV-2"
 	}
 	return cmd
 }

@@ -46,6 +46,7 @@ var expect = map[Action]struct {
 	Merge:            {openList, []string{"dispatcher", "admin"}, event.Merged},
 	Cancel:           {openList, []string{"dispatcher", "admin", "system"}, event.Closed},
 	Escalate:         {openList, []string{"dispatcher", "admin", "system"}, "="},
+	Split:            {openList, []string{"dispatcher", "admin"}, "="},
 }
 
 var openList = []event.State{"received", "filed", "dispatched", "accepted", "in_progress", "suspended",

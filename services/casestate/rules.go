@@ -73,6 +73,7 @@ var rules = map[Action]rule{
 	Merge:            {"合并", openStates, dispatchers, false},
 	Cancel:           {"撤销", openStates, staff, false},
 	Escalate:         {"督办", openStates, staff, false},
+	Split:            {"拆分", openStates, dispatchers, false},
 }
 
 // check decides whether cmd may be applied to c, in this order: the
@@ -157,7 +158,7 @@ func validate(c Case, cmd Command) error {
 	}
 	blank := func(s string) bool { return strings.TrimSpace(s) == "" }
 	switch cmd.Action {
-	case Reject, Reassign, Suspend, RequestExtension, DenyExtension, Return, SendBack, Merge, Cancel, Escalate:
+	case Reject, Reassign, Suspend, RequestExtension, DenyExtension, Return, SendBack, Merge, Cancel, Escalate, Split:
 		if blank(cmd.Reason) {
 			return bad("reason", "required: say why ("+rules[cmd.Action].name+")")
 		}
@@ -215,6 +216,12 @@ func validate(c Case, cmd Command) error {
 		}
 		if cmd.MergeInto == c.ID {
 			return bad("merge_into", "a case cannot be merged into itself")
+		}
+	case Split:
+		// Whether the report belongs to the case, and is not its only one,
+		// is checked by the dispatcher, which holds the case's reports.
+		if blank(cmd.EventID) {
+			return bad("event_id", "required: the fused report to split out into a case of its own")
 		}
 	}
 	return nil

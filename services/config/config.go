@@ -57,6 +57,22 @@ type Config struct {
 	// RedisPrefix prefixes every Redis key (several deployments or test
 	// runs can share one Redis).
 	RedisPrefix string
+	// MediaMaxBytes is the largest photo POST /api/v1/media accepts (413
+	// above it); uploads get this limit instead of BodyLimit.
+	MediaMaxBytes int
+	// MediaS3 is the S3-compatible object storage for photos; without an
+	// endpoint photos are files under DataDir/media.
+	MediaS3 MediaS3
+}
+
+// MediaS3 locates a bucket of S3-compatible storage (path-style requests).
+type MediaS3 struct {
+	// Endpoint is a URL (https://minio.example:9000); a bare host:port means https.
+	Endpoint  string
+	Bucket    string
+	Region    string
+	AccessKey string
+	SecretKey string
 }
 
 // Load reads the configuration through getenv (os.Getenv in main) and
@@ -121,6 +137,14 @@ func Load(getenv func(string) string) (Config, error) {
 		GISDir:              str("GIS_DIR", ""),
 		IngestRatePerMinute: num("INGEST_RATE_PER_MINUTE", 6000, 1),
 		BodyLimit:           num("HTTP_BODY_LIMIT", 1<<20, 1024),
+		MediaMaxBytes:       num("MEDIA_MAX_BYTES", 10<<20, 1024),
+		MediaS3: MediaS3{
+			Endpoint:  str("MEDIA_S3_ENDPOINT", ""),
+			Bucket:    str("MEDIA_S3_BUCKET", ""),
+			Region:    str("MEDIA_S3_REGION", "us-east-1"),
+			AccessKey: str("MEDIA_S3_ACCESS_KEY", ""),
+			SecretKey: str("MEDIA_S3_SECRET_KEY", ""),
+		},
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(str("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
@@ -139,6 +163,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RedisAddr != "" && !strings.Contains(c.RedisAddr, ":") {
 		errs = append(errs, fmt.Errorf("REDIS_ADDR: %q is not host:port", c.RedisAddr))
+	}
+	if m := c.MediaS3; m.Endpoint != "" {
+		for _, kv := range [][2]string{{"MEDIA_S3_BUCKET", m.Bucket}, {"MEDIA_S3_ACCESS_KEY", m.AccessKey}, {"MEDIA_S3_SECRET_KEY", m.SecretKey}} {
+			if kv[1] == "" {
+				errs = append(errs, fmt.Errorf("%s: required when MEDIA_S3_ENDPOINT is set", kv[0]))
+			}
+		}
 	}
 	return c, errors.Join(errs...)
 }

@@ -38,3 +38,17 @@ func TestLoadReportsEveryError(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadMedia(t *testing.T) {
+	c, err := Load(func(string) string { return "" })
+	if err != nil || c.MediaMaxBytes != 10<<20 || c.MediaS3.Endpoint != "" {
+		t.Fatalf("media defaults: %+v %v", c.MediaS3, err)
+	}
+	env := map[string]string{"MEDIA_S3_ENDPOINT": "http://127.0.0.1:9000", "MEDIA_MAX_BYTES": "12"}
+	_, err = Load(func(k string) string { return env[k] })
+	for _, k := range []string{"MEDIA_MAX_BYTES", "MEDIA_S3_BUCKET", "MEDIA_S3_ACCESS_KEY", "MEDIA_S3_SECRET_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("error does not mention %s: %v", k, err)
+		}
+	}
+}

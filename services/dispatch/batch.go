@@ -21,6 +21,7 @@ type batch struct {
 	incidents map[string]event.Incident
 	cases     map[string][]byte
 	evinc     map[string]string
+	reports   map[string]event.Event // by incident id + "/" + event id
 	results   map[string][]byte
 	apply     []event.Lifecycle
 	refusals  []event.Lifecycle
@@ -29,7 +30,7 @@ type batch struct {
 }
 
 func newBatch(state State) *batch {
-	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, results: map[string][]byte{}}
+	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, reports: map[string]event.Event{}, results: map[string][]byte{}}
 }
 
 func (b *batch) Incident(ctx context.Context, id string) (event.Incident, error) {
@@ -51,6 +52,13 @@ func (b *batch) IncidentOf(ctx context.Context, eventID string) (string, error) 
 		return id, nil
 	}
 	return b.state.IncidentOf(ctx, eventID)
+}
+
+func (b *batch) Report(ctx context.Context, incidentID, eventID string) (event.Event, error) {
+	if ev, ok := b.reports[incidentID+"/"+eventID]; ok {
+		return ev, nil
+	}
+	return b.state.Report(ctx, incidentID, eventID)
 }
 
 func (b *batch) Result(ctx context.Context, commandID string) ([]byte, error) {
@@ -76,6 +84,9 @@ func (b *batch) emit(topic string, headers []kafka.Header, lcs ...event.Lifecycl
 		}
 		if lc.EventID != "" {
 			b.evinc[lc.EventID] = lc.IncidentID
+		}
+		if lc.Report != nil {
+			b.reports[lc.IncidentID+"/"+lc.Report.ID] = *lc.Report
 		}
 	}
 	return nil

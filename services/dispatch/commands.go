@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/segmentio/kafka-go"
 
@@ -78,6 +79,17 @@ func (d *Dispatcher) command(ctx context.Context, m kafka.Message) error {
 		next.Version = lc.Version
 	} else {
 		next, tr, derr = casestate.Decide(c, cmd)
+		if derr == nil && cmd.Action == casestate.Split {
+			var lcs []event.Lifecycle
+			if lcs, derr = d.split(ctx, cur, next, tr, cmd); derr == nil {
+				if err := d.b.emit(d.topics.Tasks(), m.Headers, lcs...); err != nil {
+					return err
+				}
+				d.b.result(Result{CommandID: cmd.ID, Outcome: "applied", Version: next.Version})
+				return nil
+			}
+			tr.Outcome, tr.Refusal, tr.To, tr.Version = casestate.Refused, derr.Error(), c.State, c.Version
+		}
 		if derr == nil {
 			lc = lifecycle(cur, next, tr)
 		}
@@ -117,4 +129,60 @@ func refusal(id string, version int, err error) Result {
 		r.Error = "invalid"
 	}
 	return r
+}
+
+// split takes the report cmd.EventID out of the incident cur (拆分: the
+// enricher fused it, a dispatcher judged it a different matter) and opens
+// a new incident for it, which the routing rules then treat like any new
+// one. The old incident keeps its state, place and severity; it loses the
+// report from its counts and its list of reports. The new incident's id is
+// derived from the report and the command, so a re-delivered command names
+// the same one (event.SplitIncidentID).
+//
+// The new incident is written by this dispatcher, whose partition is the old
+// incident's: the same hand-over as an event fused with a closed incident
+// (see event), safe because nothing else knows the new id yet.
+func (d *Dispatcher) split(ctx context.Context, cur event.Incident, next casestate.Case, tr casestate.Transition, cmd casestate.Command) ([]event.Lifecycle, error) {
+	bad := func(reason string) error {
+		return &casestate.FieldError{Field: "event_id", Reason: reason, Action: cmd.Action, State: cur.State}
+	}
+	if !slices.Contains(cur.EventIDs, cmd.EventID) {
+		return nil, bad(fmt.Sprintf("%s is not a report of %s", cmd.EventID, cur.ID))
+	}
+	if len(cur.EventIDs) < 2 {
+		return nil, bad("the incident has only this report: nothing to split it from")
+	}
+	ev, err := d.b.Report(ctx, cur.ID, cmd.EventID)
+	if err != nil {
+		if errors.Is(err, redisstore.ErrNotFound) {
+			return nil, bad(fmt.Sprintf("report %s of %s is not stored", cmd.EventID, cur.ID))
+		}
+		return nil, err
+	}
+	newID := event.SplitIncidentID(cmd.EventID, cmd.ID)
+	old := lifecycle(cur, next, tr)
+	old.SplitEvent = cmd.EventID
+	old.Reason = fmt.Sprintf("%s（%s %s 拆分为新案件 %s）", tr.Reason, sourceName[ev.Source], ev.SourceRef, newID)
+	inc := &old.Incident
+	inc.EventIDs = slices.DeleteFunc(slices.Clone(cur.EventIDs), func(id string) bool { return id == cmd.EventID })
+	inc.EventCount = len(inc.EventIDs)
+	inc.Sources = make(map[event.Source]int, len(cur.Sources))
+	for k, v := range cur.Sources {
+		if k == ev.Source {
+			v--
+		}
+		if v > 0 {
+			inc.Sources[k] = v
+		}
+	}
+
+	ev.IncidentID = newID
+	opened := Open(ev, d.now(), d.rules())
+	for i := range opened {
+		opened[i].SplitFrom = cur.ID
+	}
+	if len(opened) > 0 {
+		opened[0].Reason = fmt.Sprintf("拆分自案件 %s：%s", cur.ID, tr.Reason)
+	}
+	return append([]event.Lifecycle{old}, opened...), nil
 }

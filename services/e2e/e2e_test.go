@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
@@ -481,12 +483,39 @@ func TestEndToEndFusedFire(t *testing.T) {
 			if got := list.Items[0].Sources; got["hotline"] != 3 || got["emergency"] != 1 || got["grid"] != 1 {
 				t.Fatalf("sources %v", got)
 			}
+			splitGridReport(t, s, list.Items[0].ID)
 			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("want one incident with 5 events, got %+v", list)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// splitGridReport: a dispatcher judges the grid report a different matter
+// and splits it out (拆分); it becomes an incident of its own.
+func splitGridReport(t *testing.T, s *server, id string) {
+	var inc struct {
+		Version  int      `json:"version"`
+		EventIDs []string `json:"event_ids"`
+	}
+	s.do("GET", "/api/v1/incidents/"+id, "", nil, &inc)
+	grid := event.EventID(event.Grid, "WG-F1")
+	if !slices.Contains(inc.EventIDs, grid) {
+		t.Fatalf("grid report %s not among %v", grid, inc.EventIDs)
+	}
+	tok := s.login("dispatcher", "dispatcher123")
+	code, a := s.act(tok, id, "split", map[string]any{"base_version": inc.Version, "event_id": grid, "reason": "另一处火情"})
+	if code != 200 || a.Incident.EventCount != 4 || a.NewIncidentID == "" {
+		t.Fatalf("split: %d %+v", code, a)
+	}
+	var split struct {
+		EventIDs []string `json:"event_ids"`
+		Source   string   `json:"source"`
+	}
+	if code := s.do("GET", "/api/v1/incidents/"+a.NewIncidentID, "", nil, &split); code != 200 || len(split.EventIDs) != 1 || split.EventIDs[0] != grid || split.Source != "grid" {
+		t.Fatalf("split-out incident: %d %+v", code, split)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"sync"
@@ -22,11 +24,32 @@ func (s *server) login(user, pass string) string {
 	return out.Token
 }
 
+// upload stores a small PNG through POST /api/v1/media and returns its URL.
+func (s *server) upload(token string) string {
+	s.t.Helper()
+	var img bytes.Buffer
+	_ = png.Encode(&img, image.NewGray(image.Rect(0, 0, 4, 4)))
+	req, _ := http.NewRequest("POST", s.base+"/api/v1/media", &img)
+	req.Header.Set("Content-Type", "image/png")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ URL string }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 || out.URL == "" {
+		s.t.Fatalf("upload: %d %v", resp.StatusCode, err)
+	}
+	return out.URL
+}
+
 type cmdAnswer struct {
-	Outcome  string `json:"outcome"`
-	Code     string `json:"code"`
-	Error    string `json:"error"`
-	Incident struct {
+	Outcome       string `json:"outcome"`
+	NewIncidentID string `json:"new_incident_id"`
+	Code          string `json:"code"`
+	Error         string `json:"error"`
+	Incident      struct {
 		ID          string `json:"id"`
 		Version     int    `json:"version"`
 		State       string `json:"state"`
@@ -201,7 +224,10 @@ func TestEndToEndCaseLoop(t *testing.T) {
 	if code, ans := s.act(assigneeTok, id, "handle", map[string]any{"base_version": v}); code != 422 {
 		t.Fatalf("handle without a note: %d %+v", code, ans)
 	}
-	step(assigneeTok, "handle", map[string]any{"note": "已清运", "photos": []string{"p1.jpg"}}, "handled")
+	if code, ans := s.act(assigneeTok, id, "handle", map[string]any{"base_version": v, "note": "已清运", "photos": []string{"p1.jpg"}}); code != 422 {
+		t.Fatalf("handle with a photo that was never uploaded: %d %+v", code, ans)
+	}
+	step(assigneeTok, "handle", map[string]any{"note": "已清运", "photos": []string{s.upload(assigneeTok)}}, "handled")
 	a = step(disp, "send_back", map[string]any{"reason": "现场仍有垃圾"}, "dispatched")
 	if a.Incident.ReworkCount != 1 {
 		t.Fatalf("rework count %d", a.Incident.ReworkCount)

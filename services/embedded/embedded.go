@@ -57,9 +57,15 @@ type Redis struct {
 }
 
 // StartRedis starts miniredis on a free loopback port.
-func StartRedis() (*Redis, error) {
+func StartRedis() (*Redis, error) { return StartRedisAt("") }
+
+// StartRedisAt is StartRedis on addr ("" or a port 0: any free loopback port).
+func StartRedisAt(addr string) (*Redis, error) {
 	s := miniredis.NewMiniRedis()
-	if err := s.Start(); err != nil {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if err := s.StartAddr(addr); err != nil {
 		return nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	r := &Redis{s: s, stop: make(chan struct{})}

@@ -117,6 +117,14 @@ func EventID(src Source, ref string) string { return "EV-" + digest(string(src),
 // IncidentIDFor derives the id of the incident an event opens.
 func IncidentIDFor(eventID string) string { return "INC-" + strings.TrimPrefix(eventID, "EV-") }
 
+// SplitIncidentID derives the id of the incident a report split out of its
+// incident opens (拆分): from the report and the command, so a re-delivered
+// command names the same incident and a report split out twice (after
+// being merged back) gets a new one.
+func SplitIncidentID(eventID, commandID string) string {
+	return "INC-" + digest("split", eventID, commandID)
+}
+
 // TaskIDFor derives the id of the n-th task (1-based) of an incident.
 func TaskIDFor(incidentID string, n int) string {
 	return fmt.Sprintf("TSK-%s-%d", strings.TrimPrefix(incidentID, "INC-"), n)

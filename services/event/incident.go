@@ -148,6 +148,12 @@ type Lifecycle struct {
 	Case        json.RawMessage `json:"case,omitempty"`
 	EventID     string          `json:"event_id,omitempty"`     // the event this change added, if any
 	EventSource Source          `json:"event_source,omitempty"` // its source
+	// A split (拆分) takes a report out of one incident and opens a new one
+	// for it: SplitEvent is the report taken out (on the old incident's
+	// change), SplitFrom the incident it came from (on the new incident's
+	// changes; the report was counted when it first arrived, not again).
+	SplitEvent string `json:"split_event,omitempty"`
+	SplitFrom  string `json:"split_from,omitempty"`
 	// Incident is the full state after this change, so a projection is
 	// rebuilt by applying the latest version of each incident.
 	Incident Incident `json:"incident"`

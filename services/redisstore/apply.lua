@@ -6,6 +6,9 @@
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
 --       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms,
 --       13 case json ("" = none), 14 report json ("" = none)
+-- ARGV 15 event id, 17 '1' to count the event in the day's stats (not for a
+-- report split out into its own incident: it was counted when it arrived),
+-- 18 event id of a report split out of this incident ("" = none).
 -- KEYS 12 meta; ARGV 16 '1' when rebuilding. A live write into a store that
 -- is not built (flushed) is refused: it would hide the versions the
 -- rebuild must replay before it.
@@ -34,11 +37,16 @@ if prev then
 end
 redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
 if ARGV[8] ~= '' then
-  redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
+  if ARGV[17] == '1' then
+    redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
+  end
   redis.call('SET', KEYS[8], ARGV[1])
   if ARGV[14] ~= '' then
     redis.call('HSET', KEYS[11], ARGV[15], ARGV[14])
   end
+end
+if ARGV[18] ~= '' then
+  redis.call('HDEL', KEYS[11], ARGV[18])
 end
 if ARGV[10] ~= '' then
   if ARGV[7] == '1' then

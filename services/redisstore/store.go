@@ -82,9 +82,12 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 	if err != nil {
 		return false, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
 	}
-	counted := "" // reports are counted per source on the day they joined
+	counted, count := "", "0" // reports are counted per source on the day they joined
 	if lc.EventID != "" {
 		counted = string(lc.EventSource)
+		if lc.SplitFrom == "" {
+			count = "1"
+		}
 	}
 	open := "0"
 	if lc.Incident.State.Open() {
@@ -117,7 +120,7 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 	}
 	n, err := applyScript.Run(ctx, s.rdb, keys,
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, StreamMaxLen,
-		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID, force,
+		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID, force, count, lc.SplitEvent,
 	).Int()
 	if err != nil {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
@@ -218,6 +221,22 @@ func (s *Store) Reports(ctx context.Context, id string) ([]event.Event, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
 	return out, nil
+}
+
+// Report returns one event fused into an incident, or ErrNotFound.
+func (s *Store) Report(ctx context.Context, incidentID, eventID string) (event.Event, error) {
+	var ev event.Event
+	b, err := s.rdb.HGet(ctx, s.key("reports", incidentID), eventID).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return ev, ErrNotFound
+	}
+	if err != nil {
+		return ev, fmt.Errorf("report %s of %s: %w", eventID, incidentID, err)
+	}
+	if err := wire.Unmarshal(b, &ev); err != nil {
+		return ev, fmt.Errorf("decode report %s of %s: %w", eventID, incidentID, err)
+	}
+	return ev, nil
 }
 
 // Version returns the stored version of an incident (0 if absent).

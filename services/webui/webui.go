@@ -22,6 +22,15 @@ func Built() bool {
 	return err == nil
 }
 
+// pwaFiles are the phone app's files below /m/ and their types.
+var pwaFiles = map[string]string{
+	"sw.js":                "text/javascript; charset=utf-8",
+	"manifest.webmanifest": "application/manifest+json",
+	"icon.svg":             "image/svg+xml",
+	"icon-192.png":         "image/png",
+	"icon-512.png":         "image/png",
+}
+
 // Register serves the UI on r.
 func Register(app *fiber.App) {
 	sub, _ := fs.Sub(dist, "dist")
@@ -35,9 +44,33 @@ func Register(app *fiber.App) {
 		c.Set("Cache-Control", "no-cache")
 		return c.Type("html").Send(b)
 	}
-	for _, p := range []string{"/wall", "/wall/*", "/console", "/console/*", "/m", "/m/*"} {
+	for _, p := range []string{"/wall", "/wall/*", "/console", "/console/*", "/m"} {
 		app.Get(p, page)
 	}
+	// Below /m, the phone app's PWA files (public/m/ and the generated sw.js)
+	// are files; every other path is a page of the app.
+	app.Get("/m/*", func(c *fiber.Ctx) error {
+		name := c.Params("*")
+		typ, ok := pwaFiles[name]
+		if !ok {
+			return page(c)
+		}
+		b, err := fs.ReadFile(sub, "m/"+name)
+		if err != nil {
+			return page(c)
+		}
+		c.Set("Content-Type", typ)
+		c.Set("X-Content-Type-Options", "nosniff")
+		if name == "sw.js" {
+			// The browser checks for a new worker on every start: never a
+			// stale one from a cache. Its scope is /m/, where it lives.
+			c.Set("Cache-Control", "no-cache")
+			c.Set("Service-Worker-Allowed", "/m/")
+		} else {
+			c.Set("Cache-Control", "public, max-age=86400")
+		}
+		return c.Send(b)
+	})
 	app.Use("/", func(c *fiber.Ctx) error {
 		if strings.HasPrefix(c.Path(), "/assets/") {
 			c.Set("Cache-Control", "public, max-age=31536000, immutable")

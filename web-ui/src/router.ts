@@ -10,18 +10,8 @@ export const router = createRouter({
   routes: [
     { path: '/', redirect: '/wall' },
     { path: '/wall', component: () => import('./wall/WallPage.vue'), meta: { title: 'wall.docTitle' } },
-    {
-      path: '/console/:rest(.*)*',
-      component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: 'page.console' },
-      meta: { title: 'page.console' },
-    },
-    {
-      path: '/m/:rest(.*)*',
-      component: () => import('./pages/UnderConstruction.vue'),
-      props: { name: 'page.mobile' },
-      meta: { title: 'page.mobile' },
-    },
+    { path: '/console/:rest(.*)*', component: () => import('./console/ConsolePage.vue'), meta: { title: 'page.console' } },
+    { path: '/m/:rest(.*)*', component: () => import('./mobile/MobileApp.vue'), meta: { title: 'page.mobile' } },
     { path: '/:rest(.*)*', component: () => import('./pages/NotFound.vue'), meta: { title: 'page.notFound' } },
   ],
 })

@@ -5,10 +5,18 @@
 // same rate, is GET /livez: the HTTP stack without intake or Kafka.
 //
 //	ingestbench -start bin/citybrain -rate 2000 -duration 20s
+//	ingestbench -start bin/citybrain -isolated -rate 2000
 //	ingestbench -url http://127.0.0.1:8080 -rate 2000
+//
+// -start runs the binary all-in-one: intake shares the two cores with the
+// whole pipeline consuming what it accepts. -isolated measures the ingest
+// target on its own, as deployed (DESIGN.md: one process per target): a
+// `citybrain servers` process (the embedded Kafka-protocol broker and
+// Redis) and a `citybrain -target=ingest` process; nothing consumes.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,10 +50,15 @@ func run() error {
 	rate := flag.Float64("rate", 2000, "requests per second")
 	duration := flag.Duration("duration", 20*time.Second, "length of each phase")
 	workers := flag.Int("workers", 256, "maximum requests in flight")
+	isolated := flag.Bool("isolated", false, "with -start: the ingest target alone, on a separate broker process")
 	flag.Parse()
 
 	if *start != "" {
-		stop, base, err := startServer(*start)
+		starter := startServer
+		if *isolated {
+			starter = startIsolated
+		}
+		stop, base, err := starter(*start)
 		if err != nil {
 			return err
 		}
@@ -209,5 +223,57 @@ func startServer(bin string) (func(), string, error) {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 		os.RemoveAll(dir)
+	}, "http://" + addr, nil
+}
+
+// startIsolated runs `citybrain servers` and `citybrain -target=ingest`
+// against it, on free ports with a fresh data directory.
+func startIsolated(bin string) (func(), string, error) {
+	dir, err := os.MkdirTemp("", "ingestbench")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := exec.Command(bin, "servers")
+	srv.Env = append(os.Environ(), "DATA_DIR="+dir, "LOG_LEVEL=error", "KAFKA_BROKERS=", "REDIS_ADDR=")
+	srv.Stderr = os.Stderr
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, "", err
+	}
+	stopSrv := func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait(); os.RemoveAll(dir) }
+	env := map[string]string{}
+	sc := bufio.NewScanner(out)
+	for len(env) < 2 && sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	if env["KAFKA_BROKERS"] == "" || env["REDIS_ADDR"] == "" {
+		stopSrv()
+		return nil, "", fmt.Errorf("citybrain servers printed no addresses")
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stopSrv()
+		return nil, "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ing := exec.Command(bin, "-target=ingest")
+	ing.Env = append(os.Environ(), "HTTP_ADDR="+addr, "DATA_DIR="+dir, "LOG_LEVEL=error", "INGEST_RATE_PER_MINUTE=100000000",
+		"KAFKA_BROKERS="+env["KAFKA_BROKERS"], "REDIS_ADDR="+env["REDIS_ADDR"])
+	ing.Stderr = os.Stderr
+	if err := ing.Start(); err != nil {
+		stopSrv()
+		return nil, "", err
+	}
+	return func() {
+		_ = ing.Process.Signal(os.Interrupt)
+		_ = ing.Wait()
+		stopSrv()
 	}, "http://" + addr, nil
 }

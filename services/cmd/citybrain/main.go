@@ -5,6 +5,8 @@
 //	citybrain [-target=all|ingest|enricher|dispatcher|realtime|api]
 //	citybrain rebuild   flush the Redis projections and replay Kafka into them
 //	citybrain topics    create the topics and exit
+//	citybrain servers   run only the embedded broker and Redis, for single-service
+//	                    targets on one machine without Java (tests, benchmarks)
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	"github.com/citybrain-ioc/citybrain/services/app"
 	"github.com/citybrain-ioc/citybrain/services/config"
+	"github.com/citybrain-ioc/citybrain/services/embedded"
 )
 
 func main() {
@@ -55,7 +58,34 @@ func run() error {
 		return nil
 	case "topics":
 		return app.CreateTopics(ctx, cfg, log)
+	case "servers":
+		return servers(ctx, cfg, fs.Args()[1:])
 	default:
-		return fmt.Errorf("unknown command %q (want rebuild or topics)", cmd)
+		return fmt.Errorf("unknown command %q (want rebuild, topics or servers)", cmd)
 	}
+}
+
+// servers runs the embedded Kafka-protocol broker (persisting under
+// DATA_DIR) and Redis on their own, printing KAFKA_BROKERS= and REDIS_ADDR=
+// lines for the single-service targets to use, until interrupted.
+func servers(ctx context.Context, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("servers", flag.ContinueOnError)
+	kafkaPort := fs.Int("kafka-port", cfg.EmbeddedKafkaPort, "broker port (0: any free port)")
+	redisAddr := fs.String("redis-addr", "127.0.0.1:0", "Redis address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	k, err := embedded.StartKafka(cfg.DataDir, *kafkaPort)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	r, err := embedded.StartRedisAt(*redisAddr)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fmt.Printf("KAFKA_BROKERS=%s\nREDIS_ADDR=%s\n", k.Brokers()[0], r.Addr())
+	<-ctx.Done()
+	return nil
 }

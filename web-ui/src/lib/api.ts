@@ -16,13 +16,17 @@ export class HttpError extends Error {
 
 const TOKEN_KEY = 'citybrain.token'
 
+/** Where the console keeps its token: sessionStorage, so it goes with the tab. */
+export const SESSION_TOKEN_KEY = 'citybrain.session.token'
+
 /**
- * The bearer token of a signed-in user, if any. The wall runs as an anonymous viewer in demo mode;
- * a deployment that requires login stores the token from /api/v1/auth/login under this key.
+ * The bearer token of a signed-in user, if any: the tab's session (the console's login) first, then
+ * the browser's. The wall runs as an anonymous viewer in demo mode; a deployment that requires login
+ * stores the token from /api/v1/auth/login under TOKEN_KEY in localStorage.
  */
 export function authToken(): string | null {
   try {
-    return localStorage.getItem(TOKEN_KEY)
+    return sessionStorage.getItem(SESSION_TOKEN_KEY) ?? localStorage.getItem(TOKEN_KEY)
   } catch {
     return null
   }
