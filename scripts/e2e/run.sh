@@ -23,7 +23,7 @@ trap cleanup EXIT
 env -u KAFKA_BROKERS -u REDIS_ADDR HTTP_ADDR="127.0.0.1:$port" DATA_DIR="$data" LOG_LEVEL=warn \
 	./bin/citybrain -target=all 2>"$ARTIFACTS_DIR/citybrain-e2e.log" &
 cb=$!
-./bin/simulator -url "$BASE_URL" -rate "${SIM_RATE:-10}" -quiet >"$ARTIFACTS_DIR/simulator-e2e.log" 2>&1 &
+./bin/simulator -url "$BASE_URL" -rate "${SIM_RATE:-10}" -fleet "${SIM_FLEET:-60}" -quiet >"$ARTIFACTS_DIR/simulator-e2e.log" 2>&1 &
 sim=$!
 for _ in $(seq 1 120); do
 	curl -fsS "$BASE_URL/readyz" >/dev/null 2>&1 && break

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -121,10 +122,27 @@ func (a *API) situation(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		assigned := ""
+		if inc.Task != nil {
+			assigned = inc.Task.WorkerID
+		}
+		seen := false
 		for _, w := range near {
 			d := math.Round(w.DistanceM)
-			workers = append(workers, SituationWorker{ID: w.ID, Name: w.Name, Lon: w.Lon, Lat: w.Lat, DistanceM: d, EtaS: *eta(d, "worker"),
-				Assigned: inc.Task != nil && inc.Task.WorkerID == w.ID})
+			workers = append(workers, SituationWorker{ID: w.ID, Name: w.Name, Lon: w.Lon, Lat: w.Lat, DistanceM: d, EtaS: *eta(d, "worker"), Assigned: w.ID == assigned})
+			seen = seen || w.ID == assigned
+		}
+		if assigned != "" && !seen {
+			// The assigned worker is shown wherever they are (farther than
+			// 5 km, or off duty), if their phone has reported lately.
+			w, ok, err := a.store.Worker(ctx, assigned)
+			if err != nil {
+				return err
+			}
+			if ok {
+				d := math.Round(geo.Distance(orb.Point{p.Lon, p.Lat}, orb.Point{w.Lon, w.Lat}))
+				workers = append(workers, SituationWorker{ID: w.ID, Name: w.Name, Lon: w.Lon, Lat: w.Lat, DistanceM: d, EtaS: *eta(d, "worker"), Assigned: true})
+			}
 		}
 	}
 	grids := make([]SituationGrid, 0, len(inc.Inspections))

@@ -7,14 +7,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/citybrain-ioc/citybrain/services/casestate"
 	"github.com/citybrain-ioc/citybrain/services/kpi"
-	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // statsWindow bounds the cases KPIs are computed over (the most recently
 // updated ones).
-const statsWindow = 20000
+const statsWindow = kpi.Window
 
 // caseCache keeps the loaded cases while the projection has not changed:
 // the wall and many consoles ask for KPIs all the time. The change token is
@@ -43,13 +41,7 @@ func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 	}
 	out := make([]kpi.Case, len(rows))
 	for i, r := range rows {
-		out[i].Incident = r.Incident
-		if len(r.Case) > 0 {
-			_ = wire.Unmarshal(r.Case, &out[i].State)
-		}
-		if out[i].State.ReceivedAt.IsZero() {
-			out[i].State = casestate.Case{ReceivedAt: r.Incident.FirstSeen}
-		}
+		out[i] = kpi.FromRow(r.Incident, r.Case)
 	}
 	a.cache.cases, a.cache.at, a.cache.token = out, time.Now(), token
 	return out, nil

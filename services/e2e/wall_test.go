@@ -200,6 +200,24 @@ func TestEndToEndSituation(t *testing.T) {
 	if len(sit.Workers) != 1 || sit.Workers[0].ID != "gw-321204004012004" || sit.Workers[0].Assigned || sit.Workers[0].EtaS <= 0 {
 		t.Fatalf("fire workers: %.600s", b)
 	}
+	// The assigned worker is listed even when farther than 5 km.
+	worker := s.login("worker", "worker123")
+	if code, b := s.call("POST", "/api/v1/workers/position", worker, map[string]any{"lon": 120.05, "lat": 32.45}); code != 200 {
+		t.Fatalf("position: %d %s", code, b)
+	}
+	var inc struct{ Version int }
+	if code, b := s.call("GET", "/api/v1/incidents/"+fire, disp, nil); code != 200 || json.Unmarshal(b, &inc) != nil {
+		t.Fatalf("incident: %d", code)
+	}
+	if code, a := s.act(disp, fire, "reassign", map[string]any{"base_version": inc.Version, "department": "城市管理局", "worker_id": "worker", "reason": "指派"}); code != 200 {
+		t.Fatalf("reassign: %d %+v", code, a)
+	}
+	_, b = s.call("GET", "/api/v1/incidents/"+fire+"/situation", disp, nil)
+	sit = situation{}
+	_ = json.Unmarshal(b, &sit)
+	if n := len(sit.Workers); n != 2 || sit.Workers[1].ID != "worker" || !sit.Workers[1].Assigned || sit.Workers[1].DistanceM < 5000 || sit.Workers[0].Assigned {
+		t.Fatalf("workers with the assigned one: %.600s", b)
+	}
 	if code, b := s.call("GET", "/api/v1/incidents/INC-NOPE/situation", disp, nil); code != 404 || !strings.Contains(string(b), "error") {
 		t.Fatalf("unknown incident: %d %s", code, b)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/citybrain-ioc/citybrain/services/casestate"
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
 // SignWithin is the time allowed from dispatch to 签收 (acceptance) for
@@ -190,3 +191,21 @@ func groupOf(c Case, dim Dimension) (string, string) {
 	}
 	return "", ""
 }
+
+// FromRow makes a Case of an incident and its case state as stored (JSON,
+// casestate.Case); an incident without one gets a case received when it
+// was first seen.
+func FromRow(inc event.Incident, caseJSON []byte) Case {
+	c := Case{Incident: inc}
+	if len(caseJSON) > 0 {
+		_ = wire.Unmarshal(caseJSON, &c.State)
+	}
+	if c.State.ReceivedAt.IsZero() {
+		c.State = casestate.Case{ReceivedAt: inc.FirstSeen}
+	}
+	return c
+}
+
+// Window bounds the cases KPIs are computed over: the most recently
+// updated ones (the API's /stats/kpi and the wall's stats use the same).
+const Window = 20000

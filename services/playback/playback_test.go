@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -250,4 +252,48 @@ func TestPlaybackOpsAndLimits(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestFoldSpeed measures the fold (PLAYBACK_FOLD_N records before from;
+// skipped without it): go test -run TestFoldSpeed -v ./playback/.
+func TestFoldSpeed(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("PLAYBACK_FOLD_N"))
+	if n == 0 {
+		t.Skip("set PLAYBACK_FOLD_N")
+	}
+	brokers := testenv.Kafka(t)
+	topics := kafkabus.Topics{Prefix: testenv.Prefix(t)}
+	ctx := context.Background()
+	if err := kafkabus.EnsureTopics(ctx, brokers, 3, 1, []kafkabus.Spec{{Name: topics.Tasks()}}); err != nil {
+		t.Fatal(err)
+	}
+	prod := kafkabus.NewProducer(brokers)
+	t0 := time.Now().Add(-time.Hour)
+	var msgs []kafka.Message
+	size := 0
+	for i := range n {
+		m := lifecycle(fmt.Sprintf("INC-%d", i%(n/4+1)), i/(n/4+1)+1, event.Received, t0.Add(time.Duration(i)*time.Millisecond))
+		m.Topic = topics.Tasks()
+		size += len(m.Value)
+		msgs = append(msgs, m)
+		if len(msgs) == 5000 {
+			if err := prod.Publish(ctx, msgs...); err != nil {
+				t.Fatal(err)
+			}
+			msgs = msgs[:0]
+		}
+	}
+	if err := prod.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
+	s := &Server{brokers: brokers, topic: topics.Tasks()}
+	start := time.Now()
+	state, changes, err := s.load(ctx, query{from: time.Now().Add(-time.Minute), to: time.Now(), speed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	el := time.Since(start)
+	t.Logf("folded %d records (%d MB, avg %d B) into %d incidents in %v: %.0f records/s; %d changes after from",
+		n, size>>20, size/n, len(state), el.Round(time.Millisecond), float64(n)/el.Seconds(), len(changes))
 }

@@ -24,6 +24,11 @@
 // Cost per connection: one reader goroutine, a writer goroutine only while
 // there is something to write, and no write buffer; about 8 KB when idle.
 //
+// Besides incidents: the wall's mode (a "mode" entry of the same stream,
+// wall channel only), the KPIs with the stats, and worker positions from a
+// second stream, rt:pos, coalesced to one message per client per second
+// (positions.go).
+//
 // Each connection has a bounded queue; a client whose queue is full is
 // disconnected (it reconnects and resumes) and never slows the others.
 // Gateway is safe for concurrent use.

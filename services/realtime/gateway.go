@@ -84,6 +84,7 @@ type Gateway struct {
 	wakeBatch []*client              // hub goroutine only
 	pos2      *positions             // worker positions (positions.go)
 	lastMode  atomic.Pointer[string] // the wall's mode JSON, for snapshots
+	kpi       kpiCache               // the KPIs of the stats (stats.go)
 
 	// workerTask is each worker's current task (of an open incident), for
 	// the task_id of positions. Guarded by mu.
@@ -421,11 +422,10 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 		if !g.dirty.Swap(false) {
 			continue
 		}
-		st, err := g.store.Stats(ctx, time.Now())
+		data, err := g.statsJSON(ctx, time.Now())
 		if err != nil {
 			continue
 		}
-		data := string(mustJSON(st))
 		g.lastStats.Store(&data)
 		var wake []*client
 		g.mu.Lock()

@@ -67,3 +67,38 @@ func TestWallModeRelayedToTheWallOnly(t *testing.T) {
 		t.Fatalf("snapshot after the change: %s", s3.raw)
 	}
 }
+
+// The stats carry the KPIs of the wall's tiles, like GET /api/v1/stats/kpi.
+func TestStatsCarryTheKPIs(t *testing.T) {
+	store := newStore(t)
+	apply(t, store, "K1", 1, scope{}, event.Filed, "")
+	apply(t, store, "K2", 1, scope{}, event.Closed, "")
+	e := newEnv(t, store, nil)
+	ws := e.dial(viewerClaims)
+	subscribe(t, ws, "wall", "")
+	snap := next(t, ws)
+	var sd struct {
+		Stats struct {
+			Open int `json:"open"`
+			KPI  *struct {
+				Total   int      `json:"total"`
+				Open    int      `json:"open"`
+				Overdue int      `json:"overdue"`
+				OnTime  *float64 `json:"on_time_close"`
+			} `json:"kpi"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal(snap.Data, &sd); err != nil || sd.Stats.Open != 1 || sd.Stats.KPI == nil || sd.Stats.KPI.Total != 2 || sd.Stats.KPI.Open != 1 {
+		t.Fatalf("snapshot stats: %s", snap.raw)
+	}
+	apply(t, store, "K3", 1, scope{}, event.Filed, "")
+	for {
+		m := read(t, ws)
+		if m.Kind == "stats" {
+			if !strings.Contains(string(m.Data), `"kpi":{`) || !strings.Contains(string(m.Data), `"open":2`) {
+				t.Fatalf("stats delta: %s", m.raw)
+			}
+			break
+		}
+	}
+}

@@ -182,11 +182,10 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: m.scope, task: m.task, raw: string(raw)})
 	}
 	if !sc.open {
-		st, err := g.store.Stats(ctx, now)
+		stats, err := g.statsJSON(ctx, now)
 		if err != nil {
 			return nil, err
 		}
-		stats := string(mustJSON(st))
 		g.lastStats.Store(&stats)
 		m, err := g.store.GetWallMode(ctx)
 		if err != nil {

@@ -115,3 +115,16 @@ func (s *Store) WorkersNear(ctx context.Context, lon, lat, radiusM float64, n in
 	}
 	return out, nil
 }
+
+// Worker returns one worker's latest position, and false when it has none
+// fresh (WorkerTTL).
+func (s *Store) Worker(ctx context.Context, id string) (WorkerPos, bool, error) {
+	info, err := s.rdb.HGetAll(ctx, s.key("worker", id)).Result()
+	if err != nil {
+		return WorkerPos{}, false, fmt.Errorf("worker %s: %w", id, err)
+	}
+	if len(info) == 0 {
+		return WorkerPos{}, false, nil
+	}
+	return workerFrom(id, info), true, nil
+}

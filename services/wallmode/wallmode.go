@@ -58,12 +58,19 @@ func New(store *redisstore.Store, pub Publisher, topic string) *Keeper {
 	return &Keeper{store: store, pub: pub, topic: topic}
 }
 
-// Triggers reports whether a newly applied lifecycle change opens an
-// incident that switches a normal wall to emergency: the incident's first
-// version, open, severity I or II.
+// Triggers reports whether a newly applied lifecycle change switches a
+// normal wall to emergency: an incident opens (its first version) with
+// severity I or II, or a warning is updated to red (a CAP Update that makes
+// an open incident severity 1: "a red warning arrives").
 func Triggers(lc event.Lifecycle) bool {
 	inc := &lc.Incident
-	return lc.Version == 1 && inc.State.Open() && inc.Severity >= 1 && inc.Severity <= 2
+	if !inc.State.Open() {
+		return false
+	}
+	if lc.Version == 1 {
+		return inc.Severity >= 1 && inc.Severity <= 2
+	}
+	return lc.Report != nil && lc.Report.Kind == "Update" && inc.Severity == 1
 }
 
 var roman = [...]string{"", "I", "II", "III", "IV"}

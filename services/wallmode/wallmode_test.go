@@ -48,8 +48,13 @@ func newRig(t *testing.T) *rig {
 // projector handle it, as its consumer would.
 func (r *rig) change(id string, v int, sev int, state event.State) {
 	r.t.Helper()
+	r.changeWith(id, v, sev, state, nil)
+}
+
+func (r *rig) changeWith(id string, v int, sev int, state event.State, report *event.Event) {
+	r.t.Helper()
 	inc := event.Incident{ID: id, Version: v, State: state, Severity: sev, Title: "事件 " + id, Source: event.Emergency, UpdatedAt: time.Now().UTC()}
-	lc := event.Lifecycle{Schema: event.Schema, ID: fmt.Sprintf("%s/%d", id, v), IncidentID: id, Version: v, To: state, At: time.Now().UTC(), Incident: inc}
+	lc := event.Lifecycle{Schema: event.Schema, ID: fmt.Sprintf("%s/%d", id, v), IncidentID: id, Version: v, To: state, At: time.Now().UTC(), Incident: inc, Report: report}
 	b, _ := wire.Marshal(lc)
 	m := kafka.Message{Topic: r.topics.Tasks(), Key: []byte(id), Value: b}
 	if err := r.prod.Publish(r.ctx, m); err != nil {
@@ -105,12 +110,19 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	if err := k.Set(r.ctx, redisstore.WallMode{Mode: "normal", By: "dispatcher", Since: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
+	// A yellow warning opens nothing; its update to red does.
+	r.change("W", 1, 3, event.Received)
+	r.want("normal", "", false)
+	r.changeWith("W", 2, 1, event.Received, &event.Event{Kind: "Update", Severity: 1})
+	r.want("emergency", "W", true)
+	r.change("W", 3, 1, event.Closed)
+	r.want("normal", "", true)
 	r.change("E", 1, 1, event.Received)
 	r.want("emergency", "E", true)
 
 	log, err := r.store.WallModeLog(r.ctx)
-	if err != nil || len(log) != 5 {
-		t.Fatalf("mode log: %d entries (want 5: B, normal, D, normal, E): %v", len(log), err)
+	if err != nil || len(log) != 7 {
+		t.Fatalf("mode log: %d entries (want 7: B, normal, D, normal, W, normal, E): %v", len(log), err)
 	}
 	// The gateways get each change on the realtime stream.
 	ents, _ := r.store.Client().XRange(r.ctx, r.store.WallStream(), "-", "+").Result()
@@ -120,8 +132,8 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 			modes++
 		}
 	}
-	if modes != 5 {
-		t.Errorf("%d mode entries in the realtime stream, want 5", modes)
+	if modes != 7 {
+		t.Errorf("%d mode entries in the realtime stream, want 7", modes)
 	}
 
 	// A rebuild into an empty store restores the last mode from the topic.
