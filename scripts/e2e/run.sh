@@ -2,6 +2,7 @@
 # Browser tests: starts the real citybrain binary (embedded broker and Redis, fresh data dir) on a
 # free port with the simulator feeding it, then runs the Playwright scripts in web-ui/e2e against
 # it in headless Chromium. Screenshots go to artifacts/. Needs `make build` first (make test-e2e).
+# E2E=name (a glob, e.g. E2E='wall*') runs only those scripts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -23,6 +24,7 @@ trap cleanup EXIT
 env -u KAFKA_BROKERS -u REDIS_ADDR HTTP_ADDR="127.0.0.1:$port" DATA_DIR="$data" LOG_LEVEL=warn \
 	./bin/citybrain -target=all 2>"$ARTIFACTS_DIR/citybrain-e2e.log" &
 cb=$!
+export E2E_SERVER_STARTED_MS=$(($(date +%s) * 1000)) # tests that need history (playback) wait for it
 ./bin/simulator -url "$BASE_URL" -rate "${SIM_RATE:-10}" -fleet "${SIM_FLEET:-60}" -quiet >"$ARTIFACTS_DIR/simulator-e2e.log" 2>&1 &
 sim=$!
 for _ in $(seq 1 120); do
@@ -33,6 +35,8 @@ curl -fsS "$BASE_URL/readyz" >/dev/null || { echo "citybrain did not become read
 
 rc=0
 for script in web-ui/e2e/*.mjs; do
+	case "$script" in *-lib.mjs) continue ;; esac # shared helpers, not tests
+	[[ -n "${E2E:-}" && "$(basename "$script" .mjs)" != $E2E ]] && continue # E2E='wall*' runs a subset
 	echo "e2e: $script"
 	(cd web-ui && node "../$script") || rc=1
 done

@@ -41,6 +41,7 @@ const (
 	MaxChanges    = 200_000 // changes between from and to one playback holds
 	tick          = 100 * time.Millisecond
 	clockEvery    = time.Second
+	leadIn        = 5 * time.Second // an empty period before the first change is skipped down to this
 	writeWait     = 10 * time.Second
 )
 
@@ -297,14 +298,22 @@ func (p *session) run(ctx context.Context) error {
 		_ = p.errorMsg("unavailable", err.Error())
 		return err
 	}
+	// Nothing changes on screen before the period's first change (a quiet
+	// night, or a system started within the period): the clock starts just
+	// before it instead of playing minutes of a still picture.
+	start := p.q.from
+	openNow := openAt(state)
+	if len(changes) > 0 && changes[0].at.Sub(start) > leadIn {
+		start = changes[0].at.Add(-leadIn)
+	}
 	snap, _ := json.Marshal(map[string]any{"type": "snapshot", "channel": "playback",
-		"data": map[string]any{"incidents": openAt(state), "at": stamp(p.q.from)}})
+		"data": map[string]any{"incidents": openNow, "at": stamp(start)}})
 	if err := p.write(snap); err != nil {
 		return err
 	}
 	state = nil
 
-	at, speed, paused := p.q.from, p.q.speed, false
+	at, speed, paused := start, p.q.speed, false
 	last := time.Now()
 	lastClock := time.Time{}
 	next := 0

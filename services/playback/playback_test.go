@@ -183,6 +183,41 @@ func TestPlaybackReplaysTheRange(t *testing.T) {
 	}
 }
 
+func TestPlaybackSkipsTheStillStart(t *testing.T) {
+	r := newRig(t)
+	// From +5 min to +11 min: C and D are open all along, E arrives at +10 min.
+	// At 1× the first 5 minutes would show a still picture; playback starts
+	// 5 s before E instead.
+	ws, resp, err := r.dial(r.span(5*time.Minute, 11*time.Minute, "1"), r.ticket(), nil)
+	if err != nil {
+		t.Fatalf("dial: %v %v", err, resp)
+	}
+	snap := read(t, ws)
+	var sd struct {
+		Incidents []struct{ ID string } `json:"incidents"`
+		At        string                `json:"at"`
+	}
+	if err := json.Unmarshal(snap.Data, &sd); err != nil || len(sd.Incidents) != 2 {
+		t.Fatalf("snapshot: %+v %s", snap, snap.Data)
+	}
+	if at, _ := time.Parse(time.RFC3339Nano, sd.At); at.Sub(r.t0) != 10*time.Minute-leadIn {
+		t.Errorf("snapshot at %v after t0, want %v", at.Sub(r.t0), 10*time.Minute-leadIn)
+	}
+	start := time.Now()
+	for {
+		m := read(t, ws)
+		if m.Type == "delta" {
+			if !strings.Contains(string(m.Data), `"id":"E"`) {
+				t.Errorf("first delta %s", m.Data)
+			}
+			break
+		}
+	}
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("the first change came after %v", el)
+	}
+}
+
 func TestPlaybackOpsAndLimits(t *testing.T) {
 	r := newRig(t)
 	// Bad queries: 400 with a reason, and the ticket is not used up.
