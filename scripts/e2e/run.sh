@@ -2,7 +2,7 @@
 # Browser tests: starts the real citybrain binary (embedded broker and Redis, fresh data dir) on a
 # free port with the simulator feeding it, then runs the Playwright scripts in web-ui/e2e against
 # it in headless Chromium. Screenshots go to artifacts/. Needs `make build` first (make test-e2e).
-# E2E=name (a glob, e.g. E2E='wall*') runs only those scripts.
+# E2E='names' (globs, e.g. E2E='console wall*') runs only those scripts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -36,7 +36,11 @@ curl -fsS "$BASE_URL/readyz" >/dev/null || { echo "citybrain did not become read
 rc=0
 for script in web-ui/e2e/*.mjs; do
 	case "$script" in *-lib.mjs) continue ;; esac # shared helpers, not tests
-	[[ -n "${E2E:-}" && "$(basename "$script" .mjs)" != $E2E ]] && continue # E2E='wall*' runs a subset
+	if [[ -n "${E2E:-}" ]]; then # E2E='console wall*' runs a subset
+		name=$(basename "$script" .mjs) want=0
+		for g in $E2E; do [[ "$name" == $g ]] && want=1; done
+		((want)) || continue
+	fi
 	echo "e2e: $script"
 	(cd web-ui && node "../$script") || rc=1
 done

@@ -26,6 +26,11 @@ type WallMode struct {
 	By         string    `json:"by"`
 	Auto       bool      `json:"auto"`
 	Since      time.Time `json:"since,omitzero"`
+	// HoldUntil: a person returned the wall to normal; until then only a
+	// severity I incident or a red warning switches it to emergency again.
+	HoldUntil time.Time `json:"hold_until,omitzero"`
+	// Overrides (not stored): this automatic switch ignores a hold.
+	Overrides bool `json:"-"`
 }
 
 //go:embed wallmode.lua
@@ -53,8 +58,19 @@ func (s *Store) ChangeWallMode(ctx context.Context, op string, m WallMode, ended
 	if m.Auto {
 		auto = "1"
 	}
+	var at int64 // set: the hold's end; open: the trigger's time
+	switch {
+	case op == ModeSet && !m.HoldUntil.IsZero():
+		at = m.HoldUntil.UnixMilli()
+	case op == ModeOpen:
+		at = m.Since.UnixMilli()
+	}
+	overrides := "0"
+	if m.Overrides {
+		overrides = "1"
+	}
 	n, err := wallModeScript.Run(ctx, s.rdb, []string{s.key("wall", "mode"), s.WallStream(), s.key("wall", "modelog")},
-		op, string(b), m.Mode, auto, m.IncidentID, StreamMaxLen, ended).Int()
+		op, string(b), m.Mode, auto, m.IncidentID, StreamMaxLen, ended, at, overrides).Int()
 	if err != nil {
 		return false, fmt.Errorf("wall mode %s: %w", op, err)
 	}

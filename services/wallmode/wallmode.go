@@ -7,6 +7,10 @@
 // Extreme is our severity 1 — while the wall is in normal mode, and back to
 // normal when that incident ends (closed, rejected, merged), unless a person
 // has taken over meanwhile (a manual mode stays until a person changes it).
+// A person who returns the wall to normal holds the automatic switch off for
+// AutoHold: in that time only a severity I incident or a red warning takes
+// the wall over again (a county sees several severity II incidents a day;
+// a wall that a dispatcher has just handed back should not bounce).
 //
 // Where it lives: beside the projection, right after a lifecycle change is
 // applied to it — by the dispatcher (which applies its own changes at once,
@@ -42,6 +46,10 @@ import (
 type Publisher interface {
 	Publish(ctx context.Context, msgs ...kafka.Message) error
 }
+
+// AutoHold is how long a person's return to normal holds off the automatic
+// switch for severity II incidents.
+const AutoHold = 10 * time.Minute
 
 // Key is the record key of every mode change (one partition: one order).
 const Key = "wall"
@@ -82,7 +90,7 @@ func (k *Keeper) Observe(ctx context.Context, lc event.Lifecycle) error {
 	switch {
 	case Triggers(lc):
 		m := redisstore.WallMode{Mode: redisstore.ModeEmergency, IncidentID: lc.IncidentID, By: "system", Auto: true, Since: lc.At.UTC(),
-			Reason: fmt.Sprintf("自动：%s级事件「%s」", roman[inc.Severity], inc.Title)}
+			Reason: fmt.Sprintf("自动：%s级事件「%s」", roman[inc.Severity], inc.Title), Overrides: inc.Severity == 1}
 		return k.change(ctx, redisstore.ModeOpen, m, "")
 	case !inc.State.Open():
 		m := redisstore.WallMode{Mode: redisstore.ModeNormal, By: "system", Auto: true, Since: lc.At.UTC(),
@@ -92,8 +100,16 @@ func (k *Keeper) Observe(ctx context.Context, lc event.Lifecycle) error {
 	return nil
 }
 
-// Set is a person's change: recorded first, then applied.
+// Set is a person's change: recorded first, then applied. A return to
+// normal holds the automatic switch off for AutoHold (see the package doc).
 func (k *Keeper) Set(ctx context.Context, m redisstore.WallMode) error {
+	if m.Mode == redisstore.ModeNormal && !m.Auto && m.HoldUntil.IsZero() {
+		since := m.Since
+		if since.IsZero() {
+			since = time.Now()
+		}
+		m.HoldUntil = since.Add(AutoHold).UTC()
+	}
 	if err := k.publish(ctx, m); err != nil {
 		return err
 	}

@@ -81,6 +81,9 @@ func (r *rig) want(mode, incident string, auto bool) {
 	}
 }
 
+// AutoHoldFloor: the hold left after the test's few steps.
+const AutoHoldFloor = wallmode.AutoHold - time.Minute
+
 func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	r := newRig(t)
 	r.want("normal", "", false)
@@ -110,6 +113,13 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	if err := k.Set(r.ctx, redisstore.WallMode{Mode: "normal", By: "dispatcher", Since: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
+	// For AutoHold a severity II incident leaves the wall as the person left it …
+	r.change("H", 1, 2, event.Received)
+	r.want("normal", "", false)
+	if m := r.mode(); m.HoldUntil.Sub(time.Now()) < AutoHoldFloor {
+		t.Fatalf("hold until %v", m.HoldUntil)
+	}
+	// … but a yellow warning updated to red takes it over (severity I does too, below).
 	// A yellow warning opens nothing; its update to red does.
 	r.change("W", 1, 3, event.Received)
 	r.want("normal", "", false)
@@ -119,10 +129,16 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	r.want("normal", "", true)
 	r.change("E", 1, 1, event.Received)
 	r.want("emergency", "E", true)
+	// Once the hold is over, severity II switches again.
+	if err := k.Set(r.ctx, redisstore.WallMode{Mode: "normal", By: "dispatcher", Since: time.Now().Add(-wallmode.AutoHold - time.Second).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	r.change("F", 1, 2, event.Received)
+	r.want("emergency", "F", true)
 
 	log, err := r.store.WallModeLog(r.ctx)
-	if err != nil || len(log) != 7 {
-		t.Fatalf("mode log: %d entries (want 7: B, normal, D, normal, W, normal, E): %v", len(log), err)
+	if err != nil || len(log) != 9 {
+		t.Fatalf("mode log: %d entries (want 9: B, normal, D, normal, W, normal, E, normal, F): %v", len(log), err)
 	}
 	// The gateways get each change on the realtime stream.
 	ents, _ := r.store.Client().XRange(r.ctx, r.store.WallStream(), "-", "+").Result()
@@ -132,8 +148,8 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 			modes++
 		}
 	}
-	if modes != 7 {
-		t.Errorf("%d mode entries in the realtime stream, want 7", modes)
+	if modes != 9 {
+		t.Errorf("%d mode entries in the realtime stream, want 9", modes)
 	}
 
 	// A rebuild into an empty store restores the last mode from the topic.
@@ -143,7 +159,7 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	if _, err := projection.Rebuild(r.ctx, r.store, r.brokers, r.topics.Tasks(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	r.want("emergency", "E", true)
+	r.want("emergency", "F", true)
 	if inc, err := r.store.Incident(r.ctx, "B"); err != nil || inc.State != event.Merged {
 		t.Fatalf("rebuilt B: %+v %v", inc.State, err)
 	}
