@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	d.closers = append(d.closers, func() { d.Redis.Close() })
 	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
 	if cfg.RedisAddr == "" {
-		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen) // miniredis: see there
+		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen).WithLocalWakeups() // miniredis: see there
 	}
 	var err error
 	if cfg.GISDir != "" {

@@ -304,11 +304,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		from := g.pos.String()
 		g.mu.Unlock()
 		t0 := time.Now()
-		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.block}).Result()
+		written := g.store.WallWritten()
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.readBlock(written)}).Result()
 		if ctx.Err() != nil {
 			return nil
 		}
 		if errors.Is(err, redis.Nil) {
+			g.awaitWrite(ctx, written)
 			continue
 		}
 		if err != nil {
@@ -325,12 +327,44 @@ func (g *Gateway) Run(ctx context.Context) error {
 		// TCP work) is most of the cost of a delivery. When little is going
 		// on, a delta goes out at once; under load, up to batchMax later.
 		wait := g.batchMin
+		if written != nil {
+			wait = max(wait, localBatchMin)
+		}
 		if queued >= g.busyBatch {
 			wait = g.batchMax
 		}
 		sleep(ctx, wait-time.Since(t0))
 	}
 	return nil
+}
+
+// localBatchMin is the least time between two reads of the delta stream on
+// a store that signals its writes (the embedded Redis, where every read
+// scans the stream): a little more latency for much less CPU under load.
+const localBatchMin = 10 * time.Millisecond
+
+// readBlock is the BLOCK of a stream read: none when the store signals its
+// writes (written is not nil; see redisstore.Store.WithLocalWakeups).
+func (g *Gateway) readBlock(written <-chan struct{}) time.Duration {
+	if written != nil {
+		return -1 // go-redis: no BLOCK argument
+	}
+	return g.block
+}
+
+// awaitWrite waits, after a read that found nothing on a store that
+// signals its writes, for the next write (or g.block, or the end of ctx).
+func (g *Gateway) awaitWrite(ctx context.Context, written <-chan struct{}) {
+	if written == nil {
+		return // the read blocked already
+	}
+	t := time.NewTimer(g.block)
+	defer t.Stop()
+	select {
+	case <-written:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -204,11 +204,13 @@ func (g *Gateway) positionsLoop(ctx context.Context) {
 		g.pos2.mu.Lock()
 		from := g.pos2.last
 		g.pos2.mu.Unlock()
-		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.block}).Result()
+		written := g.store.PositionsWritten()
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.readBlock(written)}).Result()
 		if ctx.Err() != nil {
 			return
 		}
 		if errors.Is(err, redis.Nil) {
+			g.awaitWrite(ctx, written)
 			continue
 		}
 		if err != nil {

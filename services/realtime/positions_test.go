@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -168,4 +169,40 @@ func TestPositionsSnapshotScopeAndCoalescing(t *testing.T) {
 		}
 	}
 	noPositions(t, wk, 200*time.Millisecond) // last: a timed-out read ends the connection
+}
+
+// With a store that signals its writes (the embedded Redis of all-in-one
+// mode), the gateway reads its streams without BLOCK, when told: deltas and
+// positions arrive at once although the fallback poll is a minute away.
+func TestLocalWakeupsDeliverWithoutBlockingReads(t *testing.T) {
+	store := newStore(t).WithLocalWakeups()
+	const t1 = "321204001000"
+	apply(t, store, "W0", 1, scope{}, event.Received, "")
+	e := newEnv(t, store, func(g *Gateway) { g.block = time.Minute })
+	e.caughtUp()
+	wall := e.dial(viewerClaims)
+	subscribe(t, wall, "wall", "")
+	if m := next(t, wall); m.Type != "snapshot" {
+		t.Fatalf("first message %s", m.raw)
+	}
+	for i := range 3 {
+		start := time.Now()
+		id := fmt.Sprintf("W%d", i+1)
+		apply(t, store, id, 1, scope{}, event.Received, "")
+		m := next(t, wall)
+		for m.Kind == "positions" {
+			m = next(t, wall)
+		}
+		if m.Kind != "incident" || m.inc(t).ID != id {
+			t.Fatalf("delta %d: %s", i, m.raw)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("delta %d after %v: not woken by the write", i, d)
+		}
+	}
+	start := time.Now()
+	putPos(t, store, "gw-w", t1, 119.90, true)
+	if _, d := nextPositions(t, wall); d.ids() != "gw-w" || time.Since(start) > 3*time.Second {
+		t.Fatalf("positions %+v after %v", d, time.Since(start))
+	}
 }

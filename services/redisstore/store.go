@@ -36,7 +36,8 @@ type Store struct {
 	rdb       redis.UniversalClient
 	prefix    string
 	loc       *time.Location
-	streamMax int // MAXLEN of the delta stream
+	streamMax int    // MAXLEN of the delta stream
+	wake      *wakes // nil unless WithLocalWakeups
 }
 
 // New returns a store on rdb with keys under prefix; loc is the city's time
@@ -143,6 +144,9 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 	}
 	if n == -1 {
 		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, ErrNotBuilt)
+	}
+	if n == 1 {
+		s.wroteWall()
 	}
 	if lc.CommandID != "" {
 		// The command's result is part of the projection, so a command
@@ -429,8 +433,12 @@ func (s *Store) Flush(ctx context.Context) error {
 		return fmt.Errorf("flush: %w", err)
 	}
 	if len(batch) > 0 {
-		return s.rdb.Del(ctx, batch...).Err()
+		if err := s.rdb.Del(ctx, batch...).Err(); err != nil {
+			return err
+		}
 	}
+	s.wroteWall() // the streams are gone: the readers find out at once
+	s.wrotePositions()
 	return nil
 }
 
@@ -470,6 +478,7 @@ func (s *Store) PushAlert(ctx context.Context, alert []byte) error {
 	pipe.LTrim(ctx, s.key("alerts"), 0, 199)
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.WallStream(), MaxLen: int64(s.streamMax), Approx: true, Values: []any{"kind", "alert", "data", string(alert)}})
 	_, err := pipe.Exec(ctx)
+	s.wroteWall()
 	return err
 }
 

@@ -70,9 +70,12 @@ func (s *Store) ChangeWallMode(ctx context.Context, op string, m WallMode, ended
 		overrides = "1"
 	}
 	n, err := wallModeScript.Run(ctx, s.rdb, []string{s.key("wall", "mode"), s.WallStream(), s.key("wall", "modelog")},
-		op, string(b), m.Mode, auto, m.IncidentID, StreamMaxLen, ended, at, overrides).Int()
+		op, string(b), m.Mode, auto, m.IncidentID, s.streamMax, ended, at, overrides).Int()
 	if err != nil {
 		return false, fmt.Errorf("wall mode %s: %w", op, err)
+	}
+	if n == 1 {
+		s.wroteWall()
 	}
 	return n == 1, nil
 }

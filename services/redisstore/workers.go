@@ -54,6 +54,7 @@ func (s *Store) PutWorker(ctx context.Context, w WorkerPos) error {
 	pipe.Expire(ctx, s.key("worker", w.ID), WorkerTTL)
 	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.PositionStream(), MaxLen: PositionStreamMaxLen, Approx: true, Values: []any{"data", string(data)}})
 	_, err = pipe.Exec(ctx)
+	s.wrotePositions()
 	return err
 }
 

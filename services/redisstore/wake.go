@@ -1,0 +1,89 @@
+package redisstore
+
+import "sync"
+
+// Wake-ups for the readers of the realtime streams in the same process.
+//
+// A gateway normally waits for new stream entries in a blocking XREAD,
+// which costs a real Redis nothing until an entry arrives. The embedded
+// Redis (miniredis) re-runs every blocked XREAD after every command any
+// client sends, under its global lock, and each run compares every entry of
+// the stream: with the gateway's two readers waiting, each command of the
+// pipeline paid two scans of thousands of entries, most of the all-in-one
+// process's CPU (docs/capacity.md). In all-in-one mode the writers (the
+// projector, the wall mode, alerts, positions) and the gateway share this
+// Store, so the Store tells the readers when it wrote a stream, and they
+// read without BLOCK only then (and once a second as a safety net).
+
+// signal is a broadcast: a reader takes its channel before it reads, and
+// the channel is closed by the next write after that, so a write between
+// the read and the wait is not missed.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	s.mu.Unlock()
+}
+
+// wakes holds a signal per stream; nil when the store does not signal.
+type wakes struct {
+	wall, pos signal
+}
+
+// WithLocalWakeups makes the store signal its writes of the realtime
+// streams to readers in this process (WallWritten, PositionsWritten), for
+// the embedded Redis, and returns the store. Writes by other processes are
+// not signalled: use it only where this process is the only writer.
+func (s *Store) WithLocalWakeups() *Store {
+	s.wake = &wakes{}
+	return s
+}
+
+// WallWritten returns a channel closed at the next write of the delta
+// stream after the call, or nil when the store does not signal (then read
+// with a blocking XREAD).
+func (s *Store) WallWritten() <-chan struct{} {
+	if s.wake == nil {
+		return nil
+	}
+	return s.wake.wall.wait()
+}
+
+// PositionsWritten is WallWritten for the position stream.
+func (s *Store) PositionsWritten() <-chan struct{} {
+	if s.wake == nil {
+		return nil
+	}
+	return s.wake.pos.wait()
+}
+
+func (s *Store) wroteWall() {
+	if s.wake != nil {
+		s.wake.wall.fire()
+	}
+}
+
+func (s *Store) wrotePositions() {
+	if s.wake != nil {
+		s.wake.pos.fire()
+	}
+}
