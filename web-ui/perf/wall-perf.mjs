@@ -6,7 +6,9 @@
 // second (updates of existing incidents and new ones), and PERF_WORKERS workers that move every
 // second (`positions` deltas, as the gateway coalesces them). The HTTP panels (KPI, trends, mode)
 // get synthetic answers. Frame times are measured twice: while updates stream on a still map, and
-// while the map is panned and zoomed with the mouse. No citybrain needs to run.
+// while the map is panned and zoomed with the mouse, first for a baseline in the same run (the same
+// wall with an empty city: no incidents, workers or deltas) and then under the load. No citybrain
+// needs to run.
 //
 //   PERF_INCIDENTS  incidents in the snapshot (default 5000)
 //   PERF_WORKERS    moving workers (default 500)
@@ -14,6 +16,7 @@
 //   PERF_MEASURE_S  seconds of frame-time measurement (default 20)
 //   PERF_SOAK_S     seconds of soak with heap samples after garbage collection (default 60; 3600 for the hour)
 //   PERF_WIDTH/PERF_HEIGHT  viewport (default 1920×1080)
+//   PERF_BASELINE   0 skips the empty-city baseline
 //   PERF_MAX_FRAME_MS       p50 frame time that passes (default 33.4, i.e. 30 fps-equivalent)
 //   PERF_MAX_HEAP_GROWTH_MB heap growth over the soak that passes (default 20)
 //   CHROMIUM        the browser (default $CHROME_BIN, then /usr/bin/chromium)
@@ -109,7 +112,7 @@ function incident(now = Date.now()) {
 
 const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' }
 
-async function serve(page) {
+async function serve(page, { n = N, workers: nWorkers = WORKERS, rate = RATE } = {}) {
   await page.route(`${ORIGIN}/**`, async (route) => {
     const url = new URL(route.request().url())
     const p = url.pathname
@@ -130,12 +133,12 @@ async function serve(page) {
   })
 
   const live = new Map()
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const inc = incident()
     live.set(inc.id, inc)
   }
   // Workers patrol around grid cells; every second each takes a step (one positions message).
-  const workers = Array.from({ length: WORKERS }, (_, i) => {
+  const workers = Array.from({ length: nWorkers }, (_, i) => {
     const c = pick(CELLS)
     return { id: `gw-perf-${i}`, name: `网格员${i}`, department: '城市管理局', lon: c.lon, lat: c.lat, on_duty: true, task_id: rnd() < 0.2 ? `TSK-${i}` : undefined }
   })
@@ -147,7 +150,7 @@ async function serve(page) {
       w.at = at
     }
   }
-  const stats = { today: { hotline: N, grid: N >> 1, emergency: N >> 3, traffic: N >> 2 }, open: N, closed: 0, total: N }
+  const stats = { today: { hotline: n, grid: n >> 1, emergency: n >> 3, traffic: n >> 2 }, open: n, closed: 0, total: n }
   let seq = 0
   let timer = null
   await page.routeWebSocket(`${ORIGIN.replace('http', 'ws')}/ws`, (ws) => {
@@ -159,7 +162,7 @@ async function serve(page) {
       let tick = 0
       const ids = [...live.keys()]
       timer = setInterval(() => {
-        for (let k = 0; k < RATE / 10; k++) {
+        for (let k = 0; k < rate / 10; k++) {
           let inc
           if (rnd() < 0.5) {
             inc = incident(Date.now())
@@ -240,6 +243,42 @@ async function heapMB(page, cdp) {
   return { mb: usedSize / 1048576, nodes }
 }
 
+/** Prints frame-time figures and returns the median. */
+function report(label, { gaps, long }, seconds, load) {
+  const sorted = [...gaps].sort((a, b) => a - b)
+  const p50 = pct(sorted, 50)
+  const p95 = pct(sorted, 95)
+  const p99 = pct(sorted, 99)
+  console.log(
+    `${label}: ${seconds}s at ${WIDTH}×${HEIGHT}, ${load}: ${gaps.length} frames (${(gaps.length / seconds).toFixed(1)}/s), ` +
+      `median ${p50.toFixed(1)} ms (${(1000 / p50).toFixed(1)} fps-equivalent), p95 ${p95.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms, long tasks ${long}`,
+  )
+  return p50
+}
+
+/** Frame times with the map still, then while the mouse pans and zooms it (updates go on streaming). */
+async function stillAndPanning(page, label, load) {
+  const still = report(`${label}, map still`, await frameTimes(page, MEASURE_S), MEASURE_S, load)
+  const box = await page.$eval('.map-canvas', (el) => {
+    const r = el.getBoundingClientRect()
+    return { x: r.x + r.width / 2, y: r.y + r.height / 2 }
+  })
+  const measuring = frameTimes(page, MEASURE_S)
+  const until = Date.now() + MEASURE_S * 1000 - 500
+  let dir = 1
+  while (Date.now() < until) {
+    await page.mouse.move(box.x, box.y)
+    await page.mouse.down()
+    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + dir * i * 12, box.y + dir * i * 6)
+    await page.mouse.up()
+    await page.mouse.wheel(0, dir * -240)
+    await page.waitForTimeout(250)
+    dir = -dir
+  }
+  const panning = report(`${label}, panning and zooming`, await measuring, MEASURE_S, load)
+  return { still, panning }
+}
+
 async function main() {
   if (!check('built app present', existsSync(join(DIST, 'index.html')), DIST)) return
   const browser = await chromium.launch({
@@ -248,6 +287,24 @@ async function main() {
   })
   let stop = () => {}
   try {
+    // Baseline, in the same run: the same wall with an empty city (the map's base layers, the
+    // panels, no incidents, no workers, no deltas), i.e. what this browser and machine can draw at all.
+    let base = null
+    if (process.env.PERF_BASELINE !== '0') {
+      const page = await browser.newPage({ viewport: { width: WIDTH, height: HEIGHT } })
+      stop = await serve(page, { n: 0, workers: 0, rate: 0 })
+      await page.goto(`${ORIGIN}/wall`)
+      const ready = await page
+        .waitForSelector('[data-map-state="ready"]', { timeout: 120000 })
+        .then(() => true)
+        .catch(() => false)
+      check('baseline: empty wall with its map', ready)
+      await page.waitForTimeout(5000)
+      base = await stillAndPanning(page, 'baseline (empty city)', 'no incidents, no workers, no deltas')
+      stop()
+      await page.close()
+    }
+
     const page = await browser.newPage({ viewport: { width: WIDTH, height: HEIGHT } })
     const errors = []
     page.on('pageerror', (e) => errors.push(String(e?.message ?? e)))
@@ -268,37 +325,12 @@ async function main() {
     check(`${WORKERS} moving workers on the map`, workersShown || WORKERS === 0, `shown=${await page.getAttribute('[data-workers-shown]', 'data-workers-shown')}`)
 
     await page.waitForTimeout(3000)
-    const report = (label, { gaps, long }, seconds) => {
-      const sorted = [...gaps].sort((a, b) => a - b)
-      const p50 = pct(sorted, 50)
-      const p95 = pct(sorted, 95)
-      const p99 = pct(sorted, 99)
-      console.log(
-        `${label}: ${seconds}s at ${WIDTH}×${HEIGHT}, ${N} incidents, ${WORKERS} workers, ${RATE} deltas/s: ${gaps.length} frames (${(gaps.length / seconds).toFixed(1)}/s), ` +
-          `median ${p50.toFixed(1)} ms (${(1000 / p50).toFixed(1)} fps-equivalent), p95 ${p95.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms, long tasks ${long}`,
-      )
-      check(`${label}: median frame time ≤ ${MAX_FRAME_MS} ms (≥ ${(1000 / MAX_FRAME_MS).toFixed(0)} fps-equivalent)`, p50 <= MAX_FRAME_MS, `median=${p50.toFixed(1)} ms`)
+    const load = await stillAndPanning(page, 'under load', `${N} incidents, ${WORKERS} workers, ${RATE} deltas/s`)
+    for (const k of ['still', 'panning']) {
+      const what = k === 'still' ? 'map still' : 'panning and zooming'
+      const vs = base ? ` (baseline ${base[k].toFixed(1)} ms, ×${(load[k] / base[k]).toFixed(2)})` : ''
+      check(`${what}: median frame time ≤ ${MAX_FRAME_MS} ms (≥ ${(1000 / MAX_FRAME_MS).toFixed(0)} fps-equivalent)`, load[k] <= MAX_FRAME_MS, `median=${load[k].toFixed(1)} ms${vs}`)
     }
-    report('updates streaming, map still', await frameTimes(page, MEASURE_S), MEASURE_S)
-
-    // Pan and zoom with the mouse while updates keep streaming.
-    const box = await page.$eval('.map-canvas', (el) => {
-      const r = el.getBoundingClientRect()
-      return { x: r.x + r.width / 2, y: r.y + r.height / 2 }
-    })
-    const measuring = frameTimes(page, MEASURE_S)
-    const until = Date.now() + MEASURE_S * 1000 - 500
-    let dir = 1
-    while (Date.now() < until) {
-      await page.mouse.move(box.x, box.y)
-      await page.mouse.down()
-      for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + dir * i * 12, box.y + dir * i * 6)
-      await page.mouse.up()
-      await page.mouse.wheel(0, dir * -240)
-      await page.waitForTimeout(250)
-      dir = -dir
-    }
-    report('panning and zooming', await measuring, MEASURE_S)
 
     if (SOAK_S > 0) {
       const cdp = await page.context().newCDPSession(page)
