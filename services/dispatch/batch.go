@@ -115,14 +115,16 @@ func (b *batch) result(r Result) {
 // published: lifecycle events in order, refusals, then the command results
 // (last, so an API waiting on a result reads the incident after it).
 func (b *batch) flush(ctx context.Context) error {
-	for _, lc := range b.apply {
-		changed, err := b.state.Apply(ctx, lc)
-		if err != nil {
-			return err
+	changed, err := b.state.ApplyAll(ctx, b.apply)
+	if b.observe != nil {
+		for i, ok := range changed { // those applied, also when a later call failed
+			if ok {
+				b.observe(ctx, b.apply[i])
+			}
 		}
-		if changed && b.observe != nil {
-			b.observe(ctx, lc)
-		}
+	}
+	if err != nil {
+		return err
 	}
 	for _, lc := range b.refusals {
 		if err := b.state.RecordRefusal(ctx, lc); err != nil {

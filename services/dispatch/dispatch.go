@@ -34,7 +34,7 @@ type State interface {
 	Case(ctx context.Context, id string) ([]byte, int, error)
 	IncidentOf(ctx context.Context, eventID string) (string, error)
 	Report(ctx context.Context, incidentID, eventID string) (event.Event, error)
-	Apply(ctx context.Context, lc event.Lifecycle) (bool, error)
+	ApplyAll(ctx context.Context, lcs []event.Lifecycle) ([]bool, error)
 	SetResult(ctx context.Context, commandID string, result []byte) error
 	Result(ctx context.Context, commandID string) ([]byte, error)
 	RecordRefusal(ctx context.Context, lc event.Lifecycle) error

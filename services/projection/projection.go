@@ -53,7 +53,7 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	if lc.Outcome == "refused" {
 		return p.store.RecordRefusal(ctx, lc) // audit only: nothing changed
 	}
-	apply := p.store.Apply
+	apply := p.store.ApplyNew // the dispatcher has applied most of them already
 	if p.rebuilding {
 		apply = p.store.ApplyRebuild
 	}

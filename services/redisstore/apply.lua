@@ -1,3 +1,10 @@
+-- Applies a batch of lifecycle changes in order, each as described below,
+-- and returns one result per change (1 applied, 0 already there, -1 not
+-- built). One call per batch: on the embedded Redis every call builds a
+-- Lua state, and on a real one every call is a round trip.
+-- ARGV[1] is the number of changes; change i (from 0) has KEYS
+-- i*12+1 … i*12+12 and ARGV 1+i*18+1 … 1+i*18+18, numbered below from 1.
+--
 -- KEYS: 1 inc hash, 2 updated zset, 3 open zset, 4 timeline list,
 --       5 day stats hash, 6 state stats hash, 7 realtime stream,
 --       8 event→incident key ("" side effect skipped when ARGV 8 is ""),
@@ -12,53 +19,64 @@
 -- KEYS 12 meta; ARGV 16 '1' when rebuilding. A live write into a store that
 -- is not built (flushed) is refused: it would hide the versions the
 -- rebuild must replay before it.
-if ARGV[16] ~= '1' and redis.call('EXISTS', KEYS[12]) == 0 then
-  return -1
-end
-local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-local v = tonumber(ARGV[2])
-if v <= cur then
-  return 0
-end
-local prev = redis.call('HGET', KEYS[1], 'state')
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'state', ARGV[4], 'json', ARGV[3])
-if ARGV[13] ~= '' then
-  redis.call('HSET', KEYS[1], 'case', ARGV[13])
-end
-redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
-if ARGV[7] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
-else
-  redis.call('ZREM', KEYS[3], ARGV[1])
-end
-redis.call('RPUSH', KEYS[4], ARGV[6])
-if prev then
-  redis.call('HINCRBY', KEYS[6], prev, -1)
-end
-redis.call('HINCRBY', KEYS[6], ARGV[4], 1)
-if ARGV[8] ~= '' then
-  if ARGV[17] == '1' then
-    redis.call('HINCRBY', KEYS[5], ARGV[8], 1)
+local NK, NA = 12, 18
+local function apply(K, A)
+  if A[16] ~= '1' and redis.call('EXISTS', K[12]) == 0 then
+    return -1
   end
-  redis.call('SET', KEYS[8], ARGV[1])
-  if ARGV[14] ~= '' then
-    redis.call('HSET', KEYS[11], ARGV[15], ARGV[14])
+  local cur = tonumber(redis.call('HGET', K[1], 'version') or '0')
+  local v = tonumber(A[2])
+  if v <= cur then
+    return 0
   end
-end
-if ARGV[18] ~= '' then
-  redis.call('HDEL', KEYS[11], ARGV[18])
-end
-if ARGV[10] ~= '' then
-  if ARGV[7] == '1' then
-    redis.call('GEOADD', KEYS[9], ARGV[10], ARGV[11], ARGV[1])
-    local seen = tonumber(redis.call('ZSCORE', KEYS[10], ARGV[1]) or '0')
-    if tonumber(ARGV[12]) > seen then
-      redis.call('ZADD', KEYS[10], ARGV[12], ARGV[1])
-    end
+  local prev = redis.call('HGET', K[1], 'state')
+  redis.call('HSET', K[1], 'version', A[2], 'state', A[4], 'json', A[3])
+  if A[13] ~= '' then
+    redis.call('HSET', K[1], 'case', A[13])
+  end
+  redis.call('ZADD', K[2], A[5], A[1])
+  if A[7] == '1' then
+    redis.call('ZADD', K[3], A[5], A[1])
   else
-    redis.call('ZREM', KEYS[9], ARGV[1])
-    redis.call('ZREM', KEYS[10], ARGV[1])
+    redis.call('ZREM', K[3], A[1])
   end
+  redis.call('RPUSH', K[4], A[6])
+  if prev then
+    redis.call('HINCRBY', K[6], prev, -1)
+  end
+  redis.call('HINCRBY', K[6], A[4], 1)
+  if A[8] ~= '' then
+    if A[17] == '1' then
+      redis.call('HINCRBY', K[5], A[8], 1)
+    end
+    redis.call('SET', K[8], A[1])
+    if A[14] ~= '' then
+      redis.call('HSET', K[11], A[15], A[14])
+    end
+  end
+  if A[18] ~= '' then
+    redis.call('HDEL', K[11], A[18])
+  end
+  if A[10] ~= '' then
+    if A[7] == '1' then
+      redis.call('GEOADD', K[9], A[10], A[11], A[1])
+      local seen = tonumber(redis.call('ZSCORE', K[10], A[1]) or '0')
+      if tonumber(A[12]) > seen then
+        redis.call('ZADD', K[10], A[12], A[1])
+      end
+    else
+      redis.call('ZREM', K[9], A[1])
+      redis.call('ZREM', K[10], A[1])
+    end
+  end
+  redis.call('XADD', K[7], 'MAXLEN', '~', A[9], '*', 'kind', 'incident', 'data', A[3])
+  return 1
 end
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[9], '*', 'kind', 'incident', 'data', ARGV[3])
-return 1
+local out = {}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local K, A = {}, {}
+  for k = 1, NK do K[k] = KEYS[i * NK + k] end
+  for a = 1, NA do A[a] = ARGV[1 + i * NA + a] end
+  out[#out + 1] = apply(K, A)
+end
+return out

@@ -85,19 +85,109 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	return s.apply(ctx, lc, false)
 }
 
+// ApplyAll projects lifecycle events in order, in as few script calls as
+// it can (ApplyBatch at a time), and reports for each whether it changed
+// anything. On an error, changed holds the results of the events before
+// the failing call (all applied), and the failing call's are unknown.
+func (s *Store) ApplyAll(ctx context.Context, lcs []event.Lifecycle) (changed []bool, err error) {
+	changed = make([]bool, 0, len(lcs))
+	for len(lcs) > 0 {
+		n := min(len(lcs), ApplyBatch)
+		got, err := s.applyBatch(ctx, lcs[:n], false)
+		if err != nil {
+			return changed, err
+		}
+		changed = append(changed, got...)
+		lcs = lcs[n:]
+	}
+	return changed, nil
+}
+
+// ApplyBatch is the most lifecycle events ApplyAll projects in one script
+// call: the script holds Redis for the whole batch, and 100 changes take
+// about a millisecond on a real Redis.
+const ApplyBatch = 100
+
+// ApplyNew is Apply for a consumer that mostly sees changes already
+// applied (the projector, after the dispatcher applied its batch): a plain
+// read of the stored version skips the script for those, which on the
+// embedded Redis costs far more than the read (a Lua state per call). What
+// Apply does beside the script (the command's result) is still done.
+func (s *Store) ApplyNew(ctx context.Context, lc event.Lifecycle) (bool, error) {
+	v, err := s.Version(ctx, lc.IncidentID)
+	if err != nil || v < lc.Version {
+		return s.apply(ctx, lc, false)
+	}
+	return false, s.recordCommand(ctx, lc)
+}
+
 // ApplyRebuild is Apply for the rebuild itself, into a store not yet built.
 func (s *Store) ApplyRebuild(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	return s.apply(ctx, lc, true)
 }
 
 func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) (bool, error) {
+	changed, err := s.applyBatch(ctx, []event.Lifecycle{lc}, rebuilding)
+	if err != nil {
+		return false, err
+	}
+	return changed[0], nil
+}
+
+// applyBatch runs the apply script once for lcs, then records their
+// commands' results.
+func (s *Store) applyBatch(ctx context.Context, lcs []event.Lifecycle, rebuilding bool) ([]bool, error) {
+	keys := make([]string, 0, 12*len(lcs))
+	args := make([]any, 1, 1+18*len(lcs))
+	args[0] = len(lcs)
+	for _, lc := range lcs {
+		k, a, err := s.applyArgs(lc, rebuilding)
+		if err != nil {
+			return nil, err
+		}
+		keys, args = append(keys, k...), append(args, a...)
+	}
+	first, last := lcs[0], lcs[len(lcs)-1]
+	what := fmt.Sprintf("apply %s v%d", first.IncidentID, first.Version)
+	if len(lcs) > 1 {
+		what = fmt.Sprintf("apply %d changes (%s v%d … %s v%d)", len(lcs), first.IncidentID, first.Version, last.IncidentID, last.Version)
+	}
+	res, err := applyScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(res) != len(lcs) {
+		return nil, fmt.Errorf("%s: %d results", what, len(res))
+	}
+	changed := make([]bool, len(lcs))
+	wrote := false
+	for i, n := range res {
+		if n == -1 {
+			return nil, fmt.Errorf("%s: %w", what, ErrNotBuilt)
+		}
+		changed[i] = n == 1
+		wrote = wrote || changed[i]
+	}
+	if wrote {
+		s.wroteWall()
+	}
+	for _, lc := range lcs {
+		if err := s.recordCommand(ctx, lc); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// applyArgs returns the apply script's keys and arguments for one change.
+func (s *Store) applyArgs(lc event.Lifecycle, rebuilding bool) ([]string, []any, error) {
 	inc, err := json.Marshal(lc.Incident)
 	if err != nil {
-		return false, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
+		return nil, nil, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
 	}
 	entry, err := json.Marshal(lc)
 	if err != nil {
-		return false, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
+		return nil, nil, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
 	}
 	counted, count := "", "0" // reports are counted per source on the day they joined
 	if lc.EventID != "" {
@@ -132,31 +222,28 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 	var report []byte
 	if lc.Report != nil {
 		if report, err = wire.Marshal(lc.Report); err != nil {
-			return false, fmt.Errorf("encode report %s: %w", lc.EventID, err)
+			return nil, nil, fmt.Errorf("encode report %s: %w", lc.EventID, err)
 		}
 	}
-	n, err := applyScript.Run(ctx, s.rdb, keys,
+	args := []any{
 		lc.IncidentID, lc.Version, inc, string(lc.Incident.State), lc.Incident.UpdatedAt.UnixMilli(), entry, open, counted, s.streamMax,
 		lon, lat, lc.Incident.LastSeen.UnixMilli(), string(lc.Case), string(report), lc.EventID, force, count, lc.SplitEvent,
-	).Int()
-	if err != nil {
-		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
 	}
-	if n == -1 {
-		return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, ErrNotBuilt)
+	return keys, args, nil
+}
+
+// recordCommand records the result of the command that made lc, if any:
+// the command's result is part of the projection, so a command delivered
+// again after a rebuild is recognised as decided.
+func (s *Store) recordCommand(ctx context.Context, lc event.Lifecycle) error {
+	if lc.CommandID == "" {
+		return nil
 	}
-	if n == 1 {
-		s.wroteWall()
+	res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "applied", "version": lc.Version})
+	if err := s.rdb.SetNX(ctx, s.key("cmdres", lc.CommandID), res, 0).Err(); err != nil {
+		return fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
 	}
-	if lc.CommandID != "" {
-		// The command's result is part of the projection, so a command
-		// delivered again after a rebuild is recognised as decided.
-		res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "applied", "version": lc.Version})
-		if err := s.rdb.SetNX(ctx, s.key("cmdres", lc.CommandID), res, 0).Err(); err != nil {
-			return false, fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
-		}
-	}
-	return n == 1, nil
+	return nil
 }
 
 // Incident returns one incident.

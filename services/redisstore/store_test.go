@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -126,5 +127,86 @@ func TestSuiteStoreRefusesLiveWritesUntilBuilt(t *testing.T) {
 	}
 	if tl, _ := s.Timeline(t.Context(), "INC-Z"); len(tl) != 3 {
 		t.Fatalf("timeline after rebuild: %d entries", len(tl))
+	}
+}
+
+// ApplyNew (the projector's) equals Apply: it applies what is new, skips
+// what is there, and records a command's result either way.
+func TestSuiteStoreApplyNewSkipsWhatIsThere(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	v1 := lifecycle("INC-N", 1, event.Received, now, event.Hotline)
+	if ok, err := s.Apply(ctx, v1); !ok || err != nil {
+		t.Fatalf("Apply v1 = %v, %v", ok, err)
+	}
+	v2 := lifecycle("INC-N", 2, event.Dispatched, now.Add(time.Second), "")
+	v2.CommandID = "CMD-N2"
+	for i, tc := range []struct {
+		lc   event.Lifecycle
+		want bool
+	}{{v1, false}, {v2, true}, {v2, false}} {
+		ok, err := s.ApplyNew(ctx, tc.lc)
+		if err != nil || ok != tc.want {
+			t.Fatalf("ApplyNew %d (v%d) = %v, %v; want %v", i, tc.lc.Version, ok, err, tc.want)
+		}
+	}
+	if res, err := s.Result(ctx, "CMD-N2"); err != nil || len(res) == 0 {
+		t.Fatalf("command result %s %v", res, err)
+	}
+	// A command whose change is already there still gets its result recorded.
+	if err := s.Client().Del(ctx, s.Client().Keys(ctx, "*cmdres:CMD-N2").Val()...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.ApplyNew(ctx, v2); ok || err != nil {
+		t.Fatalf("ApplyNew v2 again = %v, %v", ok, err)
+	}
+	if res, err := s.Result(ctx, "CMD-N2"); err != nil || len(res) == 0 {
+		t.Fatalf("command result after the skip %s %v", res, err)
+	}
+	if n, _ := s.Client().XLen(ctx, s.WallStream()).Result(); n != 2 {
+		t.Fatalf("stream length %d, want 2 deltas", n)
+	}
+	if tl, _ := s.Timeline(ctx, "INC-N"); len(tl) != 2 {
+		t.Fatalf("timeline %+v", tl)
+	}
+}
+
+// ApplyAll equals Apply one by one: in order, duplicates inside a batch
+// skipped, over several script calls.
+func TestSuiteStoreApplyAllInBatches(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	var lcs []event.Lifecycle
+	var want []bool
+	n := redisstore.ApplyBatch*2 + 7
+	for i := range n {
+		id := fmt.Sprintf("INC-B%03d", i)
+		lcs = append(lcs, lifecycle(id, 1, event.Received, now, event.Hotline), lifecycle(id, 2, event.Closed, now.Add(time.Second), ""))
+		want = append(want, true, true)
+		if i%50 == 0 { // delivered twice within the batch
+			lcs = append(lcs, lifecycle(id, 2, event.Closed, now.Add(time.Second), ""))
+			want = append(want, false)
+		}
+	}
+	got, err := s.ApplyAll(ctx, lcs)
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("ApplyAll: %d results, %v", len(got), err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("change %d (%s v%d): %v, want %v", i, lcs[i].IncidentID, lcs[i].Version, got[i], want[i])
+		}
+	}
+	st, err := s.Stats(ctx, now)
+	if err != nil || st.Today[event.Hotline] != n || st.Closed != n || st.Open != 0 {
+		t.Fatalf("stats %+v %v", st, err)
+	}
+	if l, _ := s.Client().XLen(ctx, s.WallStream()).Result(); l != int64(2*n) {
+		t.Fatalf("stream length %d, want %d", l, 2*n)
+	}
+	if again, err := s.ApplyAll(ctx, lcs[:3]); err != nil || again[0] || again[1] || again[2] {
+		t.Fatalf("replayed: %v %v", again, err)
 	}
 }
