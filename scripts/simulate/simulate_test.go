@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -65,5 +67,34 @@ func TestFleetPatrolsItsCells(t *testing.T) {
 	}
 	if f.men[0].at == start {
 		t.Error("the patrol did not move")
+	}
+}
+
+// The demo staff moves cases along but leaves warnings (CAP, with an area)
+// alone: they are in force until they expire or are cancelled.
+func TestStaffLeavesWarningsAlone(t *testing.T) {
+	var acted []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/v1/auth/login":
+			_, _ = w.Write([]byte(`{"token":"t"}`))
+		case r.URL.Path == "/api/v1/incidents":
+			_, _ = w.Write([]byte(`{"items":[
+				{"id":"INC-W","version":1,"state":"received","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}},
+				{"id":"INC-T","version":1,"state":"received","area":null}]}`))
+		default:
+			acted = append(acted, r.URL.Path)
+		}
+	}))
+	defer srv.Close()
+	s, err := NewStaff(t.Context(), srv.URL, srv.Client(), 10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tick(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(acted) != 1 || acted[0] != "/api/v1/tasks/INC-T/file" {
+		t.Fatalf("acted on %v, want only the ticket filed", acted)
 	}
 }

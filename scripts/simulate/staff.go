@@ -37,9 +37,10 @@ func NewStaff(ctx context.Context, url string, c *http.Client, per int, seed uin
 }
 
 type staffTask struct {
-	ID      string `json:"id"`
-	Version int    `json:"version"`
-	State   string `json:"state"`
+	ID      string          `json:"id"`
+	Version int             `json:"version"`
+	State   string          `json:"state"`
+	Area    json.RawMessage `json:"area"` // a CAP warning's area
 	Task    *struct {
 		WorkerID string `json:"worker_id"`
 	} `json:"task"`
@@ -56,6 +57,12 @@ func (s *Staff) Tick(ctx context.Context) error {
 		inc := list.Items[i]
 		if moved >= s.Per {
 			break
+		}
+		if len(inc.Area) > 0 && string(inc.Area) != "null" {
+			// A warning (CAP, with an area) is in force until it expires
+			// or its sender cancels it: nobody handles and closes it. Its
+			// grids' inspections are the workers' part.
+			continue
 		}
 		who, action, body := s.next(inc)
 		if action == "" {

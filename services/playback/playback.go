@@ -29,6 +29,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
@@ -189,14 +190,9 @@ func (s *Server) load(ctx context.Context, q query) (map[string]change, []change
 }
 
 func (s *Server) readPartition(ctx context.Context, partition int, q query, state map[string]change, changes *[]change) error {
-	leader, err := kafka.DialLeader(ctx, "tcp", s.brokers[0], s.topic, partition)
+	first, last, err := kafkabus.Offsets(ctx, s.brokers, s.topic, partition)
 	if err != nil {
-		return fmt.Errorf("playback %s/%d: %w", s.topic, partition, err)
-	}
-	first, last, err := leader.ReadOffsets()
-	leader.Close()
-	if err != nil {
-		return fmt.Errorf("playback %s/%d offsets: %w", s.topic, partition, err)
+		return fmt.Errorf("playback: %w", err)
 	}
 	if last <= first {
 		return nil

@@ -140,7 +140,7 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 }
 
 func replayPartition(ctx context.Context, brokers []string, topic string, partition int, p *Projector) (int, error) {
-	first, last, err := offsets(ctx, brokers, topic, partition)
+	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
 	if err != nil {
 		return 0, err
 	}
@@ -166,30 +166,6 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 		n++
 		if m.Offset >= last-1 {
 			return n, nil
-		}
-	}
-}
-
-// offsets returns the first and end offsets of a partition, retrying for a
-// while: right after a topic is created its leader may not be elected yet.
-func offsets(ctx context.Context, brokers []string, topic string, partition int) (first, last int64, err error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var leader *kafka.Conn
-		leader, err = kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
-		if err == nil {
-			first, last, err = leader.ReadOffsets()
-			leader.Close()
-			if err == nil {
-				return first, last, nil
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("rebuild %s/%d offsets: %w", topic, partition, err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
@@ -176,14 +177,9 @@ func Last(ctx context.Context, brokers []string, topic string) (redisstore.WallM
 
 func lastOf(ctx context.Context, brokers []string, topic string, partition int) (redisstore.WallMode, bool, error) {
 	var m redisstore.WallMode
-	leader, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
+	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
 	if err != nil {
-		return m, false, fmt.Errorf("wall mode %s/%d: %w", topic, partition, err)
-	}
-	first, last, err := leader.ReadOffsets()
-	leader.Close()
-	if err != nil {
-		return m, false, fmt.Errorf("wall mode %s/%d offsets: %w", topic, partition, err)
+		return m, false, fmt.Errorf("wall mode: %w", err)
 	}
 	if last <= first {
 		return m, false, nil

@@ -59,8 +59,8 @@ async function main() {
     // 3 s at 30× is 90 s of playback. The server sends what is due as fast as it can, so on a
     // saturated machine it falls behind: ask for clearly faster than 5× and never faster than 30×.
     check(
-      'the playback clock runs fast (≥ 10×, ≤ 30×)',
-      adv !== null && adv >= 10 * secs && adv <= 31 * secs + 2,
+      'the playback clock runs fast (≥ 5×, ≤ 30×)',
+      adv !== null && adv >= 5 * secs && adv <= 31 * secs + 2,
       `advanced ${adv} s in ${secs.toFixed(1)} s (${adv !== null ? (adv / secs).toFixed(0) : '?'}×)`,
     )
 
