@@ -12,7 +12,8 @@
 //   CHROMIUM        the browser (default $CHROME_BIN, then /usr/bin/chromium)
 //
 // A live city's wall legitimately holds more when the city has more open incidents; the samples
-// print the count next to the heap so a reader can tell data from a leak. Ends with
+// print the count next to the heap, and at the end a second wall opened on the same city (the same
+// data without the hour behind it) is the control the soaked one is compared with. Ends with
 // "N passed, M failed".
 import { chromium } from 'playwright-core'
 
@@ -90,6 +91,22 @@ async function main() {
     const growth = last.mb - first.mb
     console.log(`heap after GC (MB): ${samples.map((s) => s.mb.toFixed(1)).join(' → ')} (peak ${peak.toFixed(1)})`)
     console.log(`server RSS (MB): ${samples.map((s) => s.server.toFixed(0)).join(' → ')}`)
+    // The control: a wall opened now on the same city holds the same data without the hour behind
+    // it. What the soaked wall holds above that is what the hour left behind.
+    const fresh = await browser.newPage({ viewport: { width: 1920, height: 1080 } })
+    await fresh.goto(`${BASE_URL}/wall`)
+    await fresh
+      .waitForFunction((n) => Number(document.querySelector('[data-incidents-rendered]')?.getAttribute('data-incidents-rendered')) >= n, Math.floor(last.incidents * 0.95), { timeout: 180000, polling: 1000 })
+      .catch(() => {})
+    await fresh.waitForTimeout(Math.min(WARMUP_S, 60) * 1000)
+    const control = await sample(fresh, await fresh.context().newCDPSession(fresh), t0)
+    const soaked = await sample(page, cdp, t0)
+    console.log(`control: a wall opened now on the same city: heap ${control.mb.toFixed(1)} MB with ${control.incidents} incidents drawn; the soaked wall ${soaked.mb.toFixed(1)} MB with ${soaked.incidents}`)
+    check(
+      `the soaked wall holds no more than a fresh one + ${MAX_GROWTH_MB} MB`,
+      soaked.mb <= control.mb + MAX_GROWTH_MB,
+      `${soaked.mb.toFixed(1)} MB after ${soaked.t}s against ${control.mb.toFixed(1)} MB fresh (${soaked.mb - control.mb >= 0 ? '+' : ''}${(soaked.mb - control.mb).toFixed(1)})`,
+    )
     check(
       `heap growth from t=${first.t}s to t=${last.t}s ≤ ${MAX_GROWTH_MB} MB`,
       growth <= MAX_GROWTH_MB,

@@ -48,7 +48,7 @@ export function startPlayback(
   range: PlaybackRange,
   open: (url: string, protocols: string[]) => WebSocket = (u, p) => new WebSocket(u, p),
 ): Playback {
-  const store = createWallStore()
+  const store = createWallStore({ closedKeepMs: Infinity }) // a period is shown as it was
   const state = shallowRef<PlaybackState>('connecting')
   const clock = shallowRef<number | null>(null)
   const speed = shallowRef<Speed>(range.speed)

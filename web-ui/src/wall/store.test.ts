@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import type { Incident } from '../lib/types'
-import { DELTA_BATCH_MS, EVICT_SLACK, MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
+import { CLOSED_KEEP_MS, DELTA_BATCH_MS, EVICT_SLACK, MAX_INCIDENTS, createWallStore, normaliseStats } from './store'
 
 const inc = (id: string, version: number, extra: Partial<Incident> = {}): Incident => ({ id, version, ...extra })
 
@@ -91,5 +91,27 @@ describe('wall store', () => {
       closed: 4,
     })
     expect(normaliseStats({ states: { dispatched: 5, received: 0, x: 'y' } })?.states).toEqual({ dispatched: 5 })
+  })
+})
+
+describe('closed incidents on the live wall', () => {
+  it('leave CLOSED_KEEP_MS after their last change; open ones and playback keep them', () => {
+    let t = Date.parse('2026-12-05T10:00:00Z')
+    const st = createWallStore({ now: () => t })
+    const pb = createWallStore({ closedKeepMs: Infinity, now: () => t })
+    const at = (ms: number) => new Date(t - ms).toISOString()
+    const items = [
+      inc('OLD-CLOSED', 3, { state: 'closed', updated_at: at(CLOSED_KEEP_MS + 1000) }),
+      inc('NEW-CLOSED', 3, { state: 'closed', updated_at: at(60_000) }),
+      inc('OLD-OPEN', 1, { state: 'dispatched', updated_at: at(10 * CLOSED_KEEP_MS) }),
+    ]
+    st.channel.onSnapshot({ incidents: items })
+    pb.channel.onSnapshot({ incidents: items })
+    expect([...st.incidents.keys()].sort()).toEqual(['NEW-CLOSED', 'OLD-OPEN'])
+    expect(pb.incidents.size).toBe(3)
+    // Half an hour later the other one goes too, with the next change the wall sees.
+    t += CLOSED_KEEP_MS
+    st.channel.onSnapshot({ incidents: [...st.incidents.values()] })
+    expect([...st.incidents.keys()]).toEqual(['OLD-OPEN'])
   })
 })

@@ -21,6 +21,23 @@ export const DELTA_BATCH_MS = 200
 /** The most incidents the wall holds; beyond it the oldest closed ones (then the oldest) go. */
 export const MAX_INCIDENTS = 5000
 
+/**
+ * How long a closed incident stays on the live wall (dimmed) after its last change, ms. Past it, it
+ * leaves, so a wall that has run all day shows what one opened now shows (the snapshot holds open
+ * incidents only), and the map does not fill with the day's finished cases.
+ */
+export const CLOSED_KEEP_MS = 30 * 60 * 1000
+
+/** How often the closed ones are looked for, at most, ms. */
+const SWEEP_EVERY_MS = 60 * 1000
+
+export interface WallStoreOptions {
+  /** CLOSED_KEEP_MS by default; Infinity keeps them (playback shows a period as it was). */
+  closedKeepMs?: number
+  /** The clock (tests). */
+  now?: () => number
+}
+
 export type ArrivalListener = (inc: Incident) => void
 
 export interface WallStore {
@@ -85,7 +102,9 @@ function versionOf(inc: Incident): number {
   return num(inc.version) ?? 0
 }
 
-export function createWallStore(): WallStore {
+export function createWallStore(opts: WallStoreOptions = {}): WallStore {
+  const closedKeepMs = opts.closedKeepMs ?? CLOSED_KEEP_MS
+  const now = opts.now ?? Date.now
   const incidents = new Map<string, Incident>()
   const revision = shallowRef(0)
   const stats = shallowRef<WallStats | null>(null)
@@ -106,7 +125,21 @@ export function createWallStore(): WallStore {
     workersRevision.value++
   }
 
+  /** Drops closed incidents whose last change is older than closedKeepMs (at most once a minute). */
+  let lastSweep = 0
+  const sweep = () => {
+    const t = now()
+    if (!Number.isFinite(closedKeepMs) || t - lastSweep < SWEEP_EVERY_MS) return
+    lastSweep = t
+    for (const inc of incidents.values()) {
+      if (isOpen(inc)) continue
+      const at = parseTime(inc.updated_at ?? inc.last_seen)
+      if (at !== null && t - at > closedKeepMs) incidents.delete(inc.id)
+    }
+  }
+
   const bump = () => {
+    sweep()
     if (bumpTimer) clearTimeout(bumpTimer)
     bumpTimer = null
     revision.value++
