@@ -42,8 +42,8 @@ const (
 	MaxChanges    = 200_000 // changes between from and to one playback holds
 	tick          = 100 * time.Millisecond
 	clockEvery    = time.Second
-	leadIn        = 5 * time.Second // an empty period before the first change is skipped down to this
-	writeWait     = 10 * time.Second
+	leadIn        = 5 * time.Second  // an empty period before the first change is skipped down to this
+	writeWait     = 30 * time.Second // a slow wall slows its playback down rather than ending it
 )
 
 // Server serves /ws/playback.
@@ -145,7 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := &session{s: s, conn: conn, q: q}
 	if err := p.run(s.base); err != nil && !errors.Is(err, context.Canceled) {
-		s.log.Info("playback ended", "err", err)
+		s.log.Warn("playback ended by an error", "err", err)
 	}
 }
 
@@ -283,6 +283,29 @@ func open(s string) bool {
 	return true
 }
 
+// latestOnly returns the changes of one tick with only the last change of
+// each incident (in their order): at 30× or 60× a busy period has several
+// changes of an incident within a tick, and a screen shows only the last.
+func latestOnly(due []change) []change {
+	if len(due) < 2 {
+		return due
+	}
+	last := make(map[string]int, len(due))
+	for i, c := range due {
+		last[c.id] = i
+	}
+	if len(last) == len(due) {
+		return due
+	}
+	out := make([]change, 0, len(last))
+	for i, c := range due {
+		if last[c.id] == i {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (p *session) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -324,8 +347,11 @@ func (p *session) run(ctx context.Context) error {
 		if at.After(p.q.to) {
 			at = p.q.to
 		}
-		for next < len(changes) && !changes[next].at.After(at) {
-			c := changes[next]
+		due := next
+		for due < len(changes) && !changes[due].at.After(at) {
+			due++
+		}
+		for _, c := range latestOnly(changes[next:due]) {
 			b := make([]byte, 0, len(c.inc)+96)
 			b = append(b, `{"type":"delta","channel":"playback","kind":"incident","at":"`...)
 			b = append(b, stamp(c.at)...)
@@ -335,8 +361,9 @@ func (p *session) run(ctx context.Context) error {
 			if err := p.write(b); err != nil {
 				return err
 			}
+		}
+		for ; next < due; next++ {
 			changes[next].inc = nil
-			next++
 		}
 		if now.Sub(lastClock) >= clockEvery || !at.Before(p.q.to) {
 			b, _ := json.Marshal(map[string]any{"type": "clock", "channel": "playback", "at": stamp(at), "speed": speed, "paused": paused})

@@ -332,3 +332,18 @@ func TestFoldSpeed(t *testing.T) {
 	t.Logf("folded %d records (%d MB, avg %d B) into %d incidents in %v: %.0f records/s; %d changes after from",
 		n, size>>20, size/n, len(state), el.Round(time.Millisecond), float64(n)/el.Seconds(), len(changes))
 }
+
+func TestLatestOnlyKeepsTheLastChangeOfEachIncident(t *testing.T) {
+	at := time.Now()
+	cs := []change{{at: at, id: "A", version: 1}, {at: at, id: "B", version: 1}, {at: at, id: "A", version: 2}, {at: at, id: "C", version: 1}, {at: at, id: "B", version: 2}}
+	var got []string
+	for _, c := range latestOnly(cs) {
+		got = append(got, fmt.Sprintf("%s%d", c.id, c.version))
+	}
+	if strings.Join(got, " ") != "A2 C1 B2" {
+		t.Fatalf("latest only: %v", got)
+	}
+	if len(latestOnly(cs[:2])) != 2 || len(latestOnly(nil)) != 0 {
+		t.Fatal("distinct changes kept as they are")
+	}
+}

@@ -26,15 +26,14 @@ const Protocol = "citybrain.v1"
 
 // Fixed limits of the protocol (docs/realtime-protocol.md).
 const (
-	readLimit           = 4096     // bytes per client message
-	msgRate             = 5        // client messages per second, sustained …
-	msgBurst            = 20       // … after a burst of this many
-	minWriteRate        = 32 << 10 // bytes per second a client must take a large message at
-	snapshotLimit       = 2000     // incidents in a wall snapshot
-	scopedSnapshotLimit = 5000     // open incidents a scoped snapshot is filtered from
-	snapshotTTL         = time.Second
-	statsEvery          = time.Second
-	maxPrev             = 200_000 // open incidents whose scope is remembered (for "remove")
+	readLimit     = 4096     // bytes per client message
+	msgRate       = 5        // client messages per second, sustained …
+	msgBurst      = 20       // … after a burst of this many
+	minWriteRate  = 32 << 10 // bytes per second a client must take a large message at
+	snapshotLimit = 5000     // open incidents in the wall's snapshot, and those a scoped one is filtered from
+	snapshotTTL   = time.Second
+	statsEvery    = time.Second
+	maxPrev       = 200_000 // open incidents whose scope is remembered (for "remove")
 )
 
 var (
@@ -112,7 +111,11 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
 		conns: map[*client]struct{}{}, prev: map[string]scope{}, workerTask: map[string]string{}, idx: newIndex(), pos2: newPositions(),
 	}
+	// Snapshots hold the open incidents, the newest first: on the wall an
+	// open incident or an active warning that has not changed for a while
+	// must not drop out behind a busy hour's closed ones.
 	g.openSnap.open = true
+	g.wallSnap.open, g.wallSnap.wall = true, true
 	g.ready = make(chan struct{})
 	g.metrics = metrics{
 		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_ws_clients", Help: "Open websocket connections."}),

@@ -318,7 +318,8 @@ func TestScopedChannels(t *testing.T) {
 		subscribe(t, ws, c.ch, "")
 		clients[name] = ws
 	}
-	wantSnap := map[string]string{"A": "S3,S1", "B": "S2", "T1": "S2,S1", "ALL": "S3,S2,S1", "WALL": "S4,S3,S2,S1"}
+	// Snapshots hold open incidents only, the wall's too (closed S4 comes as deltas while it changes).
+	wantSnap := map[string]string{"A": "S3,S1", "B": "S2", "T1": "S2,S1", "ALL": "S3,S2,S1", "WALL": "S3,S2,S1"}
 	for name, ws := range clients {
 		m := next(t, ws)
 		if got := strings.Join(m.snapshotIDs(t), ","); m.Type != "snapshot" || got != wantSnap[name] {
@@ -461,9 +462,14 @@ func TestSlowClientIsDroppedOthersKeepUp(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the slow client to be dropped", func() bool { return counter(e.g.metrics.dropped) == 1 })
 	waitFor(t, 5*time.Second, "the slow connection to be closed", func() bool { return counter(e.g.metrics.conns) == 1 })
-	// The slow client finds its connection ended once it reads what was sent.
-	_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
+	// The slow client finds its connection ended once it reads what was sent
+	// (on a busy machine the draining may take a while: what counts is that
+	// the reads end, not within 5 s in all).
+	for end := time.Now().Add(30 * time.Second); ; {
+		if time.Now().After(end) {
+			t.Fatal("slow client still receiving after 30 s")
+		}
+		_ = slow.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, _, err := slow.ReadMessage(); err != nil {
 			var ne interface{ Timeout() bool }
 			if errors.As(err, &ne) && ne.Timeout() {

@@ -98,19 +98,15 @@ type flight struct {
 
 // snapCache is one shared snapshot. It is safe for concurrent use.
 type snapCache struct {
-	open bool // open incidents (scoped channels) rather than the newest (wall)
+	open bool // open incidents only (every snapshot now; a cache could hold the newest of all)
+	wall bool // the wall's: with the stats, workers and mode
 
 	mu     sync.Mutex
 	cur    *snapshot
 	flight *flight
 }
 
-func (sc *snapCache) limit() int {
-	if sc.open {
-		return scopedSnapshotLimit
-	}
-	return snapshotLimit
-}
+func (sc *snapCache) limit() int { return snapshotLimit }
 
 func (sc *snapCache) invalidate() {
 	sc.mu.Lock()
@@ -181,7 +177,7 @@ func (sc *snapCache) build(ctx context.Context, g *Gateway) (*snapshot, error) {
 		m := metaOf(&list[i])
 		s.incs = append(s.incs, snapInc{id: list[i].ID, scope: m.scope, task: m.task, raw: string(raw)})
 	}
-	if !sc.open {
+	if sc.wall {
 		stats, err := g.statsJSON(ctx, now)
 		if err != nil {
 			return nil, err
@@ -243,7 +239,7 @@ func (sc *snapCache) advance(g *Gateway, cur *snapshot) *snapshot {
 		}
 	}
 	s := &snapshot{gen: cur.gen, seq: at, built: cur.built, at: time.Now(), incs: incs}
-	if !sc.open {
+	if sc.wall {
 		stats := "{}"
 		if p := g.lastStats.Load(); p != nil {
 			stats = *p
