@@ -214,7 +214,12 @@ func (a *API) command(c *fiber.Ctx) error {
 		}
 		out := fiber.Map{"command_id": cmd.ID, "outcome": "applied", "incident": after}
 		if action == casestate.Split {
-			out["new_incident_id"] = event.SplitIncidentID(cmd.EventID, cmd.ID)
+			newID := event.SplitIncidentID(cmd.EventID, cmd.ID)
+			// The result is recorded with the first of the command's changes
+			// (the projector may apply it before the dispatcher's batch
+			// brings the new incident): answer once the new one is readable.
+			a.waitIncident(ctx, newID)
+			out["new_incident_id"] = newID
 		}
 		return c.JSON(out)
 	}
@@ -245,6 +250,22 @@ func (a *API) waitResult(ctx context.Context, id string) (dispatch.Result, bool)
 		}
 	}
 	return dispatch.Result{}, false
+}
+
+// waitIncident waits until the incident id is in the projection (or
+// commandWait passed).
+func (a *API) waitIncident(ctx context.Context, id string) {
+	deadline := time.Now().Add(commandWait)
+	for delay := 5 * time.Millisecond; time.Now().Before(deadline); delay = min(delay*2, 100*time.Millisecond) {
+		if _, err := a.store.Incident(ctx, id); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
 }
 
 // commandID is derived from the client's Idempotency-Key (so a retried
