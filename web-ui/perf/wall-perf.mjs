@@ -279,6 +279,31 @@ async function stillAndPanning(page, label, load) {
   return { still, panning }
 }
 
+/** A CPU profile of the page's main thread for 10 s under the load (PERF_PROFILE=file.cpuprofile): the top functions by self time are printed. */
+async function profile(page, file) {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 1000 })
+  await cdp.send('Profiler.start')
+  await page.waitForTimeout(10000)
+  const { profile: prof } = await cdp.send('Profiler.stop')
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(file, JSON.stringify(prof))
+  const dt = new Map()
+  for (let i = 0; i < prof.samples.length; i++) dt.set(prof.samples[i], (dt.get(prof.samples[i]) ?? 0) + (prof.timeDeltas[i] ?? 0))
+  const self = new Map()
+  let total = 0
+  for (const n of prof.nodes) {
+    const us = dt.get(n.id) ?? 0
+    total += us
+    const cf = n.callFrame
+    const key = `${cf.functionName || '(anonymous)'} ${cf.url.split('/').pop()}:${cf.lineNumber}`
+    self.set(key, (self.get(key) ?? 0) + us)
+  }
+  console.log(`profile: ${(total / 1e6).toFixed(1)} s sampled in 10 s; top self time:`)
+  for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(us / 1e3).toFixed(0).padStart(6)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)
+}
+
 async function main() {
   if (!check('built app present', existsSync(join(DIST, 'index.html')), DIST)) return
   const browser = await chromium.launch({
@@ -325,6 +350,7 @@ async function main() {
     check(`${WORKERS} moving workers on the map`, workersShown || WORKERS === 0, `shown=${await page.getAttribute('[data-workers-shown]', 'data-workers-shown')}`)
 
     await page.waitForTimeout(3000)
+    if (process.env.PERF_PROFILE) await profile(page, process.env.PERF_PROFILE)
     const load = await stillAndPanning(page, 'under load', `${N} incidents, ${WORKERS} workers, ${RATE} deltas/s`)
     for (const k of ['still', 'panning']) {
       const what = k === 'still' ? 'map still' : 'panning and zooming'
