@@ -15,23 +15,12 @@
 // print the count next to the heap, and at the end a second wall opened on the same city (the same
 // data without the hour behind it) is the control the soaked one is compared with. Ends with
 // "N passed, M failed".
-import { chromium } from 'playwright-core'
+import { BASE_URL, check, launch, result } from '../e2e/wall-lib.mjs'
 
-const BASE_URL = (process.env.BASE_URL || 'http://localhost:8080').replace(/\/$/, '')
 const SOAK_S = Number(process.env.SOAK_S || 3600)
 const EVERY_S = Number(process.env.SOAK_EVERY_S || 300)
 const WARMUP_S = Number(process.env.SOAK_WARMUP_S || 120)
 const MAX_GROWTH_MB = Number(process.env.PERF_MAX_HEAP_GROWTH_MB || 20)
-const EXECUTABLE = process.env.CHROMIUM || process.env.CHROME_BIN || '/usr/bin/chromium'
-
-let passed = 0
-let failed = 0
-function check(name, ok, detail = '') {
-  if (ok) passed++
-  else failed++
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`)
-  return ok
-}
 
 /** The server's resident memory in MB, from its Prometheus metrics (NaN when not available). */
 async function serverRSS() {
@@ -62,10 +51,7 @@ async function sample(page, cdp, t0) {
 }
 
 async function main() {
-  const browser = await chromium.launch({
-    executablePath: EXECUTABLE,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
-  })
+  const browser = await launch()
   try {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } })
     const errors = []
@@ -123,6 +109,6 @@ async function main() {
 main()
   .catch((err) => check('soak script', false, String(err?.stack ?? err)))
   .finally(() => {
-    console.log(`${passed} passed, ${failed} failed`)
-    process.exitCode = failed > 0 || passed === 0 ? 1 : 0
+    console.log(`${result.passed} passed, ${result.failed} failed`)
+    process.exitCode = result.failed > 0 || result.passed === 0 ? 1 : 0
   })
