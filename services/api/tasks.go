@@ -234,38 +234,38 @@ func (a *API) command(c *fiber.Ctx) error {
 	return c.Status(status).JSON(fiber.Map{"error": body.Error, "errors": body.Errors, "code": res.Error, "command_id": cmd.ID, "version": res.Version})
 }
 
-func (a *API) waitResult(ctx context.Context, id string) (dispatch.Result, bool) {
+func (a *API) waitResult(ctx context.Context, id string) (r dispatch.Result, ok bool) {
+	ok = poll(ctx, func() bool {
+		b, err := a.store.Result(ctx, id)
+		return err == nil && json.Unmarshal(b, &r) == nil
+	})
+	return r, ok
+}
+
+// poll calls done with a growing pause (5 ms … 100 ms) until it reports
+// true or commandWait passed; it reports whether done did.
+func poll(ctx context.Context, done func() bool) bool {
 	deadline := time.Now().Add(commandWait)
 	for delay := 5 * time.Millisecond; time.Now().Before(deadline); delay = min(delay*2, 100*time.Millisecond) {
-		if b, err := a.store.Result(ctx, id); err == nil {
-			var r dispatch.Result
-			if json.Unmarshal(b, &r) == nil {
-				return r, true
-			}
+		if done() {
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return dispatch.Result{}, false
+			return false
 		case <-time.After(delay):
 		}
 	}
-	return dispatch.Result{}, false
+	return false
 }
 
 // waitIncident waits until the incident id is in the projection (or
 // commandWait passed).
 func (a *API) waitIncident(ctx context.Context, id string) {
-	deadline := time.Now().Add(commandWait)
-	for delay := 5 * time.Millisecond; time.Now().Before(deadline); delay = min(delay*2, 100*time.Millisecond) {
-		if _, err := a.store.Incident(ctx, id); err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-	}
+	poll(ctx, func() bool {
+		_, err := a.store.Incident(ctx, id)
+		return err == nil
+	})
 }
 
 // commandID is derived from the client's Idempotency-Key (so a retried

@@ -33,9 +33,6 @@ func (s *signal) wait() <-chan struct{} {
 }
 
 func (s *signal) fire() {
-	if s == nil {
-		return
-	}
 	s.mu.Lock()
 	if s.ch != nil {
 		close(s.ch)
