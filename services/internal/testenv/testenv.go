@@ -71,9 +71,17 @@ func Prefix(t testing.TB) string {
 
 // Testdata returns the path of a file in the shared test data
 // (../shared/testdata beside the repository), found by walking up from
-// the working directory. A missing file fails the test.
+// the working directory, or in $SHARED_DIR/testdata when that is set (a
+// checkout elsewhere). A missing file fails the test.
 func Testdata(t testing.TB, name string) string {
 	t.Helper()
+	if d := os.Getenv("SHARED_DIR"); d != "" {
+		p := filepath.Join(d, "testdata", name)
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("shared test data %s not in SHARED_DIR=%s: %v", name, d, err)
+		}
+		return p
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +93,7 @@ func Testdata(t testing.TB, name string) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatalf("shared test data %s not found above the working directory (want shared/ beside the repository)", name)
+			t.Fatalf("shared test data %s not found above the working directory (want shared/ beside the repository, or SHARED_DIR)", name)
 		}
 		dir = parent
 	}
