@@ -12,10 +12,11 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/wire"
+	"github.com/segmentio/kafka-go"
 )
 
-// rawRecords returns encoded raw.<source> records of the simulator's mix.
-func rawRecords(b *testing.B) [][]byte {
+// rawRecords returns raw.<source> records of the simulator's mix.
+func rawRecords(b testing.TB) []kafka.Message {
 	bodies := []struct {
 		src  event.Source
 		body string
@@ -25,7 +26,7 @@ func rawRecords(b *testing.B) [][]byte {
 		{event.Emergency, `{"alarm_id":"JJ%d","alarm_type":"smoke","category":"烟感报警","level":3,"description":"独立式烟感探测器报警","lon":120.15,"lat":32.55,"crs":"wgs84","occurred_at":"2026-11-22T09:30:00+08:00","device_id":"YG-0012"}`},
 		{event.Traffic, `{"event_id":"JT%d","event_type":"congestion","road":"S229","description":"S229车流缓行","lon":120.05,"lat":32.45,"crs":"wgs84","speed_kmh":12,"occurred_at":"2026-11-22T09:30:00+08:00"}`},
 	}
-	var out [][]byte
+	var out []kafka.Message
 	for i := range 400 {
 		bd := bodies[i%len(bodies)]
 		ref := fmt.Sprint(i)
@@ -35,14 +36,14 @@ func rawRecords(b *testing.B) [][]byte {
 		if err != nil {
 			b.Fatal(err)
 		}
-		out = append(out, b2)
+		out = append(out, kafka.Message{Topic: kafkabus.Topics{}.Raw(string(bd.src)), Value: b2})
 	}
 	return out
 }
 
 // BenchmarkEnrichCore is the enricher's path without I/O: decode the raw
-// record, normalise (parse, CRS, taxonomy), locate, nearest resources,
-// encode the event. The fusion decision is a Redis round trip and is
+// record with its body, normalise (parse, CRS, taxonomy), locate, nearest
+// resources, encode the event. The fusion decision is a Redis round trip and is
 // measured by BenchmarkFuse. Reports events/s on one core.
 func BenchmarkEnrichCore(b *testing.B) {
 	city, err := sample.Load()
@@ -54,11 +55,8 @@ func BenchmarkEnrichCore(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var raw event.Raw
-		if err := wire.Unmarshal(recs[i%len(recs)], &raw); err != nil {
-			b.Fatal(err)
-		}
-		ev, err := e.Normalise(raw)
+		m := recs[i%len(recs)]
+		ev, err := e.NormaliseRecord(m.Topic, m.Value)
 		if err != nil {
 			b.Fatal(err)
 		}

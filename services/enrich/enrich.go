@@ -54,8 +54,10 @@ type Enricher struct {
 	fuser  Fuser
 	pub    Publisher
 	topics kafkabus.Topics
-	loc    *time.Location
-	log    *slog.Logger
+	// sources maps each raw.<source> topic to its source.
+	sources map[string]event.Source
+	loc     *time.Location
+	log     *slog.Logger
 }
 
 // WithRules makes the enricher read fusion rules from the routing file.
@@ -66,7 +68,11 @@ func (e *Enricher) WithRules(rules func() *routing.Rules) *Enricher {
 
 // New returns an enricher.
 func New(places Places, fuser Fuser, pub Publisher, topics kafkabus.Topics, loc *time.Location, log *slog.Logger) *Enricher {
-	return &Enricher{places: places, fuser: fuser, pub: pub, topics: topics, loc: loc, log: log}
+	sources := make(map[string]event.Source, len(event.Sources))
+	for _, src := range event.Sources {
+		sources[topics.Raw(string(src))] = src
+	}
+	return &Enricher{places: places, fuser: fuser, pub: pub, topics: topics, sources: sources, loc: loc, log: log}
 }
 
 // resourceKinds are the resources worth attaching to an event, per family.
@@ -88,6 +94,33 @@ func (e *Enricher) Normalise(raw event.Raw) (event.Event, error) {
 		return e.normaliseCAP(raw)
 	}
 	ev, err := intake.Parse(raw.Source, raw.Body, raw.ReceivedAt, e.loc)
+	return e.place(raw, ev, err)
+}
+
+// NormaliseRecord decodes a record of a raw.<source> topic and normalises
+// it: Normalise, with the record and its body decoded in one pass when the
+// topic names a JSON source (intake.DecodeRaw). A record that cannot be
+// decoded is poison.
+func (e *Enricher) NormaliseRecord(topic string, value []byte) (event.Event, error) {
+	if src, ok := e.sources[topic]; ok {
+		if raw, in, ok := intake.DecodeRaw(value, src); ok && raw.Schema == event.Schema {
+			ev, err := intake.ParseInput(src, in, raw.ReceivedAt, e.loc)
+			return e.place(raw, ev, err)
+		}
+	}
+	var raw event.Raw
+	if err := wire.Unmarshal(value, &raw); err != nil {
+		return event.Event{}, kafkabus.Poison(fmt.Errorf("decode raw record: %w", err))
+	}
+	if raw.Schema != event.Schema {
+		return event.Event{}, kafkabus.Poison(fmt.Errorf("raw record schema %d, want %d", raw.Schema, event.Schema))
+	}
+	return e.Normalise(raw)
+}
+
+// place finishes a parsed report: id, geocoding, admin hierarchy, nearest
+// resources.
+func (e *Enricher) place(raw event.Raw, ev event.Event, err error) (event.Event, error) {
 	if err != nil {
 		return ev, fmt.Errorf("normalise %s: %w", raw.ID, err)
 	}
@@ -136,14 +169,7 @@ func (e *Enricher) Flush(context.Context) error { return nil }
 // Process turns a raw.<source> record into the event record to publish
 // (kafkabus.Processor).
 func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
-	var raw event.Raw
-	if err := wire.Unmarshal(m.Value, &raw); err != nil {
-		return nil, kafkabus.Poison(fmt.Errorf("decode raw record: %w", err))
-	}
-	if raw.Schema != event.Schema {
-		return nil, kafkabus.Poison(fmt.Errorf("raw record schema %d, want %d", raw.Schema, event.Schema))
-	}
-	ev, err := e.Normalise(raw)
+	ev, err := e.NormaliseRecord(m.Topic, m.Value)
 	if err != nil {
 		var fe intake.Errors
 		if errors.As(err, &fe) {

@@ -3,6 +3,7 @@ package enrich
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/gis"
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 )
@@ -23,7 +25,7 @@ func enrichOne(t *testing.T, e *Enricher, pub *testenv.Publisher, src event.Sour
 	t.Helper()
 	raw := event.Raw{Schema: event.Schema, ID: event.EventID(src, ref), Source: src, SourceRef: ref, ReceivedAt: at, Body: json.RawMessage(body)}
 	b, _ := json.Marshal(raw)
-	if err := e.Handle(t.Context(), kafka.Message{Value: b}); err != nil {
+	if err := e.Handle(t.Context(), kafka.Message{Topic: e.topics.Raw(string(src)), Value: b}); err != nil {
 		t.Fatal(err)
 	}
 	var ev event.Event
@@ -117,5 +119,72 @@ func TestAddressOnlyTicketIsGeocoded(t *testing.T) {
 	ev := enrichOne(t, e, pub, event.Hotline, "GD-ADDR", `{"ticket_no":"GD-ADDR","appeal_type":"投诉","category":"垃圾堆放","content":"垃圾","address":"姜堰区`+town.Name+v.Name+`门口"}`, time.Now())
 	if ev.Location == nil || ev.Place.Village.Code != v.Code || !strings.HasPrefix(ev.OriginalCRS, "geocoded") {
 		t.Fatalf("address %s%s placed at %+v in %+v (%s)", town.Name, v.Name, ev.Location, ev.Place.Village, ev.OriginalCRS)
+	}
+}
+
+// The one-pass decode of a raw record with its body (a record on its
+// source's topic) gives the same event, or the same error, as decoding the
+// record and then its body.
+func TestOnePassDecodeMatchesGeneral(t *testing.T) {
+	city, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := kafkabus.Topics{Prefix: "x."}
+	e := New(city, nil, nil, topics, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var msgs []kafka.Message
+	for _, m := range rawRecords(t)[:8] {
+		src := event.Source(strings.TrimPrefix(m.Topic, "raw."))
+		if _, _, ok := intake.DecodeRaw(m.Value, src); !ok {
+			t.Fatalf("the one-pass decode does not apply to %s", m.Value)
+		}
+		m.Topic = topics.Raw(string(src))
+		msgs = append(msgs, m)
+	}
+	at := time.Date(2026, 11, 22, 1, 2, 3, 4, time.UTC)
+	record := func(src event.Source, ct, body string) kafka.Message {
+		raw := event.Raw{Schema: event.Schema, ID: event.EventID(src, "R"), Source: src, SourceRef: "R", ReceivedAt: at, ContentType: ct}
+		if body != "" {
+			raw.Body = json.RawMessage(body)
+		}
+		b, err := json.Marshal(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Message{Topic: topics.Raw(string(src)), Value: b}
+	}
+	for _, c := range []struct {
+		src  event.Source
+		body string
+	}{
+		{event.Hotline, `{"ticket_no":"G1","appeal_type":"投诉","content":"x","address":"姜堰区三水街道"}`},
+		{event.Hotline, `{"ticket_no":1}`},
+		{event.Hotline, `{"ticket_no":"G1","appeal_type":"不满","content":"","lon":"120"}`},
+		{event.Grid, `{"report_id":"W","worker_id":"w","category":"占道经营","lon":120.1,"lat":32.5,"photos":["a",3]}`},
+		{event.Grid, `{"report_id":"W","worker_id":"w","category":"占道经营","lon":120.1,"lat":32.5,"photos":["` + strings.Repeat("p", 501) + `"]}`},
+		{event.Emergency, `{"alarm_id":"A","alarm_type":"119","level":9,"lon":1e999,"lat":32.5}`},
+		{event.Traffic, `{"event_id":"T","event_type":"accident","speed_kmh":-1,"lon":120.1,"lat":32.5}`},
+		{event.Traffic, `null`},
+		{event.Traffic, `[]`},
+		{event.Traffic, ``},
+	} {
+		msgs = append(msgs, record(c.src, "application/json", c.body))
+	}
+	// A record on another source's topic, and a CAP record.
+	msgs = append(msgs, kafka.Message{Topic: topics.Raw("grid"), Value: record(event.Hotline, "", `{"ticket_no":"G1"}`).Value})
+	msgs = append(msgs, record(event.Emergency, "application/cap+xml", ``))
+	msgs = append(msgs, kafka.Message{Topic: topics.Raw("grid"), Value: []byte(`{"schema":2,"source":"grid","body":{}}`)})
+	for i, m := range msgs {
+		got, gotErr := e.NormaliseRecord(m.Topic, m.Value)
+		want, wantErr := e.NormaliseRecord("", m.Value)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Errorf("record %d %s: one pass: %v, general: %v", i, m.Value, gotErr, wantErr)
+			continue
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("record %d %s:\n one pass %s\n general  %s", i, m.Value, g, w)
+		}
 	}
 }

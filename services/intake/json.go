@@ -124,129 +124,148 @@ type trafficEvent struct {
 	OccurredAt  string  `json:"occurred_at"`
 }
 
+// Input is a source's item decoded but not yet validated: what DecodeRaw
+// returns for ParseInput.
+type Input interface {
+	// validate checks the source's own fields into r and returns the
+	// fields every source shares.
+	validate(es *Errors, r *Report, received time.Time, loc *time.Location) *common
+}
+
+// newInput returns an empty input of the source, nil for an unknown one.
+func newInput(src event.Source) Input {
+	switch src {
+	case event.Hotline:
+		return new(hotlineTicket)
+	case event.Grid:
+		return new(gridReport)
+	case event.Emergency:
+		return new(emergencyAlarm)
+	case event.Traffic:
+		return new(trafficEvent)
+	}
+	return nil
+}
+
 // Parse validates one JSON item of a source and returns the report. The
 // returned error is Errors (every field problem) or nil. loc is the city's
 // time zone, used for local times without a zone.
 func Parse(src event.Source, item []byte, received time.Time, loc *time.Location) (Report, error) {
+	r := Report{Schema: event.Schema, Source: src, ReceivedAt: received.UTC()}
+	in := newInput(src)
+	if in == nil {
+		return r, Errors{{Field: "source", Reason: fmt.Sprintf("unknown source %q", src)}}
+	}
+	if wire.Unmarshal(item, in) != nil {
+		// Explain the failure with encoding/json's precise errors.
+		in = newInput(src)
+		if err := json.Unmarshal(item, in); err != nil {
+			return r, Errors{{Field: fieldOf(err), Reason: jsonReason(err)}}
+		}
+	}
+	return ParseInput(src, in, received, loc)
+}
+
+func (in *hotlineTicket) validate(es *Errors, r *Report, received time.Time, loc *time.Location) *common {
+	r.SourceRef = required(es, "ticket_no", in.TicketNo, maxRef)
+	r.Kind = in.AppealType
+	switch in.AppealType {
+	case "咨询", "求助", "投诉", "举报", "建议":
+	case "":
+		es.add("appeal_type", "required: one of 咨询, 求助, 投诉, 举报, 建议")
+	default:
+		es.add("appeal_type", "%q is not one of 咨询, 求助, 投诉, 举报, 建议", in.AppealType)
+	}
+	r.Description = required(es, "content", in.Content, maxText)
+	r.Title = optional(es, "title", in.Title, maxTitle)
+	r.OccurredAt = parseTime(es, "call_time", in.CallTime, received, loc)
+	r.Reporter = event.Reporter{Name: optional(es, "caller_name", in.CallerName, 50), Phone: phone(es, "caller_phone", in.CallerTel)}
+	if in.Category == "" {
+		in.Category = "other"
+		if in.AppealType == "咨询" {
+			in.Category = "service.consult"
+		}
+	}
+	return &in.common
+}
+
+func (in *gridReport) validate(es *Errors, r *Report, received time.Time, loc *time.Location) *common {
+	r.SourceRef = required(es, "report_id", in.ReportID, maxRef)
+	r.Reporter = event.Reporter{WorkerID: required(es, "worker_id", in.WorkerID, 64), Grid: optional(es, "grid_code", in.GridCode, 20)}
+	r.Description = optional(es, "description", in.Description, maxText)
+	r.OccurredAt = parseTime(es, "reported_at", in.ReportedAt, received, loc)
+	if len(in.Photos) > 9 {
+		es.add("photos", "at most 9 photos, got %d", len(in.Photos))
+	}
+	for i, p := range in.Photos {
+		var pes Errors
+		if optional(&pes, "photo", p, 500); len(pes) > 0 {
+			es.add(fmt.Sprintf("photos[%d]", i), "%s", pes[0].Reason)
+		}
+	}
+	r.Attachments = in.Photos
+	if in.Category == "" {
+		es.add("category", "required")
+	}
+	if in.Lon == nil || in.Lat == nil {
+		es.add("lon", "required: a grid report carries the worker's GPS position")
+	}
+	return &in.common
+}
+
+func (in *emergencyAlarm) validate(es *Errors, r *Report, received time.Time, loc *time.Location) *common {
+	r.SourceRef = required(es, "alarm_id", in.AlarmID, maxRef)
+	r.Kind = required(es, "alarm_type", in.AlarmType, 32)
+	if in.Category == "" {
+		in.Category = in.AlarmType
+	}
+	if in.Level < 0 || in.Level > 4 {
+		es.add("level", "want 1 (I 特别重大) … 4 (IV 一般), got %d", in.Level)
+	}
+	r.Severity = in.Level
+	r.Description = optional(es, "description", in.Description, maxText)
+	r.OccurredAt = parseTime(es, "occurred_at", in.OccurredAt, received, loc)
+	r.Reporter = event.Reporter{Phone: phone(es, "caller_phone", in.CallerTel)}
+	if in.DeviceID != "" {
+		r.Reporter.Name = optional(es, "device_id", in.DeviceID, 64)
+	}
+	return &in.common
+}
+
+func (in *trafficEvent) validate(es *Errors, r *Report, received time.Time, loc *time.Location) *common {
+	r.SourceRef = required(es, "event_id", in.EventID, maxRef)
+	r.Kind = required(es, "event_type", in.EventType, 32)
+	if in.Category == "" {
+		in.Category = in.EventType
+	}
+	if in.Level < 0 || in.Level > 4 {
+		es.add("level", "want 1 … 4, got %d", in.Level)
+	}
+	if math.IsNaN(in.SpeedKmh) || in.SpeedKmh < 0 || in.SpeedKmh > 300 {
+		es.add("speed_kmh", "want 0 … 300")
+	}
+	r.Severity = in.Level
+	road := optional(es, "road", in.Road, 100)
+	r.Description = optional(es, "description", in.Description, maxText)
+	if r.Description == "" && road != "" {
+		r.Description = road
+	}
+	if in.Address == "" {
+		in.Address = road
+	}
+	r.OccurredAt = parseTime(es, "occurred_at", in.OccurredAt, received, loc)
+	if in.Lon == nil || in.Lat == nil {
+		es.add("lon", "required: a traffic event carries the segment's position")
+	}
+	return &in.common
+}
+
+// ParseInput validates a decoded item of source src (from DecodeRaw) and
+// returns the report, as Parse does.
+func ParseInput(src event.Source, in Input, received time.Time, loc *time.Location) (Report, error) {
 	var es Errors
 	r := Report{Schema: event.Schema, Source: src, ReceivedAt: received.UTC()}
-	var c *common
-	decode := func(v any) bool {
-		if wire.Unmarshal(item, v) == nil {
-			return true
-		}
-		// Explain the failure with encoding/json's precise errors.
-		err := json.Unmarshal(item, v)
-		if err == nil {
-			return true
-		}
-		es = append(es, FieldError{Field: fieldOf(err), Reason: jsonReason(err)})
-		return false
-	}
-	switch src {
-	case event.Hotline:
-		var in hotlineTicket
-		if !decode(&in) {
-			return r, es
-		}
-		c = &in.common
-		r.SourceRef = required(&es, "ticket_no", in.TicketNo, maxRef)
-		r.Kind = in.AppealType
-		switch in.AppealType {
-		case "咨询", "求助", "投诉", "举报", "建议":
-		case "":
-			es.add("appeal_type", "required: one of 咨询, 求助, 投诉, 举报, 建议")
-		default:
-			es.add("appeal_type", "%q is not one of 咨询, 求助, 投诉, 举报, 建议", in.AppealType)
-		}
-		r.Description = required(&es, "content", in.Content, maxText)
-		r.Title = optional(&es, "title", in.Title, maxTitle)
-		r.OccurredAt = parseTime(&es, "call_time", in.CallTime, received, loc)
-		r.Reporter = event.Reporter{Name: optional(&es, "caller_name", in.CallerName, 50), Phone: phone(&es, "caller_phone", in.CallerTel)}
-		if in.Category == "" {
-			in.Category = "other"
-			if in.AppealType == "咨询" {
-				in.Category = "service.consult"
-			}
-		}
-	case event.Grid:
-		var in gridReport
-		if !decode(&in) {
-			return r, es
-		}
-		c = &in.common
-		r.SourceRef = required(&es, "report_id", in.ReportID, maxRef)
-		r.Reporter = event.Reporter{WorkerID: required(&es, "worker_id", in.WorkerID, 64), Grid: optional(&es, "grid_code", in.GridCode, 20)}
-		r.Description = optional(&es, "description", in.Description, maxText)
-		r.OccurredAt = parseTime(&es, "reported_at", in.ReportedAt, received, loc)
-		if len(in.Photos) > 9 {
-			es.add("photos", "at most 9 photos, got %d", len(in.Photos))
-		}
-		for i, p := range in.Photos {
-			optional(&es, fmt.Sprintf("photos[%d]", i), p, 500)
-		}
-		r.Attachments = in.Photos
-		if in.Category == "" {
-			es.add("category", "required")
-		}
-		if c.Lon == nil || c.Lat == nil {
-			es.add("lon", "required: a grid report carries the worker's GPS position")
-		}
-	case event.Emergency:
-		var in emergencyAlarm
-		if !decode(&in) {
-			return r, es
-		}
-		c = &in.common
-		r.SourceRef = required(&es, "alarm_id", in.AlarmID, maxRef)
-		r.Kind = required(&es, "alarm_type", in.AlarmType, 32)
-		if in.Category == "" {
-			in.Category = in.AlarmType
-		}
-		if in.Level < 0 || in.Level > 4 {
-			es.add("level", "want 1 (I 特别重大) … 4 (IV 一般), got %d", in.Level)
-		}
-		r.Severity = in.Level
-		r.Description = optional(&es, "description", in.Description, maxText)
-		r.OccurredAt = parseTime(&es, "occurred_at", in.OccurredAt, received, loc)
-		r.Reporter = event.Reporter{Phone: phone(&es, "caller_phone", in.CallerTel)}
-		if in.DeviceID != "" {
-			r.Reporter.Name = optional(&es, "device_id", in.DeviceID, 64)
-		}
-	case event.Traffic:
-		var in trafficEvent
-		if !decode(&in) {
-			return r, es
-		}
-		c = &in.common
-		r.SourceRef = required(&es, "event_id", in.EventID, maxRef)
-		r.Kind = required(&es, "event_type", in.EventType, 32)
-		if in.Category == "" {
-			in.Category = in.EventType
-		}
-		if in.Level < 0 || in.Level > 4 {
-			es.add("level", "want 1 … 4, got %d", in.Level)
-		}
-		if math.IsNaN(in.SpeedKmh) || in.SpeedKmh < 0 || in.SpeedKmh > 300 {
-			es.add("speed_kmh", "want 0 … 300")
-		}
-		r.Severity = in.Level
-		road := optional(&es, "road", in.Road, 100)
-		r.Description = optional(&es, "description", in.Description, maxText)
-		if r.Description == "" && road != "" {
-			r.Description = road
-		}
-		if in.Address == "" {
-			in.Address = road
-		}
-		r.OccurredAt = parseTime(&es, "occurred_at", in.OccurredAt, received, loc)
-		if c.Lon == nil || c.Lat == nil {
-			es.add("lon", "required: a traffic event carries the segment's position")
-		}
-	default:
-		es.add("source", "unknown source %q", src)
-		return r, es
-	}
+	c := in.validate(&es, &r, received, loc)
 
 	cat, err := taxonomy.Lookup(c.Category)
 	if err != nil {
