@@ -144,7 +144,11 @@ func (e *Enricher) place(raw event.Raw, ev event.Event, err error) (event.Event,
 		default:
 			return ev, fmt.Errorf("locate %s: %w", raw.ID, err)
 		}
-		for _, kind := range resourceKinds[family(ev.Category)] {
+		kinds := resourceKinds[family(ev.Category)]
+		if len(kinds) > 0 {
+			ev.Nearby = make([]gis.Nearby, 0, 3*len(kinds))
+		}
+		for _, kind := range kinds {
 			ev.Nearby = append(ev.Nearby, e.places.Nearest(p, kind, 3)...)
 		}
 	}

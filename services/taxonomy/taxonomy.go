@@ -96,6 +96,9 @@ func Lookup(s string) (Category, error) {
 	if c, ok := byCode[s]; ok {
 		return *c, nil
 	}
+	if c, ok := byAlias[s]; ok {
+		return *c, nil
+	}
 	if c, ok := byAlias[strings.ToLower(s)]; ok {
 		return *c, nil
 	}
