@@ -182,18 +182,25 @@ func (c *City) nearby(id int32, from orb.Point) Nearby {
 // (haversine on a sphere of radius orb.EarthRadius, as geo.Distance). It
 // returns fewer than k if the city has fewer, and nil for k ≤ 0.
 func (c *City) Nearest(p orb.Point, kind string, k int) []Nearby {
+	if t := c.tree(kind); k <= 0 || t == nil || len(t.nodes) == 0 {
+		return nil
+	}
+	return c.AppendNearest(make([]Nearby, 0, k), p, kind, k)
+}
+
+// AppendNearest is Nearest appending to dst: the enricher's hot path
+// gathers several kinds into one slice.
+func (c *City) AppendNearest(dst []Nearby, p orb.Point, kind string, k int) []Nearby {
 	t := c.tree(kind)
 	if k <= 0 || t == nil || len(t.nodes) == 0 {
-		return nil
+		return dst
 	}
 	var buf [16]cand
 	q := unitVec(p)
-	best := t.knn(&q, k, buf[:0], 0, len(t.nodes))
-	out := make([]Nearby, len(best))
-	for i, b := range best {
-		out[i] = c.nearby(b.id, p)
+	for _, b := range t.knn(&q, k, buf[:0], 0, len(t.nodes)) {
+		dst = append(dst, c.nearby(b.id, p))
 	}
-	return out
+	return dst
 }
 
 // ResourceKinds lists the kinds of resource the city has, sorted.

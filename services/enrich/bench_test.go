@@ -60,7 +60,7 @@ func BenchmarkEnrichCore(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := wire.Marshal(ev); err != nil {
+		if _, err := encodeEvent(&ev); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -27,7 +28,7 @@ import (
 // Places is what the enricher needs of the GIS.
 type Places interface {
 	AreaPlaces
-	Nearest(p orb.Point, kind string, k int) []gis.Nearby
+	AppendNearest(dst []gis.Nearby, p orb.Point, kind string, k int) []gis.Nearby
 	Geocode(text string) (gis.GeocodeResult, error)
 }
 
@@ -149,7 +150,7 @@ func (e *Enricher) place(raw event.Raw, ev event.Event, err error) (event.Event,
 			ev.Nearby = make([]gis.Nearby, 0, 3*len(kinds))
 		}
 		for _, kind := range kinds {
-			ev.Nearby = append(ev.Nearby, e.places.Nearest(p, kind, 3)...)
+			ev.Nearby = e.places.AppendNearest(ev.Nearby, p, kind, 3)
 		}
 	}
 	ev.IncidentID = event.IncidentIDFor(ev.ID)
@@ -196,7 +197,7 @@ func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Messag
 	} else if err := e.fuse(ctx, &ev); err != nil {
 		return nil, err
 	}
-	b, err := wire.Marshal(ev)
+	b, err := encodeEvent(&ev)
 	if err != nil {
 		return nil, kafkabus.Poison(fmt.Errorf("encode event %s: %w", ev.ID, err))
 	}
@@ -204,6 +205,21 @@ func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Messag
 		Topic: e.topics.Events(), Key: []byte(ev.IncidentID), Value: b,
 		Headers: []kafka.Header{{Key: "received_at", Value: []byte(ev.ReceivedAt.Format(time.RFC3339Nano))}},
 	}}, nil
+}
+
+// eventBuf holds events being encoded (encodeEvent).
+var eventBuf = sync.Pool{New: func() any { return new(event.Event) }}
+
+// encodeEvent encodes ev through a pooled copy: handed to the encoder as
+// an interface, ev itself would move to the heap, some 600 bytes with
+// pointers for the collector per event.
+func encodeEvent(ev *event.Event) ([]byte, error) {
+	p := eventBuf.Get().(*event.Event)
+	*p = *ev
+	b, err := wire.Marshal(p)
+	*p = event.Event{}
+	eventBuf.Put(p)
+	return b, err
 }
 
 // fuse sets ev.IncidentID to an open incident of the same family nearby,
