@@ -21,12 +21,15 @@ var stdlib atomic.Bool
 // never calls it.
 func UseStdlib(on bool) { stdlib.Store(on) }
 
-// Marshal encodes v as JSON.
+// Marshal encodes v as JSON. Unlike encoding/json it leaves <, > and &
+// as they are: these messages go to Kafka, Redis and JSON.parse, never
+// into an HTML page, and the escaping cost about 5 % of the enricher's
+// core path.
 func Marshal(v any) ([]byte, error) {
 	if stdlib.Load() {
 		return stdjson.Marshal(v)
 	}
-	return json.Marshal(v)
+	return json.MarshalNoEscape(v)
 }
 
 // Unmarshal decodes JSON data into v.
