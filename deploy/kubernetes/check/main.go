@@ -401,6 +401,13 @@ func check(objs []object, known map[string]bool, overlay bool) []string {
 			bad("ConfigMap citybrain-config: %s is not set", k)
 		}
 	}
+	// Several api pods: uploaded photos must be in storage they share (services/media), not on
+	// each pod's own disk.
+	if api, _ := byKind["Deployment"]["citybrain-api"].(*appsv1.Deployment); api != nil && (api.Spec.Replicas == nil || *api.Spec.Replicas > 1) {
+		if cfg.Data["MEDIA_S3_ENDPOINT"] == "" || cfg.Data["MEDIA_S3_BUCKET"] == "" {
+			bad("ConfigMap citybrain-config: MEDIA_S3_ENDPOINT and MEDIA_S3_BUCKET are required with more than one api pod (photos on a pod's own disk are lost to the others and on restart)")
+		}
+	}
 	partitions, err := strconv.Atoi(cfg.Data["KAFKA_PARTITIONS"])
 	if err != nil || partitions < 1 {
 		bad("ConfigMap citybrain-config: KAFKA_PARTITIONS=%q is not a positive integer", cfg.Data["KAFKA_PARTITIONS"])
@@ -628,8 +635,15 @@ func checkRefs(what string, spec corev1.PodSpec, byKind map[string]map[string]an
 				s, _ := byKind["Secret"][e.SecretRef.Name].(*corev1.Secret)
 				if s == nil {
 					problems = append(problems, fmt.Sprintf("%s: Secret %s does not exist", what, e.SecretRef.Name))
-				} else if len(s.Data["AUTH_SECRET"]) < 32 && len(s.StringData["AUTH_SECRET"]) < 32 {
-					problems = append(problems, fmt.Sprintf("%s: Secret %s: AUTH_SECRET missing or shorter than 32 bytes", what, e.SecretRef.Name))
+				} else {
+					if len(s.Data["AUTH_SECRET"]) < 32 && len(s.StringData["AUTH_SECRET"]) < 32 {
+						problems = append(problems, fmt.Sprintf("%s: Secret %s: AUTH_SECRET missing or shorter than 32 bytes", what, e.SecretRef.Name))
+					}
+					for _, k := range []string{"MEDIA_S3_ACCESS_KEY", "MEDIA_S3_SECRET_KEY"} {
+						if len(s.Data[k]) == 0 && s.StringData[k] == "" {
+							problems = append(problems, fmt.Sprintf("%s: Secret %s: %s missing (the media bucket's credentials)", what, e.SecretRef.Name, k))
+						}
+					}
 				}
 			}
 		}

@@ -82,6 +82,8 @@ func TestMistakesAreCaught(t *testing.T) {
 		{"more consumers than partitions", "overlays/county/sizes.yaml", "maxReplicas: 6", "maxReplicas: 8", "maxReplicas 8 > KAFKA_PARTITIONS 6"},
 		{"unknown variable", "base/config.yaml", "LOG_LEVEL: info", "LOGLEVEL: info", "LOGLEVEL is not a variable services/config reads"},
 		{"ingress to a missing service", "overlays/county/ingress.yaml", "name: citybrain-realtime", "name: citybrain-realtim", "Service citybrain-realtim, which does not exist"},
+		{"photos on each pod's disk", "overlays/county/config.yaml", "MEDIA_S3_BUCKET: ioc-jiangyan-media", `MEDIA_S3_BUCKET: ""`, "MEDIA_S3_ENDPOINT and MEDIA_S3_BUCKET are required with more than one api pod"},
+		{"no media credentials", "overlays/county/auth.env.example", "MEDIA_S3_SECRET_KEY=replace-with-the-bucket-users-secret\n", "", "MEDIA_S3_SECRET_KEY missing"},
 		{"topics job runs the service", "base/topics-job.yaml", `args: ["topics"]`, `args: ["-target=all"]`, "want one container with args [topics]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
