@@ -15,7 +15,7 @@ GIS_DATA := gis/sample/data/district.geojson
 UI_DIST := services/webui/dist/index.html
 UI_SRC := $(shell find web-ui/src web-ui/index.html web-ui/public web-ui/vite.config.ts web-ui/package-lock.json -type f 2>/dev/null)
 
-.PHONY: run build test test-integration test-e2e fuzz bench bench-ingest lint fmt tidy clean gis-data web deps help
+.PHONY: run build test test-integration test-e2e fuzz bench bench-enrich bench-ingest lint fmt tidy clean gis-data web deps help
 
 help:
 	@echo "make run | test | test-integration | test-e2e | bench | build | lint | fmt | tidy | clean"
@@ -74,9 +74,13 @@ fuzz: $(GIS_DATA)
 	cd services && for f in FuzzParse FuzzParseCAP; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./intake || exit 1; done
 	cd gis && for p in $$($(GO) list ./...); do for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
-## bench: benchmarks with their baselines, medians of several runs (figures in bench.txt).
+## bench: benchmarks with their baselines, five runs of each (figures in bench.txt).
 bench: $(GIS_DATA)
 	$(GO) test -run '^$$' -bench . -benchmem -count=5 ./gis/... ./services/... | tee bench.txt
+
+## bench-enrich: the enricher's core path on one core against encoding/json, medians of RUNS runs.
+bench-enrich: $(GIS_DATA)
+	scripts/bench/enrich.sh
 
 ## bench-ingest: intake latency at 2,000 requests/s (open loop): the ingest target on its own
 ## (on a separate embedded-broker process), then the all-in-one binary with the whole pipeline.
