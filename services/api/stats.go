@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/citybrain-ioc/citybrain/services/kpi"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 // statsWindow bounds the cases KPIs are computed over (the most recently
@@ -23,6 +24,7 @@ type caseCache struct {
 	at    time.Time
 	token string
 	cases []kpi.Case
+	rows  *redisstore.CaseCache[kpi.Case] // rereads only the cases that changed
 }
 
 func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
@@ -35,13 +37,14 @@ func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 	if token == a.cache.token && time.Since(a.cache.at) < time.Minute {
 		return a.cache.cases, nil
 	}
-	rows, err := a.store.Cases(ctx, false, statsWindow)
+	if a.cache.rows == nil {
+		a.cache.rows = redisstore.NewCaseCache(a.store, statsWindow, func(r redisstore.CaseRow) kpi.Case {
+			return kpi.FromRow(r.Incident, r.Case)
+		})
+	}
+	out, err := a.cache.rows.Load(ctx)
 	if err != nil {
 		return nil, err
-	}
-	out := make([]kpi.Case, len(rows))
-	for i, r := range rows {
-		out[i] = kpi.FromRow(r.Incident, r.Case)
 	}
 	a.cache.cases, a.cache.at, a.cache.token = out, time.Now(), token
 	return out, nil

@@ -114,6 +114,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 	// Snapshots hold the open incidents, the newest first: on the wall an
 	// open incident or an active warning that has not changed for a while
 	// must not drop out behind a busy hour's closed ones.
+	g.kpi = newKPICache(store)
 	g.openSnap.open = true
 	g.wallSnap.open, g.wallSnap.wall = true, true
 	g.ready = make(chan struct{})

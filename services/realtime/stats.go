@@ -24,9 +24,16 @@ type wallStats struct {
 }
 
 type kpiCache struct {
-	mu  sync.Mutex
-	at  time.Time
-	kpi *kpi.KPI
+	mu    sync.Mutex
+	at    time.Time
+	kpi   *kpi.KPI
+	cases *redisstore.CaseCache[kpi.Case] // the window, reread only where it changed
+}
+
+func newKPICache(store *redisstore.Store) kpiCache {
+	return kpiCache{cases: redisstore.NewCaseCache(store, kpi.Window, func(r redisstore.CaseRow) kpi.Case {
+		return kpi.FromRow(r.Incident, r.Case)
+	})}
 }
 
 // statsJSON reads the counters and adds the (cached) KPIs.
@@ -46,13 +53,9 @@ func (g *Gateway) kpis(ctx context.Context, now time.Time) *kpi.KPI {
 	if g.kpi.kpi != nil && now.Sub(g.kpi.at) < kpiEvery {
 		return g.kpi.kpi
 	}
-	rows, err := g.store.Cases(ctx, false, kpi.Window)
+	cases, err := g.kpi.cases.Load(ctx)
 	if err != nil {
 		return g.kpi.kpi
-	}
-	cases := make([]kpi.Case, len(rows))
-	for i, r := range rows {
-		cases[i] = kpi.FromRow(r.Incident, r.Case)
 	}
 	k := kpi.Compute(cases, "", now).Overall
 	g.kpi.kpi, g.kpi.at = &k, now

@@ -210,3 +210,69 @@ func TestSuiteStoreApplyAllInBatches(t *testing.T) {
 		t.Fatalf("replayed: %v %v", again, err)
 	}
 }
+
+// The case cache gives what Cases gives, newest first, and decodes again
+// only the incidents that changed; one that leaves the window leaves it.
+func TestSuiteStoreCaseCacheRereadsOnlyChanges(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		if _, err := s.Apply(ctx, lifecycle(fmt.Sprintf("INC-%d", i), 1, event.Received, now.Add(time.Duration(i)*time.Second), event.Hotline)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	decoded := 0
+	c := redisstore.NewCaseCache(s, 4, func(r redisstore.CaseRow) string {
+		decoded++
+		return fmt.Sprintf("%s v%d %s", r.Incident.ID, r.Incident.Version, r.Incident.State)
+	})
+	load := func(want ...string) {
+		t.Helper()
+		got, err := c.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := s.Cases(ctx, false, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || len(rows) != len(want) {
+			t.Fatalf("loaded %q (Cases has %d), want %q", got, len(rows), want)
+		}
+		for i, r := range rows {
+			if w := fmt.Sprintf("%s v%d %s", r.Incident.ID, r.Incident.Version, r.Incident.State); w != got[i] {
+				t.Fatalf("row %d: cache %q, Cases %q", i, got[i], w)
+			}
+		}
+	}
+	load("INC-4 v1 received", "INC-3 v1 received", "INC-2 v1 received", "INC-1 v1 received")
+	if decoded != 4 {
+		t.Fatalf("first load decoded %d, want 4", decoded)
+	}
+	load("INC-4 v1 received", "INC-3 v1 received", "INC-2 v1 received", "INC-1 v1 received")
+	if decoded != 4 {
+		t.Fatalf("an unchanged window decoded %d more", decoded-4)
+	}
+	// INC-2 changes and becomes the newest.
+	if _, err := s.Apply(ctx, lifecycle("INC-2", 2, event.Dispatched, now.Add(time.Minute), "")); err != nil {
+		t.Fatal(err)
+	}
+	load("INC-2 v2 dispatched", "INC-4 v1 received", "INC-3 v1 received", "INC-1 v1 received")
+	if decoded != 5 {
+		t.Fatalf("one change decoded %d, want 1", decoded-4)
+	}
+	// A new incident pushes INC-1 out; INC-1 changing later brings it back,
+	// decoded again.
+	if _, err := s.Apply(ctx, lifecycle("INC-9", 1, event.Received, now.Add(2*time.Minute), event.Grid)); err != nil {
+		t.Fatal(err)
+	}
+	load("INC-9 v1 received", "INC-2 v2 dispatched", "INC-4 v1 received", "INC-3 v1 received")
+	if _, err := s.Apply(ctx, lifecycle("INC-1", 2, event.Closed, now.Add(3*time.Minute), "")); err != nil {
+		t.Fatal(err)
+	}
+	load("INC-1 v2 closed", "INC-9 v1 received", "INC-2 v2 dispatched", "INC-4 v1 received")
+	if decoded != 7 {
+		t.Fatalf("decoded %d in all, want 7 (4 + INC-2 v2 + INC-9 + INC-1 v2)", decoded)
+	}
+}
