@@ -490,6 +490,7 @@ func (b *bench) produce(ctx context.Context, rate int, d time.Duration, stop <-c
 
 // slowResult is the slow-reader phase.
 type slowResult struct {
+	timeline         []float64 // the others' p99 in each second of the phase
 	slow, dropped    int
 	dropSecs         float64
 	overflowDrops    float64
@@ -522,8 +523,19 @@ func (b *bench) slowPhase(ctx context.Context, idle memSample, perConn float64) 
 		close(done)
 	}()
 	want := before["citybrain_ws_clients"] - float64(r.slow)
+	var prev [1902]int64
+	perSecond := func() {
+		counts, _ := h.merged()
+		var d hist
+		for i := range counts {
+			d.shards[0][i].Store(counts[i] - prev[i])
+		}
+		prev = counts
+		r.timeline = append(r.timeline, d.quantile(.99))
+	}
 	for time.Since(t0) < b.cfg.slowWait && ctx.Err() == nil {
 		time.Sleep(time.Second)
+		perSecond()
 		if m, err := b.memory(ctx, false); err == nil && m.goBytes() > r.peak.goBytes() {
 			r.peak = m
 		}
@@ -536,8 +548,9 @@ func (b *bench) slowPhase(ctx context.Context, idle memSample, perConn float64) 
 		r.dropSecs = math.NaN()
 	}
 	// A little more load with only the fast readers left, then stop.
-	if time.Since(t0) < b.cfg.duration {
-		time.Sleep(b.cfg.duration - time.Since(t0))
+	for time.Since(t0) < b.cfg.duration {
+		time.Sleep(time.Second)
+		perSecond()
 	}
 	close(stop)
 	<-done
@@ -555,6 +568,11 @@ func (b *bench) slowPhase(ctx context.Context, idle memSample, perConn float64) 
 		r.slow, len(b.pop.clients), b.cfg.rate, r.dropped, r.dropSecs, r.overflowDrops)
 	fmt.Printf("slow readers: the others got %s deliveries/s (%d events, %s expected deliveries), latency p50 %s p99 %s max %s\n",
 		num(r.perSec), sent, num(float64(expected)), ms(r.p50), ms(r.p99), ms(r.max))
+	var tl []string
+	for _, ms := range r.timeline {
+		tl = append(tl, fmt.Sprintf("%.0f", ms))
+	}
+	fmt.Printf("slow readers: the others' p99 second by second (ms): %s\n", strings.Join(tl, " "))
 	fmt.Printf("slow readers: gateway Go heap+stacks: idle with all clients %s (after the load runs, GC'd), peak %s (no GC forced), after the drop %s (GC'd; %d idle clients at %.1f KB would be %s)\n",
 		mb(idle.goBytes()), mb(r.peak.goBytes()), mb(r.back.goBytes()), len(b.pop.clients)-r.dropped, perConn/1024, mb(uint64(max(r.expectBack, 0))))
 	return r
