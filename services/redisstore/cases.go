@@ -127,7 +127,11 @@ func (c *CaseCache[T]) Load(ctx context.Context) ([]T, error) {
 	var stale []string
 	for i, id := range ids {
 		v, _ := strconv.ParseInt(vcmds[i].Val(), 10, 64)
-		if cc, ok := c.byID[id]; !ok || cc.version != v {
+		cc, ok := c.byID[id]
+		switch {
+		case v == 0:
+			delete(c.byID, id) // indexed but not stored (a flush racing the read): not a case now
+		case !ok || cc.version != v:
 			stale = append(stale, id)
 		}
 	}
