@@ -38,7 +38,7 @@ func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 		return a.cache.cases, nil
 	}
 	if a.cache.rows == nil {
-		a.cache.rows = redisstore.NewCaseCache(a.store, statsWindow, func(r redisstore.CaseRow) kpi.Case {
+		a.cache.rows = redisstore.NewCaseCache(a.store, statsWindow, false, func(r redisstore.CaseRow) kpi.Case {
 			return kpi.FromRow(r.Incident, r.Case)
 		})
 	}

@@ -50,11 +50,29 @@ type SLA struct {
 	MaxLvl  int
 	now     func() time.Time
 	horizon int
+	cases   *redisstore.CaseCache[slaCase] // the open cases, reread only where they changed
+}
+
+// slaCase is what a scan needs of an open case, decoded once per version.
+type slaCase struct {
+	state event.State
+	c     casestate.Case
+	ok    bool // a case with a running task clock
 }
 
 // NewSLA returns the deadline watcher.
 func NewSLA(store *redisstore.Store, pub Publisher, topics kafkabus.Topics, log *slog.Logger) *SLA {
-	return &SLA{store: store, pub: pub, topics: topics, log: log, Every: 15 * time.Second, WarnAt: 0.8, MaxLvl: 3, now: time.Now, horizon: 50000}
+	s := &SLA{store: store, pub: pub, topics: topics, log: log, Every: 15 * time.Second, WarnAt: 0.8, MaxLvl: 3, now: time.Now, horizon: 50000}
+	s.cases = redisstore.NewCaseCache(store, s.horizon, true, func(r redisstore.CaseRow) slaCase {
+		sc := slaCase{state: r.Incident.State}
+		if len(r.Case) == 0 || wire.Unmarshal(r.Case, &sc.c) != nil || sc.c.TaskSeq == 0 || sc.c.Deadline.IsZero() {
+			return sc
+		}
+		sc.c.Version = r.Incident.Version
+		sc.ok = true
+		return sc
+	})
+	return s
 }
 
 // Run scans until ctx ends.
@@ -78,20 +96,16 @@ var running = map[event.State]bool{event.Dispatched: true, event.Accepted: true,
 
 // Scan checks every open task once.
 func (s *SLA) Scan(ctx context.Context) error {
-	rows, err := s.store.Cases(ctx, true, s.horizon)
+	cases, err := s.cases.Load(ctx)
 	if err != nil {
 		return err
 	}
 	now := s.now().UTC()
-	for _, r := range rows {
-		if len(r.Case) == 0 || !running[r.Incident.State] {
+	for _, sc := range cases {
+		if !sc.ok || !running[sc.state] {
 			continue
 		}
-		var c casestate.Case
-		if err := wire.Unmarshal(r.Case, &c); err != nil || c.TaskSeq == 0 || c.Deadline.IsZero() {
-			continue
-		}
-		c.Version = r.Incident.Version
+		c := sc.c
 		ot := casestate.Overtime(c, now)
 		if ot >= s.WarnAt && ot < 1 {
 			if err := s.alert(ctx, c, "sla_warning", ot, 0, fmt.Sprintf("任务即将超时：已用 %.0f%% 时限", ot*100)); err != nil {

@@ -31,7 +31,7 @@ type kpiCache struct {
 }
 
 func newKPICache(store *redisstore.Store) kpiCache {
-	return kpiCache{cases: redisstore.NewCaseCache(store, kpi.Window, func(r redisstore.CaseRow) kpi.Case {
+	return kpiCache{cases: redisstore.NewCaseCache(store, kpi.Window, false, func(r redisstore.CaseRow) kpi.Case {
 		return kpi.FromRow(r.Incident, r.Case)
 	})}
 }

@@ -86,9 +86,10 @@ func (s *Store) casesByID(ctx context.Context, ids []string) ([]CaseRow, []strin
 // burst of ~150 ms of CPU and a third of its allocations every 10 s, which
 // showed in the latency of everything it delivers.
 type CaseCache[T any] struct {
-	s     *Store
-	limit int
-	conv  func(CaseRow) T // what is kept per case (e.g. a kpi.Case), made once per version
+	s        *Store
+	limit    int
+	openOnly bool
+	conv     func(CaseRow) T // what is kept per case (e.g. a kpi.Case), made once per version
 
 	mu   sync.Mutex
 	byID map[string]cachedCase[T]
@@ -99,10 +100,10 @@ type cachedCase[T any] struct {
 	value   T
 }
 
-// NewCaseCache returns a cache of the newest limit cases of s, each kept as
-// conv makes it.
-func NewCaseCache[T any](s *Store, limit int, conv func(CaseRow) T) *CaseCache[T] {
-	return &CaseCache[T]{s: s, limit: limit, conv: conv, byID: map[string]cachedCase[T]{}}
+// NewCaseCache returns a cache of the newest limit cases of s (openOnly:
+// of the open ones, as Cases), each kept as conv makes it.
+func NewCaseCache[T any](s *Store, limit int, openOnly bool, conv func(CaseRow) T) *CaseCache[T] {
+	return &CaseCache[T]{s: s, limit: limit, openOnly: openOnly, conv: conv, byID: map[string]cachedCase[T]{}}
 }
 
 // Load returns the newest cases, newest first, as conv made them: the
@@ -112,7 +113,7 @@ func NewCaseCache[T any](s *Store, limit int, conv func(CaseRow) T) *CaseCache[T
 func (c *CaseCache[T]) Load(ctx context.Context) ([]T, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ids, err := c.s.caseIDs(ctx, false, c.limit)
+	ids, err := c.s.caseIDs(ctx, c.openOnly, c.limit)
 	if err != nil {
 		return nil, err
 	}

@@ -223,7 +223,7 @@ func TestSuiteStoreCaseCacheRereadsOnlyChanges(t *testing.T) {
 		}
 	}
 	decoded := 0
-	c := redisstore.NewCaseCache(s, 4, func(r redisstore.CaseRow) string {
+	c := redisstore.NewCaseCache(s, 4, false, func(r redisstore.CaseRow) string {
 		decoded++
 		return fmt.Sprintf("%s v%d %s", r.Incident.ID, r.Incident.Version, r.Incident.State)
 	})
