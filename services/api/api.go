@@ -25,6 +25,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/kpi"
 	"github.com/citybrain-ioc/citybrain/services/media"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
@@ -58,7 +59,8 @@ type API struct {
 // Commands go to the commands topic through pub.
 // rules gives the routing rules for default departments and deadlines.
 func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers}
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers,
+		cache: caseCache{rows: kpi.NewCaseCache(store)}}
 }
 
 // WithUsers sets the accounts that may log in (e.g. auth.DemoAccounts: the

@@ -11,10 +11,6 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
-// statsWindow bounds the cases KPIs are computed over (the most recently
-// updated ones).
-const statsWindow = kpi.Window
-
 // caseCache keeps the loaded cases while the projection has not changed:
 // the wall and many consoles ask for KPIs all the time. The change token is
 // the id of the newest entry of the realtime delta stream, which every
@@ -36,11 +32,6 @@ func (a *API) cases(ctx context.Context) ([]kpi.Case, error) {
 	}
 	if token == a.cache.token && time.Since(a.cache.at) < time.Minute {
 		return a.cache.cases, nil
-	}
-	if a.cache.rows == nil {
-		a.cache.rows = redisstore.NewCaseCache(a.store, statsWindow, false, func(r redisstore.CaseRow) kpi.Case {
-			return kpi.FromRow(r.Incident, r.Case)
-		})
 	}
 	out, err := a.cache.rows.Load(ctx)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/citybrain-ioc/citybrain/services/casestate"
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
@@ -209,3 +210,12 @@ func FromRow(inc event.Incident, caseJSON []byte) Case {
 // Window bounds the cases KPIs are computed over: the most recently
 // updated ones (the API's /stats/kpi and the wall's stats use the same).
 const Window = 20000
+
+// NewCaseCache returns a cache of the Window newest cases of store as
+// KPI cases, rereading only those that changed (the API's and the
+// gateway's scans).
+func NewCaseCache(store *redisstore.Store) *redisstore.CaseCache[Case] {
+	return redisstore.NewCaseCache(store, Window, false, func(r redisstore.CaseRow) Case {
+		return FromRow(r.Incident, r.Case)
+	})
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/kpi"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
@@ -114,7 +115,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 	// Snapshots hold the open incidents, the newest first: on the wall an
 	// open incident or an active warning that has not changed for a while
 	// must not drop out behind a busy hour's closed ones.
-	g.kpi = newKPICache(store)
+	g.kpi.cases = kpi.NewCaseCache(store)
 	g.openSnap.open = true
 	g.wallSnap.open, g.wallSnap.wall = true, true
 	g.ready = make(chan struct{})

@@ -30,12 +30,6 @@ type kpiCache struct {
 	cases *redisstore.CaseCache[kpi.Case] // the window, reread only where it changed
 }
 
-func newKPICache(store *redisstore.Store) kpiCache {
-	return kpiCache{cases: redisstore.NewCaseCache(store, kpi.Window, false, func(r redisstore.CaseRow) kpi.Case {
-		return kpi.FromRow(r.Incident, r.Case)
-	})}
-}
-
 // statsJSON reads the counters and adds the (cached) KPIs.
 func (g *Gateway) statsJSON(ctx context.Context, now time.Time) (string, error) {
 	st, err := g.store.Stats(ctx, now)
