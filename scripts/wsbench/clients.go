@@ -169,6 +169,12 @@ func (h *hist) count() int64 {
 // quantile returns the q-quantile in milliseconds (bucket upper bound).
 func (h *hist) quantile(q float64) float64 {
 	counts, total := h.merged()
+	return quantileOf(&counts, total, q)
+}
+
+// quantileOf is the q-quantile of bucket counts with the given total; NaN
+// when there is none.
+func quantileOf(counts *[1902]int64, total int64, q float64) float64 {
 	if total == 0 {
 		return math.NaN()
 	}

@@ -524,14 +524,15 @@ func (b *bench) slowPhase(ctx context.Context, idle memSample, perConn float64) 
 	}()
 	want := before["citybrain_ws_clients"] - float64(r.slow)
 	var prev [1902]int64
+	var prevTotal int64
 	perSecond := func() {
-		counts, _ := h.merged()
-		var d hist
-		for i := range counts {
-			d.shards[0][i].Store(counts[i] - prev[i])
+		counts, total := h.merged()
+		d := counts
+		for i := range d {
+			d[i] -= prev[i]
 		}
-		prev = counts
-		r.timeline = append(r.timeline, d.quantile(.99))
+		r.timeline = append(r.timeline, quantileOf(&d, total-prevTotal, .99))
+		prev, prevTotal = counts, total
 	}
 	for time.Since(t0) < b.cfg.slowWait && ctx.Err() == nil {
 		time.Sleep(time.Second)
