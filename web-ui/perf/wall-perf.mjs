@@ -8,7 +8,9 @@
 // get synthetic answers. Frame times are measured twice: while updates stream on a still map, and
 // while the map is panned and zoomed with the mouse, first for a baseline in the same run (the same
 // wall with an empty city: no incidents, workers or deltas) and then under the load. No citybrain
-// needs to run.
+// needs to run. Beside the frame times it prints the renderer main thread's busy time per second,
+// JavaScript apart from the rest: without a GPU the frame time is mostly the software rasterizer,
+// while the JavaScript share is what the wall's own code costs on any machine.
 //
 //   PERF_INCIDENTS  incidents in the snapshot (default 5000)
 //   PERF_WORKERS    moving workers (default 500)
@@ -256,27 +258,57 @@ function report(label, { gaps, long }, seconds, load) {
   return p50
 }
 
+/**
+ * The renderer's main thread over a measurement: busy time per second of wall-clock, split into
+ * JavaScript (the wall's code and MapLibre's) and the rest (style, layout, and the WebGL calls,
+ * which in this GPU-less browser wait for the software rasterizer). Chrome's Performance domain
+ * counts both.
+ */
+async function mainThread(cdp, during) {
+  const read = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]))
+  const a = await read()
+  const t0 = performance.now()
+  const result = await during()
+  const b = await read()
+  const secs = (performance.now() - t0) / 1000
+  const script = (1000 * (b.ScriptDuration - a.ScriptDuration)) / secs
+  const task = (1000 * (b.TaskDuration - a.TaskDuration)) / secs
+  return { result, script, other: task - script }
+}
+
+const threadLine = (label, m) =>
+  `${label}: main thread per second: JavaScript ${m.script.toFixed(0)} ms, other work ${m.other.toFixed(0)} ms (style, layout, WebGL calls waiting for the software rasterizer)`
+
 /** Frame times with the map still, then while the mouse pans and zooms it (updates go on streaming). */
 async function stillAndPanning(page, label, load) {
-  const still = report(`${label}, map still`, await frameTimes(page, MEASURE_S), MEASURE_S, load)
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Performance.enable')
+  const stillM = await mainThread(cdp, () => frameTimes(page, MEASURE_S))
+  const still = report(`${label}, map still`, stillM.result, MEASURE_S, load)
+  console.log(threadLine(`${label}, map still`, stillM))
   const box = await page.$eval('.map-canvas', (el) => {
     const r = el.getBoundingClientRect()
     return { x: r.x + r.width / 2, y: r.y + r.height / 2 }
   })
-  const measuring = frameTimes(page, MEASURE_S)
-  const until = Date.now() + MEASURE_S * 1000 - 500
-  let dir = 1
-  while (Date.now() < until) {
-    await page.mouse.move(box.x, box.y)
-    await page.mouse.down()
-    for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + dir * i * 12, box.y + dir * i * 6)
-    await page.mouse.up()
-    await page.mouse.wheel(0, dir * -240)
-    await page.waitForTimeout(250)
-    dir = -dir
-  }
-  const panning = report(`${label}, panning and zooming`, await measuring, MEASURE_S, load)
-  return { still, panning }
+  const panM = await mainThread(cdp, async () => {
+    const measuring = frameTimes(page, MEASURE_S)
+    const until = Date.now() + MEASURE_S * 1000 - 500
+    let dir = 1
+    while (Date.now() < until) {
+      await page.mouse.move(box.x, box.y)
+      await page.mouse.down()
+      for (let i = 1; i <= 10; i++) await page.mouse.move(box.x + dir * i * 12, box.y + dir * i * 6)
+      await page.mouse.up()
+      await page.mouse.wheel(0, dir * -240)
+      await page.waitForTimeout(250)
+      dir = -dir
+    }
+    return measuring
+  })
+  const panning = report(`${label}, panning and zooming`, panM.result, MEASURE_S, load)
+  console.log(threadLine(`${label}, panning and zooming`, panM))
+  await cdp.detach()
+  return { still, panning, script: { still: stillM.script, panning: panM.script } }
 }
 
 /** A CPU profile of the page's main thread for 10 s under the load (PERF_PROFILE=file.cpuprofile): the top functions by self time are printed. */
