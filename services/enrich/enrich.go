@@ -40,6 +40,7 @@ const MinGeocodeConfidence = 0.6
 // joins; redisstore.Store is one.
 type Fuser interface {
 	Fuse(ctx context.Context, q redisstore.FuseQuery) (string, int, error)
+	FuseAll(ctx context.Context, qs []redisstore.FuseQuery) ([]redisstore.FuseResult, error)
 	IncidentOf(ctx context.Context, eventID string) (string, error)
 }
 
@@ -59,6 +60,17 @@ type Enricher struct {
 	sources map[string]event.Source
 	loc     *time.Location
 	log     *slog.Logger
+
+	// prepared holds the events Prepare decided for the batch being
+	// handled, by record; Process takes them out.
+	mu       sync.Mutex
+	prepared map[recordKey]event.Event
+}
+
+type recordKey struct {
+	topic     string
+	partition int
+	offset    int64
 }
 
 // WithRules makes the enricher read fusion rules from the routing file.
@@ -167,35 +179,94 @@ func (e *Enricher) Handle(ctx context.Context, m kafka.Message) error {
 	return e.pub.Publish(ctx, out...)
 }
 
-// Flush does nothing: the enricher's only output is the event
+// Flush drops what Prepare left: the enricher's only output is the event
 // (kafkabus.Processor).
-func (e *Enricher) Flush(context.Context) error { return nil }
+func (e *Enricher) Flush(context.Context) error {
+	e.Reset()
+	return nil
+}
+
+// Reset drops the batch's prepared events (kafkabus.Guard: the batch is
+// decided again).
+func (e *Enricher) Reset() {
+	e.mu.Lock()
+	clear(e.prepared)
+	e.mu.Unlock()
+}
+
+// Prepare normalises a batch's records and decides the fusion of all of
+// them in one call to the store (kafkabus.Preparer): one round trip, and
+// on the embedded Redis one Lua state, per batch instead of per record.
+// A record it cannot prepare (invalid, an update naming an earlier alert,
+// or the store failing) is left to Process, which gives the same result:
+// a fusion decision is stored per event, so deciding again returns it.
+func (e *Enricher) Prepare(ctx context.Context, batch []kafka.Message) {
+	e.Reset()
+	evs := make([]event.Event, 0, len(batch))
+	keys := make([]recordKey, 0, len(batch))
+	var qs []redisstore.FuseQuery
+	var queried []int // evs[queried[i]] is decided by qs[i]
+	for _, m := range batch {
+		ev, err := e.NormaliseRecord(m.Topic, m.Value)
+		if err != nil || len(ev.References) > 0 {
+			continue
+		}
+		if q, ok := e.fuseQuery(&ev); ok {
+			qs = append(qs, q)
+			queried = append(queried, len(evs))
+		}
+		evs = append(evs, ev)
+		keys = append(keys, recordKey{m.Topic, m.Partition, m.Offset})
+	}
+	decided := true
+	if len(qs) > 0 {
+		res, err := e.fuser.FuseAll(ctx, qs)
+		if err != nil {
+			decided = false // Process decides each, with its retries
+		} else {
+			for i, r := range res {
+				evs[queried[i]].IncidentID = r.IncidentID
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prepared == nil {
+		e.prepared = make(map[recordKey]event.Event, len(evs))
+	}
+	q := 0
+	for i := range evs {
+		if q < len(queried) && queried[q] == i {
+			q++
+			if !decided {
+				continue
+			}
+		}
+		e.prepared[keys[i]] = evs[i]
+	}
+}
+
+// takePrepared returns the event Prepare made of m, if any.
+func (e *Enricher) takePrepared(m kafka.Message) (event.Event, bool) {
+	k := recordKey{m.Topic, m.Partition, m.Offset}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ev, ok := e.prepared[k]
+	if ok {
+		delete(e.prepared, k)
+	}
+	return ev, ok
+}
 
 // Process turns a raw.<source> record into the event record to publish
 // (kafkabus.Processor).
 func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
-	ev, err := e.NormaliseRecord(m.Topic, m.Value)
-	if err != nil {
-		var fe intake.Errors
-		if errors.As(err, &fe) {
-			return nil, kafkabus.Poison(err)
+	ev, ok := e.takePrepared(m)
+	if !ok {
+		var err error
+		if ev, err = e.decide(ctx, m); err != nil {
+			return nil, err
 		}
-		return nil, err
-	}
-	if len(ev.References) > 0 {
-		// An Update or Cancel belongs to the incident of the alert it names.
-		for _, ref := range ev.References {
-			inc, err := e.fuser.IncidentOf(ctx, ref)
-			if err != nil {
-				return nil, err
-			}
-			if inc != "" {
-				ev.IncidentID = inc
-				break
-			}
-		}
-	} else if err := e.fuse(ctx, &ev); err != nil {
-		return nil, err
 	}
 	b, err := encodeEvent(&ev)
 	if err != nil {
@@ -205,6 +276,40 @@ func (e *Enricher) Process(ctx context.Context, m kafka.Message) ([]kafka.Messag
 		Topic: e.topics.Events(), Key: []byte(ev.IncidentID), Value: b,
 		Headers: []kafka.Header{{Key: "received_at", Value: []byte(ev.ReceivedAt.Format(time.RFC3339Nano))}},
 	}}, nil
+}
+
+// decide normalises one record and decides its incident.
+func (e *Enricher) decide(ctx context.Context, m kafka.Message) (event.Event, error) {
+	ev, err := e.NormaliseRecord(m.Topic, m.Value)
+	if err != nil {
+		var fe intake.Errors
+		if errors.As(err, &fe) {
+			return ev, kafkabus.Poison(err)
+		}
+		return ev, err
+	}
+	if len(ev.References) > 0 {
+		// An Update or Cancel belongs to the incident of the alert it names.
+		for _, ref := range ev.References {
+			inc, err := e.fuser.IncidentOf(ctx, ref)
+			if err != nil {
+				return ev, err
+			}
+			if inc != "" {
+				ev.IncidentID = inc
+				break
+			}
+		}
+		return ev, nil
+	}
+	if q, ok := e.fuseQuery(&ev); ok {
+		id, _, err := e.fuser.Fuse(ctx, q)
+		if err != nil {
+			return ev, err
+		}
+		ev.IncidentID = id
+	}
+	return ev, nil
 }
 
 // eventBuf holds events being encoded (encodeEvent).
@@ -222,26 +327,22 @@ func encodeEvent(ev *event.Event) ([]byte, error) {
 	return b, err
 }
 
-// fuse sets ev.IncidentID to an open incident of the same family nearby,
-// if the family's rule finds one; otherwise ev opens its own incident.
-func (e *Enricher) fuse(ctx context.Context, ev *event.Event) error {
+// fuseQuery asks for the open incident of ev's family nearby that ev
+// joins (when none is, ev opens its own, ev.IncidentID); false when ev's
+// family does not fuse or ev has no location.
+func (e *Enricher) fuseQuery(ev *event.Event) (redisstore.FuseQuery, bool) {
 	var rules *routing.Rules
 	if e.rules != nil {
 		rules = e.rules()
 	}
 	family, rule := ruleFor(ev.Category, rules)
 	if ev.Location == nil || rule.RadiusM <= 0 {
-		return nil
+		return redisstore.FuseQuery{}, false
 	}
-	id, _, err := e.fuser.Fuse(ctx, redisstore.FuseQuery{
+	return redisstore.FuseQuery{
 		EventID: ev.ID, Family: family, Lon: ev.Location.Lon, Lat: ev.Location.Lat,
 		RadiusM: rule.RadiusM, Window: rule.Window, At: ev.ReceivedAt, NewID: ev.IncidentID,
-	})
-	if err != nil {
-		return err
-	}
-	ev.IncidentID = id
-	return nil
+	}, true
 }
 
 // normaliseCAP turns a CAP alert into the canonical event, placed by its

@@ -1,6 +1,7 @@
 package enrich
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/intake"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 // enrichOne runs one raw record through Handle and returns the event.
@@ -186,5 +188,102 @@ func TestOnePassDecodeMatchesGeneral(t *testing.T) {
 		if string(g) != string(w) {
 			t.Errorf("record %d %s:\n one pass %s\n general  %s", i, m.Value, g, w)
 		}
+	}
+}
+
+// countingFuser counts the store's fusion calls, and can fail FuseAll.
+type countingFuser struct {
+	Fuser
+	fuse, fuseAll int
+	failAll       bool
+}
+
+func (f *countingFuser) Fuse(ctx context.Context, q redisstore.FuseQuery) (string, int, error) {
+	f.fuse++
+	return f.Fuser.Fuse(ctx, q)
+}
+
+func (f *countingFuser) FuseAll(ctx context.Context, qs []redisstore.FuseQuery) ([]redisstore.FuseResult, error) {
+	f.fuseAll++
+	if f.failAll {
+		return nil, errors.New("redis away")
+	}
+	return f.Fuser.FuseAll(ctx, qs)
+}
+
+// A batch prepared at once (kafkabus.Preparer: one fusion call for the
+// batch) publishes exactly what the same records handled one by one do —
+// the fire's reports fused into one incident, the others apart, an invalid
+// record poison — and when the batch's fusion call fails, Process decides
+// each record itself with the same result.
+func TestPreparedBatchMatchesOneByOne(t *testing.T) {
+	city, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := kafkabus.Topics{Prefix: "x."}
+	t0 := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	rec := func(offset int64, src event.Source, ref, body string, at time.Time) kafka.Message {
+		raw := event.Raw{Schema: event.Schema, ID: event.EventID(src, ref), Source: src, SourceRef: ref, ReceivedAt: at, Body: json.RawMessage(body)}
+		b, _ := json.Marshal(raw)
+		return kafka.Message{Topic: topics.Raw(string(src)), Partition: 1, Offset: offset, Value: b}
+	}
+	batch := []kafka.Message{
+		rec(10, event.Emergency, "SMOKE-1", `{"alarm_id":"SMOKE-1","alarm_type":"smoke","lon":120.1300,"lat":32.5100}`, t0),
+		rec(11, event.Hotline, "GD-1", `{"ticket_no":"GD-1","appeal_type":"求助","category":"火灾","content":"楼里冒烟","lon":120.1305,"lat":32.5102}`, t0.Add(time.Minute)),
+		rec(12, event.Hotline, "GD-BAD", `{"ticket_no":"GD-BAD","appeal_type":"求助","category":"火灾","content":"","lon":200,"lat":32.5}`, t0),
+		rec(13, event.Grid, "WG-1", `{"report_id":"WG-1","worker_id":"W1","category":"火灾","description":"现场有明火","lon":120.1302,"lat":32.5099}`, t0.Add(2*time.Minute)),
+		rec(14, event.Hotline, "GD-4", `{"ticket_no":"GD-4","appeal_type":"求助","category":"火灾","content":"着火","lon":120.16,"lat":32.51}`, t0.Add(3*time.Minute)),
+		rec(15, event.Hotline, "GD-6", `{"ticket_no":"GD-6","appeal_type":"投诉","category":"拖欠工资","content":"欠薪","lon":120.1300,"lat":32.5100}`, t0.Add(4*time.Minute)),
+		rec(16, event.Hotline, "GD-1", `{"ticket_no":"GD-1","appeal_type":"求助","category":"火灾","content":"楼里冒烟","lon":120.1305,"lat":32.5102}`, t0.Add(time.Minute)),
+	}
+	run := func(f *countingFuser, prepare bool) []string {
+		e := New(city, f, &testenv.Publisher{}, topics, time.UTC, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if prepare {
+			e.Prepare(t.Context(), batch)
+		}
+		var out []string
+		for _, m := range batch {
+			msgs, err := e.Process(t.Context(), m)
+			if err != nil {
+				if !errors.Is(err, kafkabus.ErrPoison) {
+					t.Fatalf("offset %d: %v", m.Offset, err)
+				}
+				out = append(out, "poison")
+				continue
+			}
+			var ev event.Event
+			if err := json.Unmarshal(msgs[0].Value, &ev); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(msgs[0].Key)+" "+ev.ID+" "+ev.Place.Town.Name)
+		}
+		if err := e.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.prepared) != 0 {
+			t.Errorf("%d prepared events left after the batch", len(e.prepared))
+		}
+		return out
+	}
+	oneByOne := &countingFuser{Fuser: testenv.Store(t)}
+	want := run(oneByOne, false)
+	prepared := &countingFuser{Fuser: testenv.Store(t)}
+	got := run(prepared, true)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("prepared batch:\n%s\nwant (one by one):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if prepared.fuseAll != 1 || prepared.fuse != 0 {
+		t.Errorf("prepared batch: %d FuseAll and %d Fuse calls, want 1 and 0", prepared.fuseAll, prepared.fuse)
+	}
+	if want[0][:strings.Index(want[0], " ")] != want[1][:strings.Index(want[1], " ")] || want[2] != "poison" {
+		t.Errorf("the batch does not fuse the fire's reports or refuse the bad one:\n%s", strings.Join(want, "\n"))
+	}
+	failing := &countingFuser{Fuser: testenv.Store(t), failAll: true}
+	if got := run(failing, true); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("batch fusion failed, records decided one by one:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if failing.fuse != 5 {
+		t.Errorf("after the batch call failed: %d Fuse calls, want 5 (the fusing records)", failing.fuse)
 	}
 }

@@ -111,6 +111,17 @@ type Processor interface {
 	Flush(ctx context.Context) error
 }
 
+// Preparer is implemented by a Processor that can do part of the work for a
+// whole batch at once (one round trip to Redis for the batch instead of
+// one per record). The consumer calls Prepare before Process is called for
+// the batch's records (again after a Guard's Reset). What Prepare computes
+// is only a head start: Process must give the same result for a record
+// whether or not Prepare ran or succeeded (it does the work itself for a
+// record Prepare left out), so Prepare reports no error.
+type Preparer interface {
+	Prepare(ctx context.Context, batch []kafka.Message)
+}
+
 // MaxBatch bounds the records handled between two commits.
 const MaxBatch = 500
 
@@ -155,6 +166,9 @@ func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 			if err := c.until(ctx, "state check", func() error { return ensure(ctx, guard) }, true); err != nil {
 				return nil
 			}
+		}
+		if pr, ok := p.(Preparer); ok {
+			pr.Prepare(ctx, batch)
 		}
 		var outs []kafka.Message
 		done := 0
@@ -223,6 +237,13 @@ type guarded struct {
 	Processor
 	ready   func(context.Context) (bool, error)
 	rebuild func(context.Context) error
+}
+
+// Prepare passes the batch to the processor if it is a Preparer.
+func (g guarded) Prepare(ctx context.Context, batch []kafka.Message) {
+	if pr, ok := g.Processor.(Preparer); ok {
+		pr.Prepare(ctx, batch)
+	}
 }
 
 func (g guarded) Ready(ctx context.Context) (bool, error) { return g.ready(ctx) }

@@ -36,15 +36,55 @@ const (
 // same incident. The index holds open incidents per family; the projector
 // removes closed ones.
 func (s *Store) Fuse(ctx context.Context, q FuseQuery) (string, int, error) {
-	keys := []string{s.key("fuse", "ev", q.EventID), s.key("fuse", q.Family, "geo"), s.key("fuse", q.Family, "seen")}
-	res, err := fuseScript.Run(ctx, s.rdb, keys, q.Lon, q.Lat, q.RadiusM, q.At.Add(-q.Window).UnixMilli(), q.NewID,
-		q.At.UnixMilli(), int((31 * 24 * time.Hour).Seconds())).Slice()
+	res, err := s.FuseAll(ctx, []FuseQuery{q})
 	if err != nil {
-		return "", 0, fmt.Errorf("fuse %s: %w", q.EventID, err)
+		return "", 0, err
 	}
-	id, _ := res[0].(string)
-	outcome, _ := res[1].(int64)
-	return id, int(outcome), nil
+	return res[0].IncidentID, res[0].Outcome, nil
+}
+
+// FuseResult is the decision for one FuseQuery.
+type FuseResult struct {
+	IncidentID string
+	Outcome    int // FuseNew, FuseJoined or FuseDecided
+}
+
+// FuseBatch is the most events FuseAll decides in one script call: the
+// script holds Redis while it runs (each event is a GEOSEARCH), so a long
+// batch goes in several calls.
+const FuseBatch = 64
+
+// FuseAll decides the events in order, as many Fuse calls would (an event
+// sees the incidents the events before it opened), with one script call
+// per FuseBatch events: one round trip instead of one per event, and on the
+// embedded Redis one Lua state instead of one per event.
+func (s *Store) FuseAll(ctx context.Context, qs []FuseQuery) ([]FuseResult, error) {
+	out := make([]FuseResult, 0, len(qs))
+	ttl := int((31 * 24 * time.Hour).Seconds())
+	for len(qs) > 0 {
+		n := min(len(qs), FuseBatch)
+		keys := make([]string, 0, 3*n)
+		args := make([]any, 0, 1+6*n)
+		args = append(args, ttl)
+		for _, q := range qs[:n] {
+			keys = append(keys, s.key("fuse", "ev", q.EventID), s.key("fuse", q.Family, "geo"), s.key("fuse", q.Family, "seen"))
+			args = append(args, q.Lon, q.Lat, q.RadiusM, q.At.Add(-q.Window).UnixMilli(), q.NewID, q.At.UnixMilli())
+		}
+		res, err := fuseScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return nil, fmt.Errorf("fuse %s (and %d more): %w", qs[0].EventID, n-1, err)
+		}
+		if len(res) != 2*n {
+			return nil, fmt.Errorf("fuse %s: %d values for %d events", qs[0].EventID, len(res), n)
+		}
+		for i := 0; i < n; i++ {
+			id, _ := res[2*i].(string)
+			outcome, _ := res[2*i+1].(int64)
+			out = append(out, FuseResult{IncidentID: id, Outcome: int(outcome)})
+		}
+		qs = qs[n:]
+	}
+	return out, nil
 }
 
 // IncidentOf returns the incident an event was added to ("" if none yet).

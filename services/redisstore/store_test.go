@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -274,5 +275,68 @@ func TestSuiteStoreCaseCacheRereadsOnlyChanges(t *testing.T) {
 	load("INC-1 v2 closed", "INC-9 v1 received", "INC-2 v2 dispatched", "INC-4 v1 received")
 	if decoded != 7 {
 		t.Fatalf("decoded %d in all, want 7 (4 + INC-2 v2 + INC-9 + INC-1 v2)", decoded)
+	}
+}
+
+// FuseAll decides a batch as the same events one Fuse call each would, in
+// order (an event joins the incident an earlier one of the batch opened),
+// across more than one script call, and a re-delivered event gets its
+// first decision.
+func TestSuiteStoreFuseAllDecidesAsOneByOne(t *testing.T) {
+	one, all := testenv.Store(t), testenv.Store(t)
+	ctx := t.Context()
+	t0 := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	var qs []redisstore.FuseQuery
+	for i := range redisstore.FuseBatch + 30 {
+		q := redisstore.FuseQuery{
+			EventID: fmt.Sprintf("ev-%d", i), Family: []string{"fire", "road"}[i%2],
+			// Clusters of five reports 20 m apart, clusters 2 km apart.
+			Lon: 120.10 + float64(i/5)*0.02 + float64(i%5)*0.0002, Lat: 32.50,
+			RadiusM: 200, Window: time.Hour, At: t0.Add(time.Duration(i) * time.Second), NewID: fmt.Sprintf("inc-%d", i),
+		}
+		if i%7 == 3 {
+			q.At = t0.Add(-3 * time.Hour) // too old to join what is open now; opens its own
+		}
+		qs = append(qs, q)
+	}
+	qs = append(qs, qs[4], qs[40]) // re-delivered within the batch
+	var want []redisstore.FuseResult
+	for _, q := range qs {
+		id, outcome, err := one.Fuse(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, redisstore.FuseResult{IncidentID: id, Outcome: outcome})
+	}
+	got, err := all.FuseAll(ctx, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("FuseAll:\n got %v\nwant %v", got, want)
+	}
+	joined, decided := 0, 0
+	for _, r := range got {
+		switch r.Outcome {
+		case redisstore.FuseJoined:
+			joined++
+		case redisstore.FuseDecided:
+			decided++
+		}
+	}
+	if joined < 40 || decided != 2 {
+		t.Errorf("joined %d, decided before %d: the batch does not exercise joining and re-delivery", joined, decided)
+	}
+	again, err := all.FuseAll(ctx, qs[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range again {
+		if r.IncidentID != want[i].IncidentID || r.Outcome != redisstore.FuseDecided {
+			t.Errorf("re-delivered %s: %+v, want %s decided before", qs[i].EventID, r, want[i].IncidentID)
+		}
+	}
+	if got, err := all.FuseAll(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("an empty batch: %v, %v", got, err)
 	}
 }
