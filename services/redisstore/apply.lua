@@ -3,12 +3,15 @@
 -- built). One call per batch: on the embedded Redis every call builds a
 -- Lua state, and on a real one every call is a round trip.
 -- ARGV[1] is the number of changes; change i (from 0) has KEYS
--- i*12+1 … i*12+12 and ARGV 1+i*18+1 … 1+i*18+18, numbered below from 1.
+-- i*14+1 … i*14+14 and ARGV 1+i*18+1 … 1+i*18+18, numbered below from 1.
 --
 -- KEYS: 1 inc hash, 2 updated zset, 3 open zset, 4 timeline list,
 --       5 day stats hash, 6 state stats hash, 7 realtime stream,
 --       8 event→incident key ("" side effect skipped when ARGV 8 is ""),
---       9 fusion geo set, 10 fusion last-seen zset, 11 reports hash of the incident
+--       9 fusion index cell of the incident's point (fuse.go; when located),
+--       10 fusion last-seen zset, 11 reports hash of the incident,
+--       13 fusion incident → cell hash, 14 the family's index set of the layout
+--       before the cells (emptied as its incidents change)
 -- ARGV: 1 id, 2 version, 3 incident json, 4 state, 5 updated ms,
 --       6 lifecycle json, 7 open (1/0), 8 source counted today ("" = none),
 --       9 stream maxlen, 10 lon, 11 lat ("" = not located), 12 last seen ms,
@@ -19,7 +22,7 @@
 -- KEYS 12 meta; ARGV 16 '1' when rebuilding. A live write into a store that
 -- is not built (flushed) is refused: it would hide the versions the
 -- rebuild must replay before it.
-local NK, NA = 12, 18
+local NK, NA = 14, 18
 local function apply(K, A)
   if A[16] ~= '1' and redis.call('EXISTS', K[12]) == 0 then
     return -1
@@ -57,17 +60,29 @@ local function apply(K, A)
   if A[18] ~= '' then
     redis.call('HDEL', K[11], A[18])
   end
-  if A[10] ~= '' then
-    if A[7] == '1' then
+  local was = redis.call('HGET', K[13], A[1])
+  if A[7] == '1' then
+    if A[10] ~= '' then
+      if was ~= K[9] then
+        if was then
+          redis.call('ZREM', was, A[1]) -- moved to another cell
+        end
+        redis.call('HSET', K[13], A[1], K[9])
+      end
+      redis.call('ZREM', K[14], A[1])
       redis.call('GEOADD', K[9], A[10], A[11], A[1])
       local seen = tonumber(redis.call('ZSCORE', K[10], A[1]) or '0')
       if tonumber(A[12]) > seen then
         redis.call('ZADD', K[10], A[12], A[1])
       end
-    else
-      redis.call('ZREM', K[9], A[1])
-      redis.call('ZREM', K[10], A[1])
     end
+  else
+    if was then
+      redis.call('ZREM', was, A[1])
+      redis.call('HDEL', K[13], A[1])
+    end
+    redis.call('ZREM', K[14], A[1])
+    redis.call('ZREM', K[10], A[1])
   end
   redis.call('XADD', K[7], 'MAXLEN', '~', A[9], '*', 'kind', 'incident', 'data', A[3])
   return 1

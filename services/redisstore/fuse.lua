@@ -2,26 +2,51 @@
 -- enrichers deciding at once cannot open two incidents for one fire), in
 -- order: an event sees the incidents opened by the events before it, as if
 -- each had been decided by a call of its own.
--- KEYS, 3 per event (i = 0, 1, …): 3i+1 decision key of the event,
---   3i+2 family geo set, 3i+3 family last-seen zset
--- ARGV: 1 decision ttl s; then 6 per event from 6i+2: lon, lat, radius m,
---   oldest last-seen ms to join, new incident id, now ms
+--
+-- The index of open incidents is kept per family in cells (fuse.go): an
+-- event searches the cells its circle touches and, while it still holds
+-- anything, the family's one set of the layout before the cells.
+-- KEYS, per event: decision key of the event, family last-seen zset, the
+-- cell of the event's point, the family's incident → cell hash, the
+-- family's set of the old layout, then the n cells to search.
+-- ARGV: 1 decision ttl s; then 7 per event: n, lon, lat, radius m, oldest
+-- last-seen ms to join, new incident id, now ms.
 -- Returns {incident id, outcome, incident id, outcome, …}: outcome 0 opened
--- the new incident, 1 joined one nearby, 2 decided before (same answer).
+-- the new incident, 1 joined the nearest recent one, 2 decided before.
 local out = {}
-for i = 0, #KEYS / 3 - 1 do
-  local decision, geo, seenkey = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local a = 6 * i + 1
+local k, a = 1, 2
+local near
+local function search(key, lon, lat, radius)
+  local found = redis.call('GEOSEARCH', key, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', 20, 'WITHDIST')
+  for _, r in ipairs(found) do
+    near[#near + 1] = {r[1], tonumber(r[2])}
+  end
+end
+while k <= #KEYS do
+  local decision, seenkey, cell, cells, legacy = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local n = tonumber(ARGV[a])
   local lon, lat, radius, oldest, newid, now =
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4]), ARGV[a + 5], tonumber(ARGV[a + 6])
   local pick = redis.call('GET', decision)
   local outcome = 2
   if not pick then
-    local near = redis.call('GEOSEARCH', geo, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', 20)
-    for _, id in ipairs(near) do
-      local seen = redis.call('ZSCORE', seenkey, id)
+    near = {}
+    for c = 1, n do
+      search(KEYS[k + 4 + c], lon, lat, radius)
+    end
+    if redis.call('EXISTS', legacy) == 1 then
+      search(legacy, lon, lat, radius)
+    end
+    table.sort(near, function(x, y)
+      if x[2] ~= y[2] then
+        return x[2] < y[2]
+      end
+      return x[1] < y[1]
+    end)
+    for j = 1, math.min(#near, 20) do
+      local seen = redis.call('ZSCORE', seenkey, near[j][1])
       if seen and tonumber(seen) >= oldest then
-        pick = id
+        pick = near[j][1]
         break
       end
     end
@@ -29,7 +54,8 @@ for i = 0, #KEYS / 3 - 1 do
     if not pick then
       pick = newid
       outcome = 0
-      redis.call('GEOADD', geo, lon, lat, pick)
+      redis.call('GEOADD', cell, lon, lat, pick)
+      redis.call('HSET', cells, pick, cell)
     end
     local cur = tonumber(redis.call('ZSCORE', seenkey, pick) or '0')
     if now > cur then
@@ -39,5 +65,7 @@ for i = 0, #KEYS / 3 - 1 do
   end
   out[#out + 1] = pick
   out[#out + 1] = outcome
+  k = k + 5 + n
+  a = a + 7
 end
 return out

@@ -137,7 +137,7 @@ func (s *Store) apply(ctx context.Context, lc event.Lifecycle, rebuilding bool) 
 // applyBatch runs the apply script once for lcs, then records their
 // commands' results.
 func (s *Store) applyBatch(ctx context.Context, lcs []event.Lifecycle, rebuilding bool) ([]bool, error) {
-	keys := make([]string, 0, 12*len(lcs))
+	keys := make([]string, 0, 14*len(lcs))
 	args := make([]any, 1, 1+18*len(lcs))
 	args[0] = len(lcs)
 	for _, lc := range lcs {
@@ -206,14 +206,17 @@ func (s *Store) applyArgs(lc event.Lifecycle, rebuilding bool) ([]string, []any,
 		family = c.Family
 	}
 	lon, lat := "", ""
+	cells := s.key("fuse", family, "cells")
+	cell := cells // not used when not located
 	if p := lc.Incident.Location; p != nil {
 		lon, lat = strconv.FormatFloat(p.Lon, 'f', -1, 64), strconv.FormatFloat(p.Lat, 'f', -1, 64)
+		cell = s.fuseCell(family, p.Lon, p.Lat)
 	}
 	keys := []string{
 		s.key("inc", lc.IncidentID), s.key("inc", "updated"), s.key("inc", "open"), s.key("tl", lc.IncidentID),
 		s.key("stats", "day", day), s.key("stats", "state"), s.WallStream(),
-		s.key("evinc", lc.EventID), s.key("fuse", family, "geo"), s.key("fuse", family, "seen"), s.key("reports", lc.IncidentID),
-		s.key("meta"),
+		s.key("evinc", lc.EventID), cell, s.key("fuse", family, "seen"), s.key("reports", lc.IncidentID),
+		s.key("meta"), cells, s.key("fuse", family, "geo"),
 	}
 	force := "0"
 	if rebuilding {

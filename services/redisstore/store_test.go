@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
@@ -338,5 +341,80 @@ func TestSuiteStoreFuseAllDecidesAsOneByOne(t *testing.T) {
 	}
 	if got, err := all.FuseAll(ctx, nil); err != nil || len(got) != 0 {
 		t.Errorf("an empty batch: %v, %v", got, err)
+	}
+}
+
+// The fusion index is kept in cells: a report joins the nearest recent
+// incident even across a cell border, an incident of the layout before the
+// cells (the family's one set) is still found and leaves that set at its
+// next change, and an incident leaves the index when it closes.
+func TestSuiteStoreFusionIndexCells(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	const lat = 32.52
+	fuse := func(ev string, lon, radius float64) (string, int) {
+		t.Helper()
+		id, outcome, err := s.Fuse(ctx, redisstore.FuseQuery{EventID: ev, Family: "fire", Lon: lon, Lat: lat, RadiusM: radius, Window: time.Hour, At: now, NewID: "INC-" + ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, outcome
+	}
+	// The border between two cells runs at 120.10° (2402 × 0.05°).
+	west, _ := fuse("W", 120.0996, 1) // ~37 m west of the border
+	east, _ := fuse("E", 120.1002, 1) // ~19 m east of it
+	if west == east {
+		t.Fatal("two incidents 56 m apart opened with a 1 m radius were fused")
+	}
+	if id, outcome := fuse("P1", 120.09995, 300); id != east || outcome != redisstore.FuseJoined {
+		t.Errorf("a report 5 m west of the border joined %s (outcome %d), want the nearest, %s, across it", id, outcome, east)
+	}
+	if id, _ := fuse("P2", 120.0997, 300); id != west {
+		t.Errorf("a report 9 m from %s joined %s", west, id)
+	}
+
+	// An incident in the family's set of the old layout.
+	prefix := strings.TrimSuffix(s.WallStream(), "rt:wall")
+	rdb := s.Client()
+	if err := rdb.GeoAdd(ctx, prefix+"fuse:fire:geo", &redis.GeoLocation{Name: "INC-OLD", Longitude: 120.2000, Latitude: lat}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ZAdd(ctx, prefix+"fuse:fire:seen", redis.Z{Score: float64(now.UnixMilli()), Member: "INC-OLD"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := fuse("P3", 120.2005, 300); id != "INC-OLD" {
+		t.Errorf("a report 47 m from an incident of the old layout joined %s", id)
+	}
+	open := func(id string, v int, state event.State, lon float64) {
+		t.Helper()
+		lc := lifecycle(id, v, state, now, "")
+		lc.Incident.Category = "emergency.fire"
+		lc.Incident.Location = &event.Point{Lon: lon, Lat: lat}
+		lc.Incident.LastSeen = now
+		if _, err := s.Apply(ctx, lc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open("INC-OLD", 2, event.Dispatched, 120.2000)
+	if n, err := rdb.Exists(ctx, prefix+"fuse:fire:geo").Result(); err != nil || n != 0 {
+		t.Errorf("the old layout's set still there after its only incident changed (%d, %v)", n, err)
+	}
+	if id, _ := fuse("P4", 120.2004, 300); id != "INC-OLD" {
+		t.Errorf("after its change, a report 38 m from the incident joined %s", id)
+	}
+	// Closed, it leaves the index: the next report nearby opens its own.
+	open("INC-OLD", 3, event.Closed, 120.2000)
+	if id, outcome := fuse("P5", 120.2003, 300); id == "INC-OLD" || outcome != redisstore.FuseNew {
+		t.Errorf("a report near a closed incident joined %s (outcome %d)", id, outcome)
+	}
+	// Moved by a dispatcher (a corrected location in another cell), it is
+	// found at the new place only.
+	open(east, 2, event.Dispatched, 120.3000)
+	if id, _ := fuse("P6", 120.1002, 50); id == east {
+		t.Errorf("a report at the old place of a moved incident joined it")
+	}
+	if id, _ := fuse("P7", 120.3001, 50); id != east {
+		t.Errorf("a report at the new place of a moved incident joined %s, want %s", id, east)
 	}
 }
