@@ -14,6 +14,11 @@
 //	stats:state       hash  incidents per state
 //	rt:wall           stream incident deltas for the realtime gateway
 //	meta              hash  built=1 once a rebuild finished
+//	fuse:ev:<event>   string the incident an event was fused into (31 days)
+//	fuse:<family>:cell:<x>,<y>  geo  open incidents of a family in one
+//	                  FuseCellDeg cell (the fusion index, fuse.go)
+//	fuse:<family>:cells hash incident → its cell key
+//	fuse:<family>:seen  zset incident by its last report (ms)
 //	seen:<kind>:<id>  string idempotency marks, with TTL
 //	ticket:<t>        string websocket tickets, 30 s TTL, taken once
 //
