@@ -62,13 +62,16 @@ func (k *Kafka) Close() { k.c.Close() }
 type Redis struct {
 	s    *miniredis.Miniredis
 	stop chan struct{}
+	tick time.Duration
 }
 
 // StartRedis starts miniredis on a free loopback port.
 func StartRedis() (*Redis, error) { return StartRedisAt("") }
 
 // StartRedisAt is StartRedis on addr ("" or a port 0: any free loopback port).
-func StartRedisAt(addr string) (*Redis, error) {
+func StartRedisAt(addr string) (*Redis, error) { return startRedis(addr, TickEvery) }
+
+func startRedis(addr string, tick time.Duration) (*Redis, error) {
 	s := miniredis.NewMiniRedis()
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -80,30 +83,32 @@ func StartRedisAt(addr string) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded redis: %w", err)
 	}
-	r := &Redis{s: s, stop: make(chan struct{})}
-	go r.tick()
+	r := &Redis{s: s, stop: make(chan struct{}), tick: tick}
+	go r.tickLoop()
 	return r, nil
 }
 
 // TickEvery is how often the embedded Redis's clock moves forward. Each move
 // costs a sort of every key in the database under miniredis's lock (its
-// FastForward), which stalls every command for longer as the projections
-// grow, so it is not done every second: keys expire up to this much late,
-// which every TTL here tolerates (websocket tickets 30 s, locks and fusion
-// decisions minutes, seen marks and idempotency days).
-const TickEvery = 5 * time.Second
+// FastForward): a stall of every command that grows with the projections
+// (~0.1 s at 60,000 keys, 0.5 s at 200,000), so the clock moves once a
+// minute, and keys expire up to a minute late. Every TTL here tolerates that:
+// websocket tickets carry their own deadline (redisstore.PutTicket), locks
+// are held within this one process, fusion decisions and seen marks last
+// days, worker positions are also aged by their reader.
+const TickEvery = time.Minute
 
 // tick advances miniredis' clock with the wall clock: miniredis expires keys
 // (EX, PX) only when its time is moved forward.
-func (r *Redis) tick() {
-	t := time.NewTicker(TickEvery)
+func (r *Redis) tickLoop() {
+	t := time.NewTicker(r.tick)
 	defer t.Stop()
 	for {
 		select {
 		case <-r.stop:
 			return
 		case <-t.C:
-			r.s.FastForward(TickEvery)
+			r.s.FastForward(r.tick)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -543,18 +544,36 @@ func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 	return s.rdb.Eval(ctx, lua, []string{s.key("lock", name)}, owner).Err()
 }
 
-// PutTicket stores a one-time websocket ticket for ttl.
+// PutTicket stores a one-time websocket ticket valid for ttl. The stored
+// value carries the ticket's deadline ("<unix ms> <claims>"), which
+// TakeTicket checks: the key's TTL only cleans up, and a Redis that expires
+// keys late (the embedded one moves its clock once a minute) cannot
+// lengthen a ticket's life.
 func (s *Store) PutTicket(ctx context.Context, ticket string, claims []byte, ttl time.Duration) error {
-	return s.rdb.Set(ctx, s.key("ticket", ticket), claims, ttl).Err()
+	v := strconv.AppendInt(make([]byte, 0, 16+len(claims)), time.Now().Add(ttl).UnixMilli(), 10)
+	v = append(append(v, ' '), claims...)
+	return s.rdb.Set(ctx, s.key("ticket", ticket), v, ttl).Err()
 }
 
-// TakeTicket returns a ticket's claims and deletes it (a ticket works once).
+// TakeTicket returns a ticket's claims and deletes it (a ticket works once);
+// ErrNotFound for a ticket never issued, already taken or past its deadline.
 func (s *Store) TakeTicket(ctx context.Context, ticket string) ([]byte, error) {
 	b, err := s.rdb.GetDel(ctx, s.key("ticket", ticket)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 && b[0] == '{' {
+		return b, nil // stored by a version before deadlines: its TTL alone
+	}
+	deadline, claims, ok := bytes.Cut(b, []byte{' '})
+	ms, perr := strconv.ParseInt(string(deadline), 10, 64)
+	if !ok || perr != nil || time.Now().UnixMilli() >= ms {
+		return nil, ErrNotFound
+	}
+	return claims, nil
 }
 
 // Ping checks the connection.

@@ -91,6 +91,22 @@ func TestSuiteStoreTicketsAndMarks(t *testing.T) {
 	if _, err := s.TakeTicket(ctx, "abc"); !errors.Is(err, redisstore.ErrNotFound) {
 		t.Fatalf("a ticket works once: %v", err)
 	}
+	// Past its deadline a ticket is refused even where its key has not
+	// expired yet (the embedded Redis expires keys once a minute).
+	if err := s.PutTicket(ctx, "late", []byte(`{"role":"viewer"}`), 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if b, err := s.TakeTicket(ctx, "late"); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("a ticket past its deadline: %s, %v", b, err)
+	}
+	// One stored by the version before deadlines (the claims alone) still works.
+	if err := s.Client().Set(ctx, strings.TrimSuffix(s.WallStream(), "rt:wall")+"ticket:old", `{"role":"viewer"}`, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.TakeTicket(ctx, "old"); err != nil || string(b) != `{"role":"viewer"}` {
+		t.Fatalf("a ticket of the previous format: %s, %v", b, err)
+	}
 	first, _ := s.MarkSeen(ctx, "ingest", "EV-1", time.Hour)
 	second, _ := s.MarkSeen(ctx, "ingest", "EV-1", time.Hour)
 	if !first || second {
