@@ -91,14 +91,14 @@ func startRedis(addr string, tick time.Duration) (*Redis, error) {
 // TickEvery is how often the embedded Redis's clock moves forward. Each move
 // costs a sort of every key in the database under miniredis's lock (its
 // FastForward): a stall of every command that grows with the projections
-// (~0.1 s at 60,000 keys, 0.5 s at 200,000), so the clock moves once a
+// (0.15–0.5 s at 200,000 keys, BenchmarkExpireTick), so the clock moves once a
 // minute, and keys expire up to a minute late. Every TTL here tolerates that:
 // websocket tickets carry their own deadline (redisstore.PutTicket), locks
 // are held within this one process, fusion decisions and seen marks last
 // days, worker positions are also aged by their reader.
 const TickEvery = time.Minute
 
-// tick advances miniredis' clock with the wall clock: miniredis expires keys
+// tickLoop advances miniredis' clock with the wall clock: miniredis expires keys
 // (EX, PX) only when its time is moved forward.
 func (r *Redis) tickLoop() {
 	t := time.NewTicker(r.tick)
