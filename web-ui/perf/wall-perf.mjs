@@ -308,7 +308,7 @@ async function stillAndPanning(page, label, load) {
   const panning = report(`${label}, panning and zooming`, panM.result, MEASURE_S, load)
   console.log(threadLine(`${label}, panning and zooming`, panM))
   await cdp.detach()
-  return { still, panning, script: { still: stillM.script, panning: panM.script } }
+  return { still, panning }
 }
 
 /** A CPU profile of the page's main thread for 10 s under the load (PERF_PROFILE=file.cpuprofile): the top functions by self time are printed. */
