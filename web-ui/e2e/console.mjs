@@ -101,6 +101,30 @@ async function waitRows(page, n, timeout = WAIT_MS) {
     .catch(() => false)
 }
 
+/**
+ * Submits a dialog action on the open incident and returns the result banner's text: undefined
+ * when the action is not offered, null when no result came. The simulator keeps fusing reports into open incidents,
+ * so a report can land between opening the incident and submitting: the 409 banner then says so and
+ * refreshes the page, and the dispatcher acts again, as this does (up to three times).
+ */
+async function actOnIncident(page, action, fill) {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const can = await page.waitForSelector(`[data-testid="action-${action}"]`, { timeout: 10000 }).catch(() => null)
+    if (!can) return attempt === 1 ? undefined : null
+    await can.click()
+    await fill()
+    await page.click('[data-testid="action-submit"]')
+    const got = await Promise.race([
+      page.waitForSelector('[data-testid="result-banner"]', { timeout: 20000 }).then((h) => h.textContent()).catch(() => null),
+      page.waitForSelector('[data-testid="conflict-banner"]', { timeout: 20000 }).then(() => 'conflict').catch(() => null),
+    ])
+    if (got !== 'conflict') return got
+    console.log(`  (${action}, attempt ${attempt}: ${await page.textContent('[data-testid="conflict-banner"]').catch(() => '')})`)
+    await page.click('[data-testid="conflict-banner"] button').catch(() => {})
+  }
+  return null
+}
+
 async function openIncident(page, id) {
   await page.fill('[data-testid="queue-search"]', id)
   await page.click(`[data-testid="queue-row"][data-id="${id}"]`, { timeout: 10000 })
@@ -318,27 +342,19 @@ async function mainRun(browser) {
   const fused = await page.evaluate(() => [...document.querySelectorAll('[data-testid="queue-row"]')].find((r) => Number(r.dataset.events) >= 2)?.dataset.id)
   if (fused) {
     await openIncident(page, fused)
-    const can = await page.waitForSelector('[data-testid="action-split"]', { timeout: 10000 }).catch(() => null)
-    if (can) {
-      await can.click()
-      await page.fill('[data-testid="field-reason"]', 'e2e：误合并，拆出')
-      await page.click('[data-testid="action-submit"]')
-      const text = await page.waitForSelector('[data-testid="result-banner"]', { timeout: 20000 }).then((h) => h.textContent()).catch(() => null)
-      check('action: split a report out (new incident id shown)', !!text && /INC-/.test(text), text ?? (await page.textContent('[role="alert"]').catch(() => '')))
-    }
+    const text = await actOnIncident(page, 'split', () => page.fill('[data-testid="field-reason"]', 'e2e：误合并，拆出'))
+    if (text !== undefined) check('action: split a report out (new incident id shown)', !!text && /INC-/.test(text), text ?? (await page.textContent('[role="alert"]').catch(() => '')))
   } else console.log('  (no fused incident in the queue: split not exercised)')
   await page.fill('[data-testid="queue-search"]', '')
   await page.waitForTimeout(300)
   const pair = await page.evaluate(() => [...document.querySelectorAll('[data-testid="queue-row"]')].slice(-2).map((r) => r.dataset.id))
   if (pair.length === 2) {
     await openIncident(page, pair[0])
-    const can = await page.waitForSelector('[data-testid="action-merge_in"]', { timeout: 10000 }).catch(() => null)
-    if (can) {
-      await can.click()
+    const text = await actOnIncident(page, 'merge_in', async () => {
       await page.fill('[data-testid="field-other_id"]', pair[1])
       await page.fill('[data-testid="field-reason"]', 'e2e：同一事件')
-      await page.click('[data-testid="action-submit"]')
-      const text = await page.waitForSelector('[data-testid="result-banner"]', { timeout: 20000 }).then((h) => h.textContent()).catch(() => null)
+    })
+    if (text !== undefined) {
       check('action: merge another incident into this one', !!text && text.includes(pair[1]), text ?? (await page.textContent('[role="alert"]').catch(() => '')))
       await page.fill('[data-testid="queue-search"]', pair[1])
       const gone = await page.waitForFunction(() => document.querySelectorAll('[data-testid="queue-row"]').length === 0, null, { timeout: 15000 }).then(() => true).catch(() => false)
