@@ -87,18 +87,19 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		d.Brokers = k.Brokers()
 		log.Info("embedded kafka-protocol broker started", "addr", d.Brokers, "data_dir", cfg.DataDir)
 	}
-	addr := cfg.RedisAddr
-	if addr == "" {
+	opts := &redis.Options{Addr: cfg.RedisAddr, PoolSize: 64, MaxRetries: 3}
+	if cfg.RedisAddr == "" {
 		r, err := embedded.StartRedis()
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
 		d.closers = append(d.closers, r.Close)
-		addr = r.Addr()
-		log.Info("embedded redis started (projections are rebuilt from kafka)", "addr", addr)
+		opts.Addr = r.Addr()
+		opts.Dialer = func(context.Context, string, string) (net.Conn, error) { return r.Dial() }
+		log.Info("embedded redis started (projections are rebuilt from kafka)", "addr", opts.Addr)
 	}
-	d.Redis = redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, MaxRetries: 3})
+	d.Redis = redis.NewClient(opts)
 	d.closers = append(d.closers, func() { d.Redis.Close() })
 	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
 	if cfg.RedisAddr == "" {

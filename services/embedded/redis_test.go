@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -105,5 +106,62 @@ func TestKeysExpire(t *testing.T) {
 	}
 	if v, err := rdb.Get(ctx, "k1").Result(); err != nil || v != "1" {
 		t.Fatalf("k1 = %q, %v", v, err)
+	}
+}
+
+// TestDialInProcess: a client connected through Dial (no socket) shares the
+// server with TCP clients, waits in a blocking read until another client
+// writes, and gets a timeout, not a hang, from a read that blocks longer
+// than its deadline allows.
+func TestDialInProcess(t *testing.T) {
+	r, err := StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	mem := redis.NewClient(&redis.Options{Addr: r.Addr(), ReadTimeout: 300 * time.Millisecond,
+		Dialer: func(context.Context, string, string) (net.Conn, error) { return r.Dial() }})
+	defer mem.Close()
+	tcp := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer tcp.Close()
+
+	if err := mem.Set(ctx, "k", "from the pipe", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := tcp.Get(ctx, "k").Result(); err != nil || v != "from the pipe" {
+		t.Fatalf("TCP client reads %q, %v", v, err)
+	}
+
+	got := make(chan error, 1)
+	go func() {
+		res, err := mem.XRead(ctx, &redis.XReadArgs{Streams: []string{"s", "$"}, Block: 5 * time.Second}).Result()
+		if err == nil && (len(res) != 1 || len(res[0].Messages) != 1 || res[0].Messages[0].Values["n"] != "1") {
+			err = fmt.Errorf("woken with %v", res)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := tcp.XAdd(ctx, &redis.XAddArgs{Stream: "s", Values: []any{"n", 1}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a blocked read through the pipe was not woken by a write over TCP")
+	}
+
+	// A blocking command the server answers late: go-redis allows Block +
+	// ReadTimeout; the pipe's deadline ends the wait like a socket's.
+	start := time.Now()
+	_, err = mem.Do(ctx, "BLPOP", "empty", "0").Result()
+	if err == nil || time.Since(start) > 3*time.Second {
+		t.Fatalf("BLPOP forever through the pipe: %v after %v, want a timeout", err, time.Since(start))
+	}
+	if v, err := mem.Get(ctx, "k").Result(); err != nil || v != "from the pipe" {
+		t.Fatalf("after the timeout, the client reads %q, %v", v, err)
 	}
 }
