@@ -172,6 +172,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { d.watchRouting(gctx); return nil })
+	if cfg.Embedded() {
+		g.Go(func() error { tuneGC(gctx); return nil })
+	}
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return pprofsrv.Serve(gctx, cfg.PprofAddr, log) })
 	}
