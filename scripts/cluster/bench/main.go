@@ -94,6 +94,7 @@ func run() error {
 	flag.StringVar(&o.compare, "compare", "", "with -allinone: A/B of -bin against this binary: fresh processes, alternating A B A B …, -runs pairs of one throughput and one latency phase (at -rate, default 200/s)")
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the throughput phase waits for the acknowledged reports to reach the wall")
 	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
+	flag.BoolVar(&timeline, "timeline", false, "print each latency phase's slowest report per second sent (where a tail comes from: a steady queue or a stall)")
 	flag.Parse()
 	for _, s := range strings.Split(*sweep, ",") {
 		if s = strings.TrimSpace(s); s == "" {
@@ -314,9 +315,45 @@ func latency(ctx context.Context, seen *cluster.Seen, cl system, city *gis.City,
 		at, _ := seen.At(a.ID)
 		lat = append(lat, at.Sub(a.Sent))
 	}
+	if timeline {
+		printTimeline(tag, acks, seen)
+	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	return phase{p50: q(.5), p99: q(.99), max: lat[len(lat)-1], sent: float64(len(acks)) / d.Seconds()}, nil
+}
+
+// timeline is the -timeline flag.
+var timeline bool
+
+// printTimeline prints the slowest receipt → wall latency of the reports
+// sent in each second of a phase, and how many were sent.
+func printTimeline(tag string, acks []cluster.Ack, seen *cluster.Seen) {
+	start := acks[0].Sent
+	for _, a := range acks {
+		if a.Sent.Before(start) {
+			start = a.Sent
+		}
+	}
+	type second struct {
+		n   int
+		max time.Duration
+	}
+	var secs []second
+	for _, a := range acks {
+		i := int(a.Sent.Sub(start) / time.Second)
+		for len(secs) <= i {
+			secs = append(secs, second{})
+		}
+		at, _ := seen.At(a.ID)
+		secs[i].n++
+		secs[i].max = max(secs[i].max, at.Sub(a.Sent))
+	}
+	fmt.Printf("bench: %s slowest report per second sent:", tag)
+	for _, s := range secs {
+		fmt.Printf(" %v(%d)", s.max.Round(time.Millisecond), s.n)
+	}
+	fmt.Println()
 }
 
 // waitSeen waits until every acknowledged report was on a wall and returns
