@@ -22,20 +22,37 @@
 -- KEYS 12 meta; ARGV 16 '1' when rebuilding. A live write into a store that
 -- is not built (flushed) is refused: it would hide the versions the
 -- rebuild must replay before it.
+-- Few redis.call per change (HMGET, ZADD GT: Redis ≥ 6.2; checks of keys
+-- nothing here creates made once per call): on the embedded Redis each
+-- one allocates and parses like a command over the network.
 local NK, NA = 14, 18
-local function apply(K, A)
-  if A[16] ~= '1' and redis.call('EXISTS', K[12]) == 0 then
-    return -1
+local built, legacyHas = nil, {}
+local function legacy(key) -- the old layout's set: only ever emptied
+  if legacyHas[key] == nil then
+    legacyHas[key] = redis.call('EXISTS', key) == 1
   end
-  local cur = tonumber(redis.call('HGET', K[1], 'version') or '0')
+  return legacyHas[key]
+end
+local function apply(K, A)
+  if A[16] ~= '1' then
+    if built == nil then
+      built = redis.call('EXISTS', K[12]) == 1
+    end
+    if not built then
+      return -1
+    end
+  end
+  local got = redis.call('HMGET', K[1], 'version', 'state')
+  local cur = tonumber(got[1] or '0')
   local v = tonumber(A[2])
   if v <= cur then
     return 0
   end
-  local prev = redis.call('HGET', K[1], 'state')
-  redis.call('HSET', K[1], 'version', A[2], 'state', A[4], 'json', A[3])
+  local prev = got[2]
   if A[13] ~= '' then
-    redis.call('HSET', K[1], 'case', A[13])
+    redis.call('HSET', K[1], 'version', A[2], 'state', A[4], 'json', A[3], 'case', A[13])
+  else
+    redis.call('HSET', K[1], 'version', A[2], 'state', A[4], 'json', A[3])
   end
   redis.call('ZADD', K[2], A[5], A[1])
   if A[7] == '1' then
@@ -44,10 +61,12 @@ local function apply(K, A)
     redis.call('ZREM', K[3], A[1])
   end
   redis.call('RPUSH', K[4], A[6])
-  if prev then
-    redis.call('HINCRBY', K[6], prev, -1)
+  if prev ~= A[4] then
+    if prev then
+      redis.call('HINCRBY', K[6], prev, -1)
+    end
+    redis.call('HINCRBY', K[6], A[4], 1)
   end
-  redis.call('HINCRBY', K[6], A[4], 1)
   if A[8] ~= '' then
     if A[17] == '1' then
       redis.call('HINCRBY', K[5], A[8], 1)
@@ -69,11 +88,12 @@ local function apply(K, A)
         end
         redis.call('HSET', K[13], A[1], K[9])
       end
-      redis.call('ZREM', K[14], A[1])
+      if legacy(K[14]) then
+        redis.call('ZREM', K[14], A[1])
+      end
       redis.call('GEOADD', K[9], A[10], A[11], A[1])
-      local seen = tonumber(redis.call('ZSCORE', K[10], A[1]) or '0')
-      if tonumber(A[12]) > seen then
-        redis.call('ZADD', K[10], A[12], A[1])
+      if tonumber(A[12]) > 0 then
+        redis.call('ZADD', K[10], 'GT', A[12], A[1])
       end
     end
   else
@@ -81,7 +101,9 @@ local function apply(K, A)
       redis.call('ZREM', was, A[1])
       redis.call('HDEL', K[13], A[1])
     end
-    redis.call('ZREM', K[14], A[1])
+    if legacy(K[14]) then
+      redis.call('ZREM', K[14], A[1])
+    end
     redis.call('ZREM', K[10], A[1])
   end
   redis.call('XADD', K[7], 'MAXLEN', '~', A[9], '*', 'kind', 'incident', 'data', A[3])

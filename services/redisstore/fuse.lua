@@ -13,9 +13,12 @@
 -- last-seen ms to join, new incident id, now ms.
 -- Returns {incident id, outcome, incident id, outcome, …}: outcome 0 opened
 -- the new incident, 1 joined the nearest recent one, 2 decided before.
+-- Few redis.call per event (ZMSCORE, ZADD GT: Redis ≥ 6.2): on the embedded
+-- Redis each one allocates and parses like a command over the network.
 local out = {}
 local k, a = 1, 2
 local near
+local legacyHas = {}
 local function search(key, lon, lat, radius)
   local found = redis.call('GEOSEARCH', key, 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm', 'ASC', 'COUNT', 20, 'WITHDIST')
   for _, r in ipairs(found) do
@@ -34,7 +37,10 @@ while k <= #KEYS do
     for c = 1, n do
       search(KEYS[k + 4 + c], lon, lat, radius)
     end
-    if redis.call('EXISTS', legacy) == 1 then
+    if legacyHas[legacy] == nil then -- nothing adds to it: once per call
+      legacyHas[legacy] = redis.call('EXISTS', legacy) == 1
+    end
+    if legacyHas[legacy] then
       search(legacy, lon, lat, radius)
     end
     table.sort(near, function(x, y)
@@ -43,11 +49,18 @@ while k <= #KEYS do
       end
       return x[1] < y[1]
     end)
-    for j = 1, math.min(#near, 20) do
-      local seen = redis.call('ZSCORE', seenkey, near[j][1])
-      if seen and tonumber(seen) >= oldest then
-        pick = near[j][1]
-        break
+    local m = math.min(#near, 20)
+    if m > 0 then
+      local ids = {}
+      for j = 1, m do
+        ids[j] = near[j][1]
+      end
+      local seen = redis.call('ZMSCORE', seenkey, unpack(ids))
+      for j = 1, m do
+        if seen[j] and tonumber(seen[j]) >= oldest then
+          pick = ids[j]
+          break
+        end
       end
     end
     outcome = 1
@@ -57,10 +70,7 @@ while k <= #KEYS do
       redis.call('GEOADD', cell, lon, lat, pick)
       redis.call('HSET', cells, pick, cell)
     end
-    local cur = tonumber(redis.call('ZSCORE', seenkey, pick) or '0')
-    if now > cur then
-      redis.call('ZADD', seenkey, now, pick)
-    end
+    redis.call('ZADD', seenkey, 'GT', now, pick)
     redis.call('SET', decision, pick, 'EX', ARGV[1])
   end
   out[#out + 1] = pick

@@ -182,11 +182,11 @@ func (s *Store) applyBatch(ctx context.Context, lcs []event.Lifecycle, rebuildin
 
 // applyArgs returns the apply script's keys and arguments for one change.
 func (s *Store) applyArgs(lc event.Lifecycle, rebuilding bool) ([]string, []any, error) {
-	inc, err := json.Marshal(lc.Incident)
+	inc, err := wire.Marshal(lc.Incident)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
 	}
-	entry, err := json.Marshal(lc)
+	entry, err := wire.Marshal(lc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
 	}
