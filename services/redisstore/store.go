@@ -186,7 +186,7 @@ func (s *Store) applyArgs(lc event.Lifecycle, rebuilding bool) ([]string, []any,
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode incident %s: %w", lc.IncidentID, err)
 	}
-	entry, err := wire.Marshal(lc)
+	entry, err := auditEntry(lc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode lifecycle %s: %w", lc.ID, err)
 	}
@@ -286,7 +286,7 @@ func (s *Store) Case(ctx context.Context, id string) ([]byte, int, error) {
 // RecordRefusal adds a refused command to the incident's audit trail,
 // once per command id.
 func (s *Store) RecordRefusal(ctx context.Context, lc event.Lifecycle) error {
-	entry, err := json.Marshal(lc)
+	entry, err := auditEntry(lc)
 	if err != nil {
 		return err
 	}
@@ -420,6 +420,15 @@ type AuditEntry struct {
 	Incident *struct{} `json:"incident,omitempty"`
 	Case     *struct{} `json:"case,omitempty"`
 	Report   *struct{} `json:"report,omitempty"`
+}
+
+// auditEntry encodes lc for the incident's timeline list: without the
+// snapshots, which Timeline never returns and the tasks topic keeps for a
+// rebuild. Stored with them, the list grew with the square of an
+// incident's fused reports (each snapshot lists every report id so far)
+// and held most of the projection's memory per report.
+func auditEntry(lc event.Lifecycle) ([]byte, error) {
+	return wire.Marshal(AuditEntry{Lifecycle: lc})
 }
 
 // Timeline returns the audit trail of an incident, oldest first.

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -432,5 +433,58 @@ func TestSuiteStoreFusionIndexCells(t *testing.T) {
 	}
 	if id, _ := fuse("P7", 120.3001, 50); id != east {
 		t.Errorf("a report at the new place of a moved incident joined %s, want %s", id, east)
+	}
+}
+
+// The timeline list keeps each change without the snapshots it carries on
+// the tasks topic (incident, case, report): Timeline never returned them,
+// and the incident's list of report ids made the list grow with the square
+// of its fused reports. Entries stored with them (before) still read.
+func TestSuiteStoreTimelineWithoutSnapshots(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	open := lifecycle("INC-T", 1, event.Received, now, event.Grid)
+	open.Incident.EventIDs = []string{"EV-INC-T"}
+	open.Case = []byte(`{"state":"received","version":1}`)
+	open.Report = &event.Event{ID: "EV-INC-T", Source: event.Grid, Description: "井盖缺失"}
+	open.Actor = event.Actor{ID: "system", Role: "system"}
+	if _, err := s.Apply(ctx, open); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Client().Keys(ctx, "*tl:INC-T").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("timeline key: %v %v", keys, err)
+	}
+	stored, err := s.Client().LRange(ctx, keys[0], 0, -1).Result()
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("timeline list %v %v", stored, err)
+	}
+	for _, field := range []string{`"incident"`, `"case"`, `"report"`, "井盖缺失"} {
+		if strings.Contains(stored[0], field) {
+			t.Fatalf("stored entry carries %s: %s", field, stored[0])
+		}
+	}
+	// An entry of the earlier format, with its snapshots, appended as the
+	// script did then.
+	old := lifecycle("INC-T", 2, event.Dispatched, now.Add(time.Second), "")
+	old.Incident.EventIDs = []string{"EV-INC-T"}
+	b, _ := json.Marshal(old)
+	if err := s.Client().RPush(ctx, keys[0], b).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := s.Timeline(ctx, "INC-T")
+	if err != nil || len(tl) != 2 {
+		t.Fatalf("timeline %+v %v", tl, err)
+	}
+	if e := tl[0]; e.Version != 1 || e.To != event.Received || e.EventID != "EV-INC-T" || e.EventSource != event.Grid || e.Actor.ID != "system" || !e.At.Equal(now) {
+		t.Fatalf("first entry %+v", e)
+	}
+	if tl[1].Version != 2 || tl[1].To != event.Dispatched || len(tl[1].Lifecycle.Incident.EventIDs) != 0 {
+		t.Fatalf("old-format entry %+v", tl[1])
+	}
+	out, _ := json.Marshal(tl)
+	if strings.Contains(string(out), `"incident":`) {
+		t.Fatalf("timeline answer carries a snapshot: %s", out)
 	}
 }
