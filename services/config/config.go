@@ -69,6 +69,14 @@ type Config struct {
 	// MediaS3 is the S3-compatible object storage for photos; without an
 	// endpoint photos are files under DataDir/media.
 	MediaS3 MediaS3
+	// ReadModelDays is how long a closed incident stays in Redis after its
+	// last change (READ_MODEL_DAYS; 0, the default, keeps every one). Its
+	// audit trail stays on the tasks topic and the counters keep it; what
+	// goes is the incident, timeline and reports the API and walls read
+	// (docs/capacity.md: about 4.6 KB per report). At least 31: a record
+	// the events topic (30 days) delivers again must still find its
+	// incident.
+	ReadModelDays int
 }
 
 // MediaS3 locates a bucket of S3-compatible storage (path-style requests).
@@ -145,6 +153,7 @@ func Load(getenv func(string) string) (Config, error) {
 		IngestRatePerMinute: num("INGEST_RATE_PER_MINUTE", 6000, 1),
 		BodyLimit:           num("HTTP_BODY_LIMIT", 1<<20, 1024),
 		MediaMaxBytes:       num("MEDIA_MAX_BYTES", 10<<20, 1024),
+		ReadModelDays:       num("READ_MODEL_DAYS", 0, 0),
 		MediaS3: MediaS3{
 			Endpoint:  str("MEDIA_S3_ENDPOINT", ""),
 			Bucket:    str("MEDIA_S3_BUCKET", ""),
@@ -171,6 +180,9 @@ func Load(getenv func(string) string) (Config, error) {
 		if !strings.Contains(b, ":") {
 			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b))
 		}
+	}
+	if c.ReadModelDays > 0 && c.ReadModelDays < 31 {
+		errs = append(errs, fmt.Errorf("READ_MODEL_DAYS=%d: want 0 (keep all) or at least 31, longer than the events topic keeps a record that may be delivered again", c.ReadModelDays))
 	}
 	if c.RedisAddr != "" && !strings.Contains(c.RedisAddr, ":") {
 		errs = append(errs, fmt.Errorf("REDIS_ADDR: %q is not host:port", c.RedisAddr))

@@ -77,3 +77,27 @@ func TestPprofIsOffByDefaultAndLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestReadModelDays(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "0": 0, "31": 31, "90": 90} {
+		c, err := Load(func(k string) string {
+			if k == "READ_MODEL_DAYS" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.ReadModelDays != want {
+			t.Errorf("READ_MODEL_DAYS=%q: %d, %v; want %d", v, c.ReadModelDays, err, want)
+		}
+	}
+	for _, v := range []string{"7", "30", "-1", "x"} {
+		if _, err := Load(func(k string) string {
+			if k == "READ_MODEL_DAYS" {
+				return v
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), "READ_MODEL_DAYS") {
+			t.Errorf("READ_MODEL_DAYS=%q accepted: %v", v, err)
+		}
+	}
+}

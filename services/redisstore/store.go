@@ -54,6 +54,9 @@ func (s *Store) WithStreamMaxLen(n int) *Store {
 	return s
 }
 
+// Prefix returns the prefix of the store's keys.
+func (s *Store) Prefix() string { return s.prefix }
+
 // Client returns the underlying client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 

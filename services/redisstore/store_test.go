@@ -452,10 +452,7 @@ func TestSuiteStoreTimelineWithoutSnapshots(t *testing.T) {
 	if _, err := s.Apply(ctx, open); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := s.Client().Keys(ctx, "*tl:INC-T").Result()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("timeline key: %v %v", keys, err)
-	}
+	keys := []string{s.Prefix() + "tl:INC-T"}
 	stored, err := s.Client().LRange(ctx, keys[0], 0, -1).Result()
 	if err != nil || len(stored) != 1 {
 		t.Fatalf("timeline list %v %v", stored, err)
@@ -486,5 +483,82 @@ func TestSuiteStoreTimelineWithoutSnapshots(t *testing.T) {
 	out, _ := json.Marshal(tl)
 	if strings.Contains(string(out), `"incident":`) {
 		t.Fatalf("timeline answer carries a snapshot: %s", out)
+	}
+}
+
+// PruneClosed removes closed incidents last changed before the cutoff,
+// with their timelines, reports and event links, and nothing else: not an
+// open incident however old, not one closed since the cutoff, not a link
+// of a report that moved to another incident; the counters keep counting.
+func TestSuiteStorePruneClosed(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	old := now.Add(-40 * 24 * time.Hour)
+	add := func(id string, v int, state event.State, at time.Time, events ...string) {
+		t.Helper()
+		lc := lifecycle(id, v, state, at, "")
+		if v == 1 {
+			lc.EventID, lc.EventSource = events[0], event.Hotline
+			lc.Report = &event.Event{ID: events[0], Source: event.Hotline}
+		}
+		lc.Incident.EventIDs = events
+		if _, err := s.Apply(ctx, lc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("INC-OLD%d", i)
+		add(id, 1, event.Received, old, "EV-"+id)
+		add(id, 2, event.Closed, old.Add(time.Hour), "EV-"+id)
+	}
+	add("INC-OPEN", 1, event.Received, old.Add(-time.Hour), "EV-INC-OPEN") // older still, and open
+	add("INC-RECENT", 1, event.Received, old, "EV-INC-RECENT")
+	add("INC-RECENT", 2, event.Closed, now.Add(-time.Hour), "EV-INC-RECENT")
+	// A report of INC-OLD0 that moved to INC-OPEN: its link is INC-OPEN's.
+	if err := s.Client().Set(ctx, s.Prefix()+"evinc:EV-INC-OLD0", "INC-OPEN", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Stats(ctx, old)
+
+	n, err := s.PruneClosed(ctx, now.Add(-30*24*time.Hour), 3)
+	if err != nil || n != 3 {
+		t.Fatalf("first pass (limit 3): %d, %v", n, err)
+	}
+	n, err = s.PruneClosed(ctx, now.Add(-30*24*time.Hour), 1000)
+	if err != nil || n != 2 {
+		t.Fatalf("second pass: %d, %v", n, err)
+	}
+	for i := range 5 {
+		id := fmt.Sprintf("INC-OLD%d", i)
+		if _, err := s.Incident(ctx, id); !errors.Is(err, redisstore.ErrNotFound) {
+			t.Fatalf("%s still there: %v", id, err)
+		}
+		if tl, _ := s.Timeline(ctx, id); len(tl) != 0 {
+			t.Fatalf("%s timeline left: %v", id, tl)
+		}
+		if inc, _ := s.IncidentOf(ctx, "EV-"+id); i > 0 && inc != "" {
+			t.Fatalf("EV-%s still links to %q", id, inc)
+		}
+	}
+	if inc, _ := s.IncidentOf(ctx, "EV-INC-OLD0"); inc != "INC-OPEN" {
+		t.Fatalf("a link to another incident was removed: %q", inc)
+	}
+	for _, id := range []string{"INC-OPEN", "INC-RECENT"} {
+		if _, err := s.Incident(ctx, id); err != nil {
+			t.Fatalf("%s removed: %v", id, err)
+		}
+		if tl, _ := s.Timeline(ctx, id); len(tl) == 0 {
+			t.Fatalf("%s timeline removed", id)
+		}
+	}
+	if _, total, _ := s.Incidents(ctx, redisstore.Query{}); total != 2 {
+		t.Fatalf("%d incidents listed, want 2", total)
+	}
+	if after, _ := s.Stats(ctx, old); !reflect.DeepEqual(after, before) {
+		t.Fatalf("counters changed: %+v, were %+v", after, before)
+	}
+	if keys, _ := s.Client().Keys(ctx, s.Prefix()+"*OLD*").Result(); len(keys) != 1 || !strings.HasSuffix(keys[0], "evinc:EV-INC-OLD0") {
+		t.Fatalf("keys left behind: %v (want only the link that moved)", keys)
 	}
 }

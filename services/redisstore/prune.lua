@@ -1,0 +1,36 @@
+-- Removes closed incidents whose last change is older than a cutoff from
+-- the read model: the incident, its timeline and fused reports, its place
+-- in the updated index, and the event → incident links that still point
+-- at it. The tasks topic keeps every change (the audit trail); the day and
+-- state counters keep counting them. An incident changed since it was
+-- listed, or open again, stays.
+-- KEYS: 1 updated zset, 2 open zset. ARGV: 1 cutoff ms, 2 key prefix,
+-- 3 closed states separated by ",", then incident ids.
+-- Returns the number removed.
+local closed = {}
+for st in string.gmatch(ARGV[3], '[^,]+') do
+  closed[st] = true
+end
+local n = 0
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  local inc = ARGV[2] .. 'inc:' .. id
+  local got = redis.call('HMGET', inc, 'state', 'json')
+  if score and tonumber(score) < tonumber(ARGV[1]) and got[1] and closed[got[1]] then
+    local ok, doc = pcall(cjson.decode, got[2])
+    if ok and type(doc) == 'table' and type(doc['event_ids']) == 'table' then
+      for _, ev in ipairs(doc['event_ids']) do
+        local link = ARGV[2] .. 'evinc:' .. ev
+        if redis.call('GET', link) == id then
+          redis.call('DEL', link)
+        end
+      end
+    end
+    redis.call('DEL', inc, ARGV[2] .. 'tl:' .. id, ARGV[2] .. 'reports:' .. id)
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    n = n + 1
+  end
+end
+return n
