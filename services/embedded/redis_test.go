@@ -154,6 +154,24 @@ func TestDialInProcess(t *testing.T) {
 		t.Fatal("a blocked read through the pipe was not woken by a write over TCP")
 	}
 
+	// A pipeline: go-redis writes every command before reading a reply;
+	// the server answers each as it reads it. (Over net.Pipe, which hands
+	// writes over synchronously, this waited until the write deadline.)
+	pipe := mem.Pipeline()
+	for i := range 5000 {
+		pipe.Set(ctx, fmt.Sprintf("p:%d", i), i, 0)
+	}
+	gets := make([]*redis.StringCmd, 5000)
+	for i := range gets {
+		gets[i] = pipe.Get(ctx, fmt.Sprintf("p:%d", i))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("pipeline of 10,000 commands through the in-memory connection: %v", err)
+	}
+	if v, _ := gets[4999].Int(); v != 4999 {
+		t.Fatalf("last GET of the pipeline: %d", v)
+	}
+
 	// A blocking command the server answers late: go-redis allows Block +
 	// ReadTimeout; the pipe's deadline ends the wait like a socket's.
 	start := time.Now()
