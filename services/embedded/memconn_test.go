@@ -12,8 +12,7 @@ import (
 
 func TestMemConnBuffersLikeASocket(t *testing.T) {
 	a, b := memConnPair(memAddr("a"), memAddr("b"))
-	defer a.Close()
-	defer b.Close()
+	defer func() { _ = a.Close(); _ = b.Close() }()
 
 	// Writes return once buffered: two requests before any read.
 	for _, s := range []string{"first ", "second"} {
@@ -51,7 +50,7 @@ func TestMemConnBuffersLikeASocket(t *testing.T) {
 	_ = a.SetWriteDeadline(time.Time{})
 
 	// Close: the other end reads what was written before, then EOF; its writes fail.
-	a.Close()
+	_ = a.Close()
 	if _, err := io.CopyN(io.Discard, b, memConnBuffer); err != nil {
 		t.Fatalf("draining after close: %v", err)
 	}
@@ -74,7 +73,7 @@ func TestMemConnCloseWakesABlockedRead(t *testing.T) {
 		done <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
-	a.Close()
+	_ = a.Close()
 	select {
 	case err := <-done:
 		if err != io.EOF {
@@ -83,5 +82,5 @@ func TestMemConnCloseWakesABlockedRead(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("a read blocked on a connection whose peer closed")
 	}
-	b.Close()
+	_ = b.Close()
 }

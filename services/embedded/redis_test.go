@@ -122,9 +122,9 @@ func TestDialInProcess(t *testing.T) {
 	ctx := context.Background()
 	mem := redis.NewClient(&redis.Options{Addr: r.Addr(), ReadTimeout: 300 * time.Millisecond,
 		Dialer: func(context.Context, string, string) (net.Conn, error) { return r.Dial() }})
-	defer mem.Close()
+	defer func() { _ = mem.Close() }()
 	tcp := redis.NewClient(&redis.Options{Addr: r.Addr()})
-	defer tcp.Close()
+	defer func() { _ = tcp.Close() }()
 
 	if err := mem.Set(ctx, "k", "from the pipe", 0).Err(); err != nil {
 		t.Fatal(err)
