@@ -75,10 +75,10 @@ func TestFleetPatrolsItsCells(t *testing.T) {
 func TestStaffLeavesWarningsAlone(t *testing.T) {
 	var acted []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/api/v1/auth/login":
+		switch r.URL.Path {
+		case "/api/v1/auth/login":
 			_, _ = w.Write([]byte(`{"token":"t"}`))
-		case r.URL.Path == "/api/v1/incidents":
+		case "/api/v1/incidents":
 			_, _ = w.Write([]byte(`{"items":[
 				{"id":"INC-W","version":1,"state":"received","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}},
 				{"id":"INC-T","version":1,"state":"received","area":null}]}`))

@@ -136,7 +136,7 @@ func (s *Staff) call(ctx context.Context, token, method, path string, in, out an
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}

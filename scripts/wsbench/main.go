@@ -147,7 +147,7 @@ func run() error {
 
 	b := &bench{cfg: cfg, stop: make(chan struct{})}
 	b.rdb = redis.NewClient(&redis.Options{Addr: cfg.redis, PoolSize: 16})
-	defer b.rdb.Close()
+	defer func() { _ = b.rdb.Close() }()
 	if err := b.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis %s: %w (start one with scripts/dev/redis.sh start)", cfg.redis, err)
 	}
@@ -324,7 +324,7 @@ func (b *bench) connect(ctx context.Context, url string) error {
 					var resp *http.Response
 					ws, resp, err = d.DialContext(ctx, url, nil)
 					if resp != nil && resp.Body != nil {
-						resp.Body.Close()
+						_ = resp.Body.Close()
 					}
 					if err == nil || resp != nil {
 						break
@@ -373,7 +373,7 @@ func (b *bench) connect(ctx context.Context, url string) error {
 func (b *bench) closeAll() {
 	for _, c := range b.pop.clients {
 		if c.ws != nil {
-			c.ws.Close()
+			_ = c.ws.Close()
 		}
 	}
 	close(b.stop)
@@ -470,7 +470,7 @@ func (b *bench) produce(ctx context.Context, rate int, d time.Duration, stop <-c
 		case <-stop:
 		case <-ctx.Done():
 		}
-		in.Close() // the producer stops at EOF on stdin
+		_ = in.Close() // the producer stops at EOF on stdin
 	}()
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -636,7 +636,7 @@ func (b *bench) memory(ctx context.Context, gc bool) (memSample, error) {
 	if err != nil {
 		return memSample{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var m memSample
 	err = json.NewDecoder(resp.Body).Decode(&m)
 	return m, err
@@ -650,7 +650,7 @@ func (b *bench) scrape(ctx context.Context) map[string]float64 {
 	if err != nil {
 		return out
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {

@@ -47,7 +47,7 @@ func produceMain(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, PoolSize: 32})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	p := &producer{
 		store: redisstore.New(rdb, *prefix, time.Local), pop: newPopulation(*clients, *walls, *dispatchers, *towns, *grids),
 		assigned: *assigned, idPrefix: *id,
@@ -86,7 +86,7 @@ func produceMain(args []string) error {
 					continue
 				}
 				outMu.Lock()
-				fmt.Fprintf(out, "%d %d %d\n", town, grid, worker)
+				_, _ = fmt.Fprintf(out, "%d %d %d\n", town, grid, worker)
 				outMu.Unlock()
 			}
 		}()

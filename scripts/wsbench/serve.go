@@ -49,7 +49,7 @@ func serve(args []string) error {
 	defer stop()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	store := redisstore.New(rdb, *prefix, time.Local)
 
 	reg := prometheus.NewRegistry()
@@ -103,7 +103,7 @@ func memHandler(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"heap_inuse":%d,"stack_inuse":%d,"heap_alloc":%d,"sys":%d,"rss":%d,"goroutines":%d}`,
+	_, _ = fmt.Fprintf(w, `{"heap_inuse":%d,"stack_inuse":%d,"heap_alloc":%d,"sys":%d,"rss":%d,"goroutines":%d}`,
 		ms.HeapInuse, ms.StackInuse, ms.HeapAlloc, ms.Sys-ms.HeapReleased, rss(), runtime.NumGoroutine())
 }
 

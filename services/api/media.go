@@ -72,7 +72,7 @@ func (a *API) mediaBody(c *fiber.Ctx) ([]byte, int, string) {
 		if err != nil {
 			return nil, fiber.StatusBadRequest, "unreadable multipart file"
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		data, err := io.ReadAll(io.LimitReader(f, int64(a.mediaMax)+1))
 		if err != nil {
 			return nil, fiber.StatusBadRequest, "unreadable multipart file"

@@ -65,7 +65,7 @@ func call(t *testing.T, app *fiber.App, req *http.Request) (int, http.Header, []
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
 }

@@ -100,7 +100,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		log.Info("embedded redis started (projections are rebuilt from kafka)", "addr", opts.Addr)
 	}
 	d.Redis = redis.NewClient(opts)
-	d.closers = append(d.closers, func() { d.Redis.Close() })
+	d.closers = append(d.closers, func() { _ = d.Redis.Close() })
 	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
 	if cfg.RedisAddr == "" {
 		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen).WithLocalWakeups() // miniredis: see there
@@ -120,7 +120,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 		return nil, err
 	}
 	d.Producer = kafkabus.NewProducer(d.Brokers)
-	d.closers = append(d.closers, func() { d.Producer.Close() })
+	d.closers = append(d.closers, func() { _ = d.Producer.Close() })
 	return d, nil
 }
 
@@ -445,7 +445,7 @@ func limitBody(h http.Handler, def, upload int64) http.Handler {
 		if r.ContentLength > n {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			fmt.Fprintf(w, `{"error":"body: larger than %d bytes","errors":[{"field":"body","reason":"larger than %d bytes"}]}`, n, n)
+			_, _ = fmt.Fprintf(w, `{"error":"body: larger than %d bytes","errors":[{"field":"body","reason":"larger than %d bytes"}]}`, n, n)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, n)

@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
@@ -63,7 +63,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -102,7 +102,7 @@ func (s *server) run() {
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.base + "/readyz")
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return
 			}
@@ -145,7 +145,7 @@ func (s *server) flushRedis() {
 		return
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	if err := redisstore.New(rdb, prefix, time.UTC).Flush(context.Background()); err != nil {
 		s.t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func (s *server) do(method, path, contentType string, body []byte, out any) int 
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -225,7 +225,7 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 
 	// A wall client: ticket, upgrade, subscribe, snapshot.
 	ws := dialWall(t, s)
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	var snap struct {
 		Type string `json:"type"`
 		Seq  string `json:"seq"`
@@ -350,7 +350,7 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&anon)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if anon.Reports[0].Reporter.Phone != "13812345678" {
 			t.Fatalf("dispatcher sees %+v", anon.Reports)
 		}

@@ -36,7 +36,7 @@ func (s *server) upload(token string) string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var out struct{ URL string }
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 201 || out.URL == "" {
 		s.t.Fatalf("upload: %d %v", resp.StatusCode, err)
@@ -75,7 +75,7 @@ func (s *server) act(token, id, action string, body map[string]any) (int, cmdAns
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	var a cmdAnswer
 	_ = json.Unmarshal(raw, &a)
@@ -133,7 +133,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 401 {
 			t.Fatalf("command with token %q: %d, want 401", tok, resp.StatusCode)
 		}
@@ -150,7 +150,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("position: %v %v", err, resp)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	var sug struct {
 		Items []struct {
@@ -167,7 +167,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&sug)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if len(sug.Items) != 2 || sug.Items[0].WorkerID != "worker" || sug.Items[0].Reason == "" || sug.Items[0].DistanceM > sug.Items[1].DistanceM {
 			t.Fatalf("suggestions %+v", sug)
 		}
@@ -184,7 +184,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if !((codes[0] == 200 && codes[1] == 409) || (codes[0] == 409 && codes[1] == 200)) {
+	if (codes[0] != 200 || codes[1] != 409) && (codes[0] != 409 || codes[1] != 200) {
 		t.Fatalf("concurrent assignment answered %v, want one 200 and one 409", codes)
 	}
 	var detail struct {
@@ -199,7 +199,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+disp)
 	resp, _ := http.DefaultClient.Do(req)
 	_ = json.NewDecoder(resp.Body).Decode(&detail)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	v = detail.Incident.Version
 	assignee, assigneeTok := "worker", worker
 	if detail.Incident.Task.WorkerID == "worker2" {

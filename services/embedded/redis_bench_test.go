@@ -50,7 +50,7 @@ func benchBlockedXRead(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	reader := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr})
-	defer reader.Close()
+	defer func() { _ = reader.Close() }()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

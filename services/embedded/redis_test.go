@@ -21,7 +21,7 @@ func TestStreamReadAfterID(t *testing.T) {
 	defer r.Close()
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	for i := 1; i <= 100; i++ {
 		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: fmt.Sprintf("%d-%d", 1000+i/10, i%10), Values: []any{"n", i}}).Err(); err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestKeysExpire(t *testing.T) {
 	defer r.Close()
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	for i := range 50 {
 		ttl := time.Duration(0)
 		if i%2 == 0 {

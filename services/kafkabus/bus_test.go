@@ -33,7 +33,7 @@ func setup(t *testing.T) ([]string, kafkabus.Topics, *kafkabus.Producer) {
 		t.Fatal(err)
 	}
 	p := kafkabus.NewProducer(brokers)
-	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { _ = p.Close() })
 	return brokers, topics, p
 }
 
@@ -126,7 +126,7 @@ func TestSuitePoisonGoesToDLQAndStreamFlows(t *testing.T) {
 		t.Fatalf("good records %v", good)
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topics.DLQ(), Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	// The DLQ record is keyed like the original, so find its partition.
 	var dead kafka.Message
 	for part := range 3 {
@@ -134,7 +134,7 @@ func TestSuitePoisonGoesToDLQAndStreamFlows(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		m, err := rr.ReadMessage(ctx)
 		cancel()
-		rr.Close()
+		_ = rr.Close()
 		if err == nil {
 			dead = m
 			break
@@ -181,7 +181,7 @@ func TestSuiteUncommittedIsRedelivered(t *testing.T) {
 
 func TestProducerRefusesOversizedRecord(t *testing.T) {
 	p := kafkabus.NewProducer([]string{"127.0.0.1:1"})
-	defer p.Close()
+	defer func() { _ = p.Close() }()
 	err := p.Publish(t.Context(), kafka.Message{Topic: "x", Value: make([]byte, kafkabus.MaxRecordBytes+1)})
 	if !errors.Is(err, kafkabus.ErrTooLarge) {
 		t.Fatalf("got %v", err)

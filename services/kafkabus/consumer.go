@@ -151,7 +151,7 @@ func (handlerProcessor) Flush(context.Context) error { return nil }
 func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 	// CPU profiles show each consumer group's processing apart (PPROF).
 	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("stage", c.Group())))
-	defer c.r.Close()
+	defer func() { _ = c.r.Close() }()
 	stop := make(chan struct{})
 	defer close(stop)
 	go c.reportLag(stop)

@@ -22,7 +22,7 @@ func Offsets(ctx context.Context, brokers []string, topic string, partition int)
 		leader, err = kafka.DialLeader(ctx, "tcp", brokers[0], topic, partition)
 		if err == nil {
 			first, last, err = leader.ReadOffsets()
-			leader.Close()
+			_ = leader.Close()
 			if err == nil {
 				return first, last, nil
 			}

@@ -126,7 +126,7 @@ func Ping(ctx context.Context, brokers []string) error {
 			continue
 		}
 		_, err = conn.Brokers()
-		conn.Close()
+		_ = conn.Close()
 		if err == nil {
 			return nil
 		}

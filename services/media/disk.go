@@ -41,9 +41,9 @@ func (d *Disk) Put(_ context.Context, id string, data []byte) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("media put %s: %w", id, err)
 	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
+	defer func() { _ = os.Remove(tmp.Name()) }() // a no-op after the rename
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return false, fmt.Errorf("media put %s: %w", id, err)
 	}
 	if err := tmp.Close(); err != nil {

@@ -66,7 +66,7 @@ func (s *S3) Get(ctx context.Context, id string) ([]byte, error) {
 	if err != nil {
 		return nil, s.notFound(id, err)
 	}
-	defer obj.Close()
+	defer func() { _ = obj.Close() }()
 	b, err := io.ReadAll(obj)
 	if err != nil {
 		return nil, s.notFound(id, err)

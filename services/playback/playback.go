@@ -139,7 +139,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if q.to.After(s.now()) {
 		q.to = s.now() // the topic holds nothing later
 	}
@@ -174,7 +174,7 @@ func (s *Server) load(ctx context.Context, q query) (map[string]change, []change
 		return nil, nil, fmt.Errorf("playback: %w", err)
 	}
 	parts, err := conn.ReadPartitions(s.topic)
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		return nil, nil, fmt.Errorf("playback: partitions of %s: %w", s.topic, err)
 	}
@@ -198,7 +198,7 @@ func (s *Server) readPartition(ctx context.Context, partition int, q query, stat
 		return nil
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.brokers, Topic: s.topic, Partition: partition, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if err := r.SetOffset(first); err != nil {
 		return err
 	}
@@ -330,7 +330,6 @@ func (p *session) run(ctx context.Context) error {
 	if err := p.write(snap); err != nil {
 		return err
 	}
-	state = nil
 
 	at, speed, paused := start, p.q.speed, false
 	last := time.Now()

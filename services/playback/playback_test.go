@@ -81,7 +81,7 @@ func newRig(t *testing.T) *rig {
 	if err := prod.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	prod.Close()
+	_ = prod.Close()
 	store := testenv.Store(t)
 	gw := realtime.New(store, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	pb := New(ctx, gw, brokers, topics.Tasks(), slog.New(slog.DiscardHandler))
@@ -109,7 +109,7 @@ func (r *rig) dial(q url.Values, ticket string, h http.Header) (*websocket.Conn,
 	d := websocket.Dialer{Subprotocols: []string{realtime.Protocol, "ticket." + ticket}, HandshakeTimeout: 5 * time.Second}
 	ws, resp, err := d.Dial(r.url+"?"+q.Encode(), h)
 	if ws != nil {
-		r.t.Cleanup(func() { ws.Close() })
+		r.t.Cleanup(func() { _ = ws.Close() })
 	}
 	return ws, resp, err
 }
@@ -254,7 +254,7 @@ func TestPlaybackOpsAndLimits(t *testing.T) {
 		t.Errorf("third playback: %v", resp)
 	}
 	read(t, a)
-	a.Close()
+	_ = a.Close()
 
 	// Pause, then 60×: 120 s of city time end in about 2 s.
 	if m := read(t, b); m.Type != "snapshot" {
@@ -279,7 +279,7 @@ func TestPlaybackOpsAndLimits(t *testing.T) {
 	for {
 		c, _, err := r.dial(r.span(0, time.Second, "60"), r.ticket(), nil)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			break
 		}
 		if time.Now().After(waitOK) {
@@ -321,7 +321,7 @@ func TestFoldSpeed(t *testing.T) {
 	if err := prod.Publish(ctx, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	prod.Close()
+	_ = prod.Close()
 	s := &Server{brokers: brokers, topic: topics.Tasks()}
 	start := time.Now()
 	state, changes, err := s.load(ctx, query{from: time.Now().Add(-time.Minute), to: time.Now(), speed: 1})

@@ -14,7 +14,7 @@ func TestHandlerServesProfiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %s", path, resp.Status)
 		}

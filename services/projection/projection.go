@@ -87,7 +87,7 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 			return fmt.Errorf("rebuild lock: %w", err)
 		}
 		if ok {
-			defer store.Unlock(context.WithoutCancel(ctx), "rebuild", owner)
+			defer func() { _ = store.Unlock(context.WithoutCancel(ctx), "rebuild", owner) }()
 			n, err := Rebuild(ctx, store, brokers, topic, log)
 			if err != nil {
 				return err
@@ -112,7 +112,7 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		return 0, fmt.Errorf("rebuild: %w", err)
 	}
 	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
 	}
@@ -150,7 +150,7 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: brokers, Topic: topic, Partition: partition, MaxBytes: 16 << 20, MaxWait: 200 * time.Millisecond,
 	})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if err := r.SetOffset(first); err != nil {
 		return 0, err
 	}

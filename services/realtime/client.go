@@ -230,7 +230,7 @@ func (c *client) finish(code int, text string) {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.nc.Write(closeFrame(code, text))
 	}
-	c.nc.Close()
+	_ = c.nc.Close()
 	close(c.finished)
 }
 

@@ -265,7 +265,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Unlock()
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = nc.Write(closeFrame(websocket.CloseGoingAway, "server shutting down"))
-		nc.Close()
+		_ = nc.Close()
 		return
 	}
 	g.conns[c] = struct{}{}

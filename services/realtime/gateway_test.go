@@ -63,7 +63,7 @@ func TestUpgradeRefusedBeforeUpgrade(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 400 {
 			t.Fatalf("plain GET: %d", resp.StatusCode)
 		}
@@ -200,7 +200,7 @@ func TestResumeGetsExactlyWhatWasMissed(t *testing.T) {
 	for range 3 {
 		seqs = append(seqs, next(t, ws).Seq)
 	}
-	ws.Close()
+	_ = ws.Close()
 
 	// Missed while away: four new incidents and a change of one seen.
 	missed := []string{"B0", "B1", "A1", "B2", "B3"}

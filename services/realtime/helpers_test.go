@@ -133,10 +133,10 @@ func (e *env) dialWith(protocols []string, h http.Header, d *websocket.Dialer) (
 	d.HandshakeTimeout = 5 * time.Second
 	ws, resp, err := d.Dial(e.url, h)
 	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	if ws != nil {
-		e.t.Cleanup(func() { ws.Close() })
+		e.t.Cleanup(func() { _ = ws.Close() })
 	}
 	return ws, resp, err
 }

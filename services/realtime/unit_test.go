@@ -28,7 +28,7 @@ func TestRawFramesReadByGorilla(t *testing.T) {
 		if err != nil {
 			return
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		var frames [][]byte
 		for _, n := range sizes {
 			frames = append(frames, textFrame(bytes.Repeat([]byte("界"), n/3+1)[:n/3*3]))
@@ -46,7 +46,7 @@ func TestRawFramesReadByGorilla(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	defer func() { _ = ws.Close() }()
 	for _, n := range sizes {
 		typ, b, err := ws.ReadMessage()
 		if err != nil || typ != websocket.TextMessage || len(b) != n/3*3 {

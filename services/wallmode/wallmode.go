@@ -157,7 +157,7 @@ func Last(ctx context.Context, brokers []string, topic string) (redisstore.WallM
 		return redisstore.WallMode{}, false, fmt.Errorf("wall mode: %w", err)
 	}
 	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
+	_ = conn.Close()
 	if err != nil {
 		return redisstore.WallMode{}, false, nil // no topic yet: nothing to restore
 	}
@@ -185,7 +185,7 @@ func lastOf(ctx context.Context, brokers []string, topic string, partition int) 
 		return m, false, nil
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: partition, MaxWait: 200 * time.Millisecond})
-	defer r.Close()
+	defer func() { _ = r.Close() }()
 	if err := r.SetOffset(last - 1); err != nil {
 		return m, false, err
 	}

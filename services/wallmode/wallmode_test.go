@@ -26,7 +26,6 @@ type rig struct {
 	store   *redisstore.Store
 	prod    *kafkabus.Producer
 	proj    *projection.Projector
-	offset  int64
 }
 
 func newRig(t *testing.T) *rig {
@@ -39,7 +38,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.prod = kafkabus.NewProducer(r.brokers)
-	t.Cleanup(func() { r.prod.Close() })
+	t.Cleanup(func() { _ = r.prod.Close() })
 	r.proj = projection.New(r.store, slog.New(slog.DiscardHandler)).WithModes(wallmode.New(r.store, r.prod, r.topics.WallMode()))
 	return r
 }
@@ -116,7 +115,7 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	// For AutoHold a severity II incident leaves the wall as the person left it …
 	r.change("H", 1, 2, event.Received)
 	r.want("normal", "", false)
-	if m := r.mode(); m.HoldUntil.Sub(time.Now()) < AutoHoldFloor {
+	if m := r.mode(); time.Until(m.HoldUntil) < AutoHoldFloor {
 		t.Fatalf("hold until %v", m.HoldUntil)
 	}
 	// … but a yellow warning updated to red takes it over (severity I does too, below).

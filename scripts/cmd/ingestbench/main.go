@@ -140,7 +140,7 @@ func phase(c *http.Client, rate float64, d time.Duration, workers int, next func
 				lat := time.Since(j.at)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
+					_ = resp.Body.Close()
 				}
 				if err != nil || resp.StatusCode != j.want {
 					failed.Add(1)
@@ -191,7 +191,7 @@ func get(url string) (*http.Request, int) {
 func waitReady(c *http.Client, url string) error {
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		if resp, err := c.Get(url + "/readyz"); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return nil
 			}
@@ -208,7 +208,7 @@ func startServer(bin string) (func(), string, error) {
 		return nil, "", err
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	dir, err := os.MkdirTemp("", "ingestbench")
 	if err != nil {
 		return nil, "", err
@@ -222,7 +222,7 @@ func startServer(bin string) (func(), string, error) {
 	return func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 	}, "http://" + addr, nil
 }
 
@@ -243,7 +243,7 @@ func startIsolated(bin string) (func(), string, error) {
 	if err := srv.Start(); err != nil {
 		return nil, "", err
 	}
-	stopSrv := func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait(); os.RemoveAll(dir) }
+	stopSrv := func() { _ = srv.Process.Signal(os.Interrupt); _ = srv.Wait(); _ = os.RemoveAll(dir) }
 	env := map[string]string{}
 	sc := bufio.NewScanner(out)
 	for len(env) < 2 && sc.Scan() {
@@ -262,7 +262,7 @@ func startIsolated(bin string) (func(), string, error) {
 		return nil, "", err
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	ing := exec.Command(bin, "-target=ingest")
 	ing.Env = append(os.Environ(), "HTTP_ADDR="+addr, "DATA_DIR="+dir, "LOG_LEVEL=error", "INGEST_RATE_PER_MINUTE=100000000",
 		"KAFKA_BROKERS="+env["KAFKA_BROKERS"], "REDIS_ADDR="+env["REDIS_ADDR"])

@@ -191,7 +191,7 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (int, st
 		resp, err := c.Do(req)
 		if err == nil {
 			reason, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			// 503: not stored, retry (the server said so); 429: slow down.
 			if (resp.StatusCode == 503 || resp.StatusCode == 429) && attempt < 5 {
 				time.Sleep(time.Duration(200*(attempt+1)) * time.Millisecond)
@@ -212,7 +212,7 @@ func waitReady(ctx context.Context, c *http.Client, url string, limit time.Durat
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/readyz", nil)
 		resp, err := c.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return nil
 			}

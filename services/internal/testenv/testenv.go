@@ -110,7 +110,7 @@ func Store(t testing.TB) *redisstore.Store {
 	}
 	t.Cleanup(func() {
 		_ = s.Flush(context.Background())
-		rdb.Close()
+		_ = rdb.Close()
 	})
 	return s
 }
