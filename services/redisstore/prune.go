@@ -53,12 +53,15 @@ func (s *Store) PruneClosed(ctx context.Context, cutoff time.Time, limit int) (i
 		if len(ids) == 0 {
 			return removed, nil
 		}
+		keys := make([]string, 0, 2+3*len(ids))
+		keys = append(keys, s.key("inc", "updated"), s.key("inc", "open"))
 		args := make([]any, 0, 3+len(ids))
-		args = append(args, cutoff.UnixMilli(), s.prefix, closedStates)
+		args = append(args, cutoff.UnixMilli(), s.key("evinc", ""), closedStates)
 		for _, id := range ids {
+			keys = append(keys, s.key("inc", id), s.key("tl", id), s.key("reports", id))
 			args = append(args, id)
 		}
-		n, err := pruneScript.Run(ctx, s.rdb, []string{s.key("inc", "updated"), s.key("inc", "open")}, args...).Int()
+		n, err := pruneScript.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return removed, fmt.Errorf("prune: %w", err)
 		}

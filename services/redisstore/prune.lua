@@ -4,8 +4,9 @@
 -- at it. The tasks topic keeps every change (the audit trail); the day and
 -- state counters keep counting them. An incident changed since it was
 -- listed, or open again, stays.
--- KEYS: 1 updated zset, 2 open zset. ARGV: 1 cutoff ms, 2 key prefix,
--- 3 closed states separated by ",", then incident ids.
+-- KEYS: 1 updated zset, 2 open zset, then per incident its hash, timeline
+-- and reports. ARGV: 1 cutoff ms, 2 the event → incident link keys' prefix,
+-- 3 closed states separated by ",", then the incident ids.
 -- Returns the number removed.
 local closed = {}
 for st in string.gmatch(ARGV[3], '[^,]+') do
@@ -14,20 +15,21 @@ end
 local n = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
+  local k = 3 + (i - 4) * 3
+  local inc, tl, reports = KEYS[k], KEYS[k + 1], KEYS[k + 2]
   local score = redis.call('ZSCORE', KEYS[1], id)
-  local inc = ARGV[2] .. 'inc:' .. id
   local got = redis.call('HMGET', inc, 'state', 'json')
   if score and tonumber(score) < tonumber(ARGV[1]) and got[1] and closed[got[1]] then
     local ok, doc = pcall(cjson.decode, got[2])
     if ok and type(doc) == 'table' and type(doc['event_ids']) == 'table' then
       for _, ev in ipairs(doc['event_ids']) do
-        local link = ARGV[2] .. 'evinc:' .. ev
+        local link = ARGV[2] .. ev
         if redis.call('GET', link) == id then
           redis.call('DEL', link)
         end
       end
     end
-    redis.call('DEL', inc, ARGV[2] .. 'tl:' .. id, ARGV[2] .. 'reports:' .. id)
+    redis.call('DEL', inc, tl, reports)
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
     n = n + 1
