@@ -56,23 +56,13 @@ func TestLoadMedia(t *testing.T) {
 func TestPprofIsOffByDefaultAndLoopbackOnly(t *testing.T) {
 	for v, want := range map[string]string{"": "", "0": "", "false": "", "1": "127.0.0.1:6060", "true": "127.0.0.1:6060",
 		"127.0.0.1:7070": "127.0.0.1:7070", "localhost:7070": "localhost:7070", "[::1]:7070": "[::1]:7070"} {
-		c, err := Load(func(k string) string {
-			if k == "PPROF" {
-				return v
-			}
-			return ""
-		})
+		c, err := Load(only("PPROF", v))
 		if err != nil || c.PprofAddr != want {
 			t.Errorf("PPROF=%q: got %q, %v; want %q", v, c.PprofAddr, err, want)
 		}
 	}
 	for _, v := range []string{"0.0.0.0:6060", ":6060", "10.1.2.3:6060", "yes please", "127.0.0.1:99999"} {
-		if _, err := Load(func(k string) string {
-			if k == "PPROF" {
-				return v
-			}
-			return ""
-		}); err == nil || !strings.Contains(err.Error(), "PPROF") {
+		if _, err := Load(only("PPROF", v)); err == nil || !strings.Contains(err.Error(), "PPROF") {
 			t.Errorf("PPROF=%q: want an error, got %v", v, err)
 		}
 	}
@@ -80,24 +70,24 @@ func TestPprofIsOffByDefaultAndLoopbackOnly(t *testing.T) {
 
 func TestReadModelDays(t *testing.T) {
 	for v, want := range map[string]int{"": 0, "0": 0, "31": 31, "90": 90} {
-		c, err := Load(func(k string) string {
-			if k == "READ_MODEL_DAYS" {
-				return v
-			}
-			return ""
-		})
+		c, err := Load(only("READ_MODEL_DAYS", v))
 		if err != nil || c.ReadModelDays != want {
 			t.Errorf("READ_MODEL_DAYS=%q: %d, %v; want %d", v, c.ReadModelDays, err, want)
 		}
 	}
 	for _, v := range []string{"7", "30", "-1", "x"} {
-		if _, err := Load(func(k string) string {
-			if k == "READ_MODEL_DAYS" {
-				return v
-			}
-			return ""
-		}); err == nil || !strings.Contains(err.Error(), "READ_MODEL_DAYS") {
+		if _, err := Load(only("READ_MODEL_DAYS", v)); err == nil || !strings.Contains(err.Error(), "READ_MODEL_DAYS") {
 			t.Errorf("READ_MODEL_DAYS=%q accepted: %v", v, err)
 		}
+	}
+}
+
+// only is a getenv with one variable set.
+func only(key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return ""
 	}
 }
