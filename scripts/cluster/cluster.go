@@ -396,6 +396,24 @@ func Timeline(ctx context.Context, api, id string) (Incident, []Lifecycle, error
 	return out.Incident, out.Timeline, err
 }
 
+// ReportIDs reads the ids of all reports fused into one incident (its
+// event_ids list only the first and the latest).
+func ReportIDs(ctx context.Context, api, id string) ([]string, error) {
+	var out struct {
+		Reports []struct {
+			ID string `json:"id"`
+		} `json:"reports"`
+	}
+	if err := GetJSON(ctx, api+"/api/v1/incidents/"+id, &out); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(out.Reports))
+	for i, r := range out.Reports {
+		ids[i] = r.ID
+	}
+	return ids, nil
+}
+
 // GetJSON GETs url and decodes the JSON answer (an error unless 200).
 func GetJSON(ctx context.Context, url string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

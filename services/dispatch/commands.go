@@ -146,18 +146,20 @@ func (d *Dispatcher) split(ctx context.Context, cur event.Incident, next casesta
 	bad := func(reason string) error {
 		return &casestate.FieldError{Field: "event_id", Reason: reason, Action: cmd.Action, State: cur.State}
 	}
-	if !slices.Contains(cur.EventIDs, cmd.EventID) {
-		return nil, bad(fmt.Sprintf("%s is not a report of %s", cmd.EventID, cur.ID))
-	}
-	if len(cur.EventIDs) < 2 {
-		return nil, bad("the incident has only this report: nothing to split it from")
-	}
+	// The incident lists only its first and latest reports (event.WithEventID):
+	// the stored reports decide which are its own.
+	listed := slices.Contains(cur.EventIDs, cmd.EventID)
 	ev, err := d.b.Report(ctx, cur.ID, cmd.EventID)
-	if err != nil {
-		if errors.Is(err, redisstore.ErrNotFound) {
-			return nil, bad(fmt.Sprintf("report %s of %s is not stored", cmd.EventID, cur.ID))
-		}
+	switch {
+	case errors.Is(err, redisstore.ErrNotFound) && listed:
+		return nil, bad(fmt.Sprintf("report %s of %s is not stored", cmd.EventID, cur.ID))
+	case errors.Is(err, redisstore.ErrNotFound):
+		return nil, bad(fmt.Sprintf("%s is not a report of %s", cmd.EventID, cur.ID))
+	case err != nil:
 		return nil, err
+	}
+	if cur.EventCount < 2 {
+		return nil, bad("the incident has only this report: nothing to split it from")
 	}
 	newID := event.SplitIncidentID(cmd.EventID, cmd.ID)
 	old := lifecycle(cur, next, tr)
@@ -165,7 +167,7 @@ func (d *Dispatcher) split(ctx context.Context, cur event.Incident, next casesta
 	old.Reason = fmt.Sprintf("%s（%s %s 拆分为新案件 %s）", tr.Reason, sourceName[ev.Source], ev.SourceRef, newID)
 	inc := &old.Incident
 	inc.EventIDs = slices.DeleteFunc(slices.Clone(cur.EventIDs), func(id string) bool { return id == cmd.EventID })
-	inc.EventCount = len(inc.EventIDs)
+	inc.EventCount = cur.EventCount - 1
 	inc.Sources = make(map[event.Source]int, len(cur.Sources))
 	for k, v := range cur.Sources {
 		if k == ev.Source {

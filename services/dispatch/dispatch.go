@@ -182,7 +182,7 @@ func (d *Dispatcher) event(ctx context.Context, m kafka.Message) error {
 			}
 		}
 		lc.Incident.EventCount++
-		lc.Incident.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
+		lc.Incident.EventIDs = event.WithEventID(cur.EventIDs, ev.ID)
 		lcs = []event.Lifecycle{lc}
 	case errors.Is(err, redisstore.ErrNotFound):
 		lcs = Open(ev, d.now(), d.rules())
@@ -217,7 +217,7 @@ func AddReport(cur event.Incident, c casestate.Case, ev event.Event) event.Lifec
 	}
 	inc.Sources[ev.Source]++
 	inc.EventCount++
-	inc.EventIDs = append(append([]string(nil), cur.EventIDs...), ev.ID)
+	inc.EventIDs = event.WithEventID(cur.EventIDs, ev.ID)
 	if ev.Severity > 0 && ev.Severity < inc.Severity {
 		inc.Severity = ev.Severity
 	}

@@ -3,8 +3,10 @@ package dispatch
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -102,5 +104,77 @@ func TestSplitOpensAnIncidentForTheReport(t *testing.T) {
 	}
 	if _, err := st.Report(t.Context(), "INC-1", "EV-2"); !errors.Is(err, redisstore.ErrNotFound) {
 		t.Fatalf("report still stored with the old incident: %v", err)
+	}
+}
+
+// A storm of calls about one problem (a burst main: hundreds of 12345
+// calls fused into one incident) keeps every change's record small: the
+// incident lists its first and latest reports only, counts them all, and
+// the stored reports still have every one, so one that is no longer listed
+// can be split out.
+func TestStormKeepsChangesBounded(t *testing.T) {
+	st := testenv.Store(t)
+	pub := &testenv.Publisher{}
+	topics := kafkabus.Topics{Prefix: "x."}
+	d := New(st, pub, topics, defaultRules(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	const n = event.MaxEventIDs + 70
+	ev := sampleEvent()
+	for i := 1; i <= n; i++ {
+		e := ev
+		e.ID, e.SourceRef = fmt.Sprintf("EV-%d", i), fmt.Sprintf("GD-%d", i)
+		e.ReceivedAt = ev.ReceivedAt.Add(time.Duration(i) * time.Second)
+		b, _ := json.Marshal(e)
+		if err := d.Handle(t.Context(), kafka.Message{Topic: topics.Events(), Value: b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc, err := st.Incident(t.Context(), "INC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.EventCount != n || len(inc.EventIDs) != event.MaxEventIDs || inc.EventIDs[0] != "EV-1" || inc.EventIDs[len(inc.EventIDs)-1] != fmt.Sprintf("EV-%d", n) {
+		t.Fatalf("incident after %d reports: count %d, %d ids %v", n, inc.EventCount, len(inc.EventIDs), inc.EventIDs)
+	}
+	if reps, _ := st.Reports(t.Context(), "INC-1"); len(reps) != n {
+		t.Fatalf("%d reports stored, want %d", len(reps), n)
+	}
+	// The records of the last changes are no larger than the one at the bound.
+	var atBound, last int
+	for _, m := range pub.Msgs {
+		var lc event.Lifecycle
+		if json.Unmarshal(m.Value, &lc) != nil || lc.Action != "add_report" {
+			continue
+		}
+		if lc.Incident.EventCount == event.MaxEventIDs {
+			atBound = len(m.Value)
+		}
+		last = len(m.Value)
+	}
+	if atBound == 0 || last > atBound+100 {
+		t.Fatalf("the last change's record is %d bytes, %d at %d reports", last, atBound, event.MaxEventIDs)
+	}
+
+	// Split out EV-10, which the incident no longer lists.
+	rec, _ := json.Marshal(CommandRecord{Schema: event.Schema, IncidentID: "INC-1", Command: casestate.Command{
+		ID: "S1", Action: casestate.Split, BaseVersion: inc.Version, EventID: "EV-10", Reason: "另一处漏水",
+		Actor: casestate.Actor{ID: "d1", Role: casestate.RoleDispatcher}, At: ev.ReceivedAt.Add(time.Hour)}})
+	if slices.Contains(inc.EventIDs, "EV-10") {
+		t.Fatal("EV-10 is still listed: the test needs one that is not")
+	}
+	if err := d.Handle(t.Context(), kafka.Message{Topic: topics.Commands(), Key: []byte("INC-1"), Value: rec}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := st.Result(t.Context(), "S1")
+	var r Result
+	_ = json.Unmarshal(b, &r)
+	if r.Outcome != "applied" {
+		t.Fatalf("split of an unlisted report: %+v", r)
+	}
+	after, _ := st.Incident(t.Context(), "INC-1")
+	if after.EventCount != n-1 || len(after.EventIDs) != event.MaxEventIDs {
+		t.Fatalf("after the split: count %d, %d ids", after.EventCount, len(after.EventIDs))
+	}
+	if id, _ := st.IncidentOf(t.Context(), "EV-10"); id != event.SplitIncidentID("EV-10", "S1") {
+		t.Fatalf("EV-10 belongs to %q", id)
 	}
 }

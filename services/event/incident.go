@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb/geojson"
@@ -80,15 +81,18 @@ type Incident struct {
 	Description  string         `json:"description,omitempty"`
 	Source       Source         `json:"source"`
 	Sources      map[Source]int `json:"sources"`
-	EventCount   int            `json:"event_count"`
-	EventIDs     []string       `json:"event_ids"`
-	Location     *Point         `json:"location"`
-	Address      string         `json:"address,omitempty"`
-	Place        gis.Place      `json:"place"`
-	FirstSeen    time.Time      `json:"first_seen"`
-	LastSeen     time.Time      `json:"last_seen"`
-	UpdatedAt    time.Time      `json:"updated_at"`
-	Task         *TaskRef       `json:"task,omitempty"`
+	EventCount   int            `json:"event_count"` // reports fused, all of them
+	// EventIDs are the ids of the first report and the latest ones, at most
+	// MaxEventIDs (see WithEventID); the store's reports of the incident
+	// have them all.
+	EventIDs  []string  `json:"event_ids"`
+	Location  *Point    `json:"location"`
+	Address   string    `json:"address,omitempty"`
+	Place     gis.Place `json:"place"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Task      *TaskRef  `json:"task,omitempty"`
 	// Counters of the case loop (see casestate.Case).
 	ReworkCount     int    `json:"rework_count,omitempty"`     // 返工
 	ReopenCount     int    `json:"reopen_count,omitempty"`     // 发回重办
@@ -157,4 +161,25 @@ type Lifecycle struct {
 	// Incident is the full state after this change, so a projection is
 	// rebuilt by applying the latest version of each incident.
 	Incident Incident `json:"incident"`
+}
+
+// MaxEventIDs bounds an incident's EventIDs. Every change of an incident
+// carries its snapshot (the tasks topic, kept for ever, and every websocket
+// delta), so an unbounded list would make a storm of calls about one burst
+// main — thousands of reports fused into one incident — cost the square of
+// its size on disk and on the wire.
+const MaxEventIDs = 50
+
+// WithEventID returns ids with id appended, as a new slice (ids may be
+// shared with the snapshot it came from). Past MaxEventIDs it keeps the
+// first id (the incident's first report, which Open311 names it by) and
+// the latest ones, so the change that adds a report always lists it.
+func WithEventID(ids []string, id string) []string {
+	if len(ids) < MaxEventIDs {
+		return append(slices.Clip(ids), id)
+	}
+	out := make([]string, 0, MaxEventIDs)
+	out = append(out, ids[0])
+	out = append(out, ids[len(ids)-(MaxEventIDs-2):]...)
+	return append(out, id)
 }
