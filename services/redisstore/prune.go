@@ -34,8 +34,8 @@ var closedStates = func() string {
 const PruneBatch = 200
 
 // PruneClosed removes from the read model up to limit closed incidents
-// whose last change is before cutoff (their timelines, fused reports and
-// event links with them), oldest first, and returns how many it removed.
+// whose last change is before cutoff (their timelines, fused reports,
+// event links and the results of their commands with them), oldest first, and returns how many it removed.
 // The audit trail stays on the tasks topic, and the counters keep them.
 // An incident that is open, or changed after cutoff, is never removed;
 // concurrent callers are safe (each incident is checked inside the
@@ -55,8 +55,8 @@ func (s *Store) PruneClosed(ctx context.Context, cutoff time.Time, limit int) (i
 		}
 		keys := make([]string, 0, 2+3*len(ids))
 		keys = append(keys, s.key("inc", "updated"), s.key("inc", "open"))
-		args := make([]any, 0, 3+len(ids))
-		args = append(args, cutoff.UnixMilli(), s.key("evinc", ""), closedStates)
+		args := make([]any, 0, 4+len(ids))
+		args = append(args, cutoff.UnixMilli(), s.key("evinc", ""), closedStates, s.key("cmdres", ""))
 		for _, id := range ids {
 			keys = append(keys, s.key("inc", id), s.key("tl", id), s.key("reports", id))
 			args = append(args, id)

@@ -487,7 +487,8 @@ func TestSuiteStoreTimelineWithoutSnapshots(t *testing.T) {
 }
 
 // PruneClosed removes closed incidents last changed before the cutoff,
-// with their timelines, reports and event links, and nothing else: not an
+// with their timelines, reports, event links (of reports event_ids no
+// longer lists too) and command results, and nothing else: not an
 // open incident however old, not one closed since the cutoff, not a link
 // of a report that moved to another incident; the counters keep counting.
 func TestSuiteStorePruneClosed(t *testing.T) {
@@ -507,14 +508,38 @@ func TestSuiteStorePruneClosed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	closeBy := func(id string, v int, at time.Time, command string) {
+		t.Helper()
+		lc := lifecycle(id, v, event.Closed, at, "")
+		lc.Incident.EventIDs, lc.CommandID = []string{"EV-" + id}, command
+		if _, err := s.Apply(ctx, lc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Result(ctx, command); err != nil {
+			t.Fatalf("result of %s: %v", command, err)
+		}
+	}
 	for i := range 5 {
 		id := fmt.Sprintf("INC-OLD%d", i)
 		add(id, 1, event.Received, old, "EV-"+id)
-		add(id, 2, event.Closed, old.Add(time.Hour), "EV-"+id)
+		v := 2
+		if i == 1 { // a report its event_ids no longer list (event.WithEventID)
+			lc := lifecycle(id, 2, event.Received, old, "")
+			lc.EventID, lc.EventSource = "EV-"+id+"-B", event.Hotline
+			lc.Report, lc.Incident.EventIDs = &event.Event{ID: lc.EventID, Source: event.Hotline}, []string{"EV-" + id}
+			if _, err := s.Apply(ctx, lc); err != nil {
+				t.Fatal(err)
+			}
+			if inc, _ := s.IncidentOf(ctx, lc.EventID); inc != id {
+				t.Fatalf("%s links to %q", lc.EventID, inc)
+			}
+			v = 3
+		}
+		closeBy(id, v, old.Add(time.Hour), "CMD-"+id)
 	}
 	add("INC-OPEN", 1, event.Received, old.Add(-time.Hour), "EV-INC-OPEN") // older still, and open
 	add("INC-RECENT", 1, event.Received, old, "EV-INC-RECENT")
-	add("INC-RECENT", 2, event.Closed, now.Add(-time.Hour), "EV-INC-RECENT")
+	closeBy("INC-RECENT", 2, now.Add(-time.Hour), "CMD-RECENT")
 	// A report of INC-OLD0 that moved to INC-OPEN: its link is INC-OPEN's.
 	if err := s.Client().Set(ctx, s.Prefix()+"evinc:EV-INC-OLD0", "INC-OPEN", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -540,6 +565,9 @@ func TestSuiteStorePruneClosed(t *testing.T) {
 		if inc, _ := s.IncidentOf(ctx, "EV-"+id); i > 0 && inc != "" {
 			t.Fatalf("EV-%s still links to %q", id, inc)
 		}
+	}
+	if _, err := s.Result(ctx, "CMD-RECENT"); err != nil {
+		t.Fatalf("the result of a command on a kept incident: %v", err)
 	}
 	if inc, _ := s.IncidentOf(ctx, "EV-INC-OLD0"); inc != "INC-OPEN" {
 		t.Fatalf("a link to another incident was removed: %q", inc)
