@@ -336,6 +336,33 @@ async function mainRun(browser) {
     await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-rated.png') })
   }
 
+  // A storm of calls about one burst main: 24 tickets fuse into one incident, whose detail shows the
+  // first and the latest 19 until asked for all.
+  const storm = `E2E-STORM-${Date.now()}`
+  const tickets = Array.from({ length: 24 }, (_, i) => ({
+    ticket_no: `${storm}-${i}`, appeal_type: '求助', category: 'service.water.supply', content: `e2e：姜堰大道自来水管爆裂，路面积水（第 ${i + 1} 个来电）`,
+    lon: 120.0702, lat: 32.4455, caller_phone: `1380000${String(i).padStart(4, '0')}`,
+  }))
+  const stormPosted = await fetch(`${BASE_URL}/api/v1/ingest/hotline`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(tickets),
+  }).then((r) => r.status).catch((e) => String(e))
+  console.log(`  (posted ${tickets.length} tickets ${storm}: ${stormPosted})`)
+  await page.fill('[data-testid="queue-search"]', '爆裂')
+  const stormId = await page
+    .waitForFunction(() => [...document.querySelectorAll('[data-testid="queue-row"]')].find((r) => Number(r.dataset.events) >= 24)?.dataset.id, null, { timeout: 60000 })
+    .then((h) => h.jsonValue())
+    .catch(() => null)
+  if (check('storm: 24 tickets about one burst main fuse into one incident', !!stormId, `${stormPosted}`)) {
+    await openIncident(page, stormId)
+    const shown = await page.$$eval('[data-testid="report"]', (els) => els.length)
+    check('storm: the detail shows the first and the latest 19 reports', shown === 20, `${shown} shown`)
+    await page.waitForSelector('[data-testid="detail-map"][data-ready="true"]', { timeout: 30000 }).catch(() => null)
+    await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-storm.png') })
+    await page.click('[data-testid="all-reports"]')
+    const all = await page.$$eval('[data-testid="report"]', (els) => els.length)
+    check('storm: "show all" shows every report', all >= 24, `${all} shown`)
+  }
+
   // Split a report out of a fused incident, and merge another incident into one.
   await page.fill('[data-testid="queue-search"]', '')
   await page.waitForTimeout(300)

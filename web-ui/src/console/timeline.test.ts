@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { foldRefusals } from './timeline'
+import { firstAndLatest, foldRefusals, reportsShown } from './timeline'
 
 const refused = (n: number) => ({ id: `r${n}`, action: 'reassign', outcome: 'refused', refusal: 'invalid department', reason: '指派', actor: { id: 'dispatcher', role: 'dispatcher' } })
 
@@ -20,5 +20,19 @@ describe('foldRefusals', () => {
     const input = [refused(1), refused(2)]
     foldRefusals(input)
     expect(input[0]).not.toHaveProperty('repeats')
+  })
+})
+
+describe('firstAndLatest', () => {
+  it('keeps short lists whole', () => {
+    expect(firstAndLatest([1, 2, 3], 5)).toEqual([1, 2, 3])
+  })
+  it('keeps the first and the latest of a storm', () => {
+    const all = Array.from({ length: 300 }, (_, i) => i)
+    const shown = firstAndLatest(all)
+    expect(shown.length).toBe(reportsShown)
+    expect(shown[0]).toBe(0)
+    expect(shown[1]).toBe(300 - (reportsShown - 1))
+    expect(shown[shown.length - 1]).toBe(299)
   })
 })

@@ -27,3 +27,13 @@ export function foldRefusals<T extends TimelineLike>(entries: readonly T[]): (T 
 function sameAttempt(a: TimelineLike, b: TimelineLike): boolean {
   return a.action === b.action && a.refusal === b.refusal && a.reason === b.reason && a.actor?.id === b.actor?.id && a.actor?.role === b.actor?.role
 }
+
+/** How many reports the detail shows before "show all": a storm of calls about one burst main fuses
+ * hundreds, and a strip of hundreds of cards (with photos) is neither readable nor fast. */
+export const reportsShown = 20
+
+/** The first report (what the incident was opened for) and the latest ones, at most `n` in all. */
+export function firstAndLatest<T>(reports: readonly T[], n = reportsShown): T[] {
+  if (reports.length <= n) return [...reports]
+  return [...reports.slice(0, 1), ...reports.slice(reports.length - (n - 1))]
+}
