@@ -6,6 +6,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
 
@@ -27,15 +28,38 @@ type batch struct {
 	refusals  []event.Lifecycle
 	observe   func(context.Context, event.Lifecycle) // on each change newly applied (the wall's mode); may be nil
 	order     []string                               // result ids in decision order
+	// What Prepare read and decoded ahead (nil and empty without it): the
+	// state before the batch, under the overlay above.
+	pre     *redisstore.Prefetched
+	decoded map[recordKey]event.Event
+}
+
+// recordKey names a record of the batch.
+type recordKey struct {
+	topic     string
+	partition int
+	offset    int64
 }
 
 func newBatch(state State) *batch {
-	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, reports: map[string]event.Event{}, results: map[string][]byte{}}
+	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, reports: map[string]event.Event{}, results: map[string][]byte{},
+		decoded: map[recordKey]event.Event{}}
+}
+
+// takeDecoded returns the event Prepare decoded from m, once.
+func (b *batch) takeDecoded(m kafka.Message) (event.Event, bool) {
+	k := recordKey{m.Topic, m.Partition, m.Offset}
+	ev, ok := b.decoded[k]
+	delete(b.decoded, k)
+	return ev, ok
 }
 
 func (b *batch) Incident(ctx context.Context, id string) (event.Incident, error) {
 	if inc, ok := b.incidents[id]; ok {
 		return inc, nil
+	}
+	if inc, ok, err := b.pre.Incident(id); ok {
+		return inc, err
 	}
 	return b.state.Incident(ctx, id)
 }
@@ -44,11 +68,17 @@ func (b *batch) Case(ctx context.Context, id string) ([]byte, int, error) {
 	if c, ok := b.cases[id]; ok {
 		return c, b.incidents[id].Version, nil
 	}
+	if c, v, ok, err := b.pre.Case(id); ok {
+		return c, v, err
+	}
 	return b.state.Case(ctx, id)
 }
 
 func (b *batch) IncidentOf(ctx context.Context, eventID string) (string, error) {
 	if id, ok := b.evinc[eventID]; ok {
+		return id, nil
+	}
+	if id, ok := b.pre.IncidentOf(eventID); ok {
 		return id, nil
 	}
 	return b.state.IncidentOf(ctx, eventID)

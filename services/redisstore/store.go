@@ -255,14 +255,18 @@ func (s *Store) recordCommand(ctx context.Context, lc event.Lifecycle) error {
 
 // Incident returns one incident.
 func (s *Store) Incident(ctx context.Context, id string) (event.Incident, error) {
-	var inc event.Incident
 	b, err := s.rdb.HGet(ctx, s.key("inc", id), "json").Bytes()
 	if errors.Is(err, redis.Nil) {
-		return inc, fmt.Errorf("incident %s: %w", id, ErrNotFound)
+		return event.Incident{}, fmt.Errorf("incident %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return inc, fmt.Errorf("incident %s: %w", id, err)
+		return event.Incident{}, fmt.Errorf("incident %s: %w", id, err)
 	}
+	return decodeIncident(id, b)
+}
+
+func decodeIncident(id string, b []byte) (event.Incident, error) {
+	var inc event.Incident
 	if err := json.Unmarshal(b, &inc); err != nil {
 		return inc, fmt.Errorf("decode incident %s: %w", id, err)
 	}
@@ -276,11 +280,16 @@ func (s *Store) Case(ctx context.Context, id string) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("case %s: %w", id, err)
 	}
-	if vals[1] == nil {
+	return caseOf(id, vals[0], vals[1])
+}
+
+// caseOf is Case's answer from the hash fields case and version.
+func caseOf(id string, cas, version any) ([]byte, int, error) {
+	if version == nil {
 		return nil, 0, fmt.Errorf("incident %s: %w", id, ErrNotFound)
 	}
-	v, _ := strconv.Atoi(fmt.Sprint(vals[1]))
-	if c, ok := vals[0].(string); ok {
+	v, _ := strconv.Atoi(fmt.Sprint(version))
+	if c, ok := cas.(string); ok {
 		return []byte(c), v, nil
 	}
 	return nil, v, nil
