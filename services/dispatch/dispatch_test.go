@@ -18,7 +18,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/routing"
 )
 
-func defaultRules(t *testing.T) func() *routing.Rules {
+func defaultRules(t testing.TB) func() *routing.Rules {
 	r, err := routing.Default(time.UTC)
 	if err != nil {
 		t.Fatal(err)
