@@ -38,6 +38,12 @@ type Load struct {
 	City     *gis.City
 	Seed     uint64
 	Refs     string // distinguishes this run's source references
+	// Batch > 1 sends arrays of up to Batch records of one source per
+	// request (as a call centre's or a traffic system's feed does; intake
+	// takes up to 500), each sent when full or Linger after its first
+	// record. Sent is then the start of the request that carried it.
+	Batch  int
+	Linger time.Duration // default 20 ms
 
 	sent, accepted, duplicate, refused, failed, retries atomic.Int64
 
@@ -108,17 +114,39 @@ func (l *Load) Run(ctx context.Context) {
 	}}
 	defer client.CloseIdleConnections()
 	gen := simulate.New(l.City, l.Seed, simulate.DefaultMix, l.Refs)
-	jobs := make(chan simulate.Record, l.Workers)
+	jobs := make(chan []simulate.Record, l.Workers)
 	var wg sync.WaitGroup
 	var rr atomic.Uint64
 	for range l.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for rec := range jobs {
-				l.send(client, &rr, rec)
+			for recs := range jobs {
+				l.send(client, &rr, recs)
 			}
 		}()
+	}
+	linger := l.Linger
+	if linger <= 0 {
+		linger = 20 * time.Millisecond
+	}
+	pending := map[string][]simulate.Record{} // by source, Batch > 1 only
+	since := map[string]time.Time{}
+	// flush hands over the records of sources that are full (or all, or
+	// those waiting longer than linger); false when ctx ended.
+	flush := func(all bool) bool {
+		for src, recs := range pending {
+			if len(recs) == 0 || !(all || len(recs) >= l.Batch || time.Since(since[src]) >= linger) {
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return false
+			case jobs <- recs:
+			}
+			pending[src] = nil
+		}
+		return true
 	}
 	interval := time.Duration(float64(time.Second) / l.Rate)
 	next := time.Now()
@@ -135,11 +163,25 @@ loop:
 		if behind := time.Since(next); behind > time.Second {
 			next = time.Now() // blocked by back-pressure: do not burst to catch up
 		}
-		select {
-		case <-ctx.Done():
-			break loop
-		case jobs <- gen.Next(time.Now()):
+		rec := gen.Next(time.Now())
+		if l.Batch <= 1 {
+			select {
+			case <-ctx.Done():
+				break loop
+			case jobs <- []simulate.Record{rec}:
+			}
+			continue
 		}
+		if len(pending[rec.Source]) == 0 {
+			since[rec.Source] = time.Now()
+		}
+		pending[rec.Source] = append(pending[rec.Source], rec)
+		if !flush(false) {
+			break loop
+		}
+	}
+	if l.Batch > 1 {
+		flush(true) // what was generated before the end goes out (ctx may have ended: then not)
 	}
 	close(jobs)
 	wg.Wait()
@@ -151,33 +193,47 @@ func (l *Load) problem(reason string) {
 	l.mu.Unlock()
 }
 
-// send posts one record until it is answered for good.
-func (l *Load) send(client *http.Client, rr *atomic.Uint64, rec simulate.Record) {
-	body, err := json.Marshal(rec.Body)
+// send posts records (of one source: one object, or an array) until they
+// are answered for good.
+func (l *Load) send(client *http.Client, rr *atomic.Uint64, recs []simulate.Record) {
+	bodies := make([]any, len(recs))
+	for i, r := range recs {
+		bodies[i] = r.Body
+	}
+	var body []byte
+	var err error
+	if len(recs) == 1 {
+		body, err = json.Marshal(recs[0].Body)
+	} else {
+		body, err = json.Marshal(bodies)
+	}
+	n := int64(len(recs))
 	if err != nil {
-		l.failed.Add(1)
+		l.failed.Add(n)
 		l.problem("encode: " + err.Error())
 		return
 	}
-	l.sent.Add(1)
+	l.sent.Add(n)
 	start := time.Now()
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		base := l.Ingest[rr.Add(1)%uint64(len(l.Ingest))]
-		status, ans, err := post(client, base+"/api/v1/ingest/"+rec.Source, body)
+		status, ans, err := post(client, base+"/api/v1/ingest/"+recs[0].Source, body)
 		switch {
-		case err == nil && status == http.StatusAccepted && len(ans.Accepted) == 1 && ans.Accepted[0].ID != "":
+		case err == nil && status == http.StatusAccepted && len(ans.Accepted) == len(recs) && ans.complete():
 			now := time.Now()
-			l.accepted.Add(1)
-			if ans.Accepted[0].Duplicate {
-				l.duplicate.Add(1) // a resend of a record that had landed: same id
-			}
+			l.accepted.Add(n)
 			l.mu.Lock()
-			l.acks = append(l.acks, Ack{ID: ans.Accepted[0].ID, Sent: start, Acked: now})
+			for _, a := range ans.Accepted {
+				if a.Duplicate {
+					l.duplicate.Add(1) // a resend of a record that had landed: same id
+				}
+				l.acks = append(l.acks, Ack{ID: a.ID, Sent: start, Acked: now})
+			}
 			l.mu.Unlock()
 			return
 		case err == nil && status != http.StatusServiceUnavailable && status != http.StatusTooManyRequests && status < 500:
-			l.refused.Add(1)
+			l.refused.Add(n)
 			l.problem(fmt.Sprintf("HTTP %d %s", status, ans.Error))
 			return
 		}
@@ -186,7 +242,7 @@ func (l *Load) send(client *http.Client, rr *atomic.Uint64, rec simulate.Record)
 			reason = "transport error"
 		}
 		if time.Since(start) > l.RetryFor {
-			l.failed.Add(1)
+			l.failed.Add(n)
 			l.problem("gave up after " + reason)
 			return
 		}
@@ -202,6 +258,16 @@ type ingestAnswer struct {
 		Duplicate bool   `json:"duplicate"`
 	} `json:"accepted"`
 	Error string `json:"error"`
+}
+
+// complete reports whether every record got an id.
+func (a ingestAnswer) complete() bool {
+	for _, x := range a.Accepted {
+		if x.ID == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func post(client *http.Client, url string, body []byte) (int, ingestAnswer, error) {

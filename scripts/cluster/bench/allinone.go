@@ -262,8 +262,8 @@ func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
 
 	fmt.Printf("\n=== all-in-one benchmark: citybrain -target=all, embedded broker (kfake) and Redis (miniredis), simulator mix, everything on this machine\n")
 	fmt.Printf("%d cores, load average %s at the start, %s at the end (other work on the machine takes cores from the benchmark)\n", nproc(), load0, loadavg())
-	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests (one report per request); latency phases %v, open loop\n",
-		o.runs, o.duration, o.workers, o.duration)
+	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests (%s); latency phases %v, open loop\n",
+		o.runs, o.duration, o.workers, perRequest(), o.duration)
 	fmt.Printf("%10s %10s %10s %12s %10s %10s %10s\n", "acked/s", "e2e/s", "drain", "latency at", "p50", "p99", "max")
 	fmt.Printf("%10.0f %10.0f %9.1fs %10.0f/s %10v %10v %10v\n",
 		medianF(tps, func(p phase) float64 { return p.acked }), medianF(tps, func(p phase) float64 { return p.e2e }),
@@ -346,8 +346,8 @@ func compareAllInOne(ctx context.Context, o opts, city *gis.City) error {
 			res[b] = append(res[b], p)
 		}
 	}
-	fmt.Printf("\n=== all-in-one A/B: medians of %d alternating runs; throughput %v with %d concurrent requests, latency %v open loop at %.0f/s\n",
-		o.runs, o.duration, o.workers, o.duration, rate)
+	fmt.Printf("\n=== all-in-one A/B: medians of %d alternating runs; throughput %v with %d concurrent requests (%s), latency %v open loop at %.0f/s\n",
+		o.runs, o.duration, o.workers, perRequest(), o.duration, rate)
 	fmt.Printf("%d cores, load average %s at the start, %s at the end\n", nproc(), load0, loadavg())
 	fmt.Printf("%-3s %10s %10s %14s %10s %10s  %s\n", "", "acked/s", "e2e/s", "CPU s/1,000", "p50", "p99", "binary")
 	med := make([]phase, 2)

@@ -4,7 +4,8 @@
 // -target=all` process on its embedded broker (kfake) and Redis (miniredis):
 //
 //   - throughput: the simulator's mix sent as fast as W concurrent requests
-//     go (one report per request, round robin over the ingest instances)
+//     go (one report per request, or arrays with -batch, round robin over
+//     the ingest instances)
 //     for -duration; "acked/s" is what ingest acknowledged (202, in Kafka),
 //     "e2e/s" is acknowledged reports divided by the time from the first
 //     send until the last of them appeared on a wall client — the rate the
@@ -85,6 +86,7 @@ func run() error {
 	flag.IntVar(&o.runs, "runs", 3, "runs of each measurement (medians are reported)")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "length of each throughput and latency phase")
 	flag.IntVar(&o.workers, "workers", 48, "concurrent requests in the throughput phase")
+	flag.IntVar(&batch, "batch", 1, "reports per request: >1 sends arrays of one source (≤ 500), as feeds do, each when full or 20 ms after its first report")
 	flag.Float64Var(&o.rate, "rate", 0, "reports per second in the latency phase (0: half the end-to-end throughput measured)")
 	flag.StringVar(&o.bin, "bin", "", "citybrain binary (default: cluster.sh builds one)")
 	flag.StringVar(&o.dir, "dir", "", "directory for the cluster run dirs (default .cache/bench)")
@@ -96,6 +98,9 @@ func run() error {
 	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
 	flag.BoolVar(&timeline, "timeline", false, "print each latency phase's slowest report per second sent (where a tail comes from: a steady queue or a stall)")
 	flag.Parse()
+	if batch < 1 || batch > 500 {
+		return fmt.Errorf("-batch %d: 1 … 500 (intake's array limit)", batch)
+	}
 	for _, s := range strings.Split(*sweep, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -146,8 +151,8 @@ func run() error {
 	}
 	fmt.Printf("\n=== cluster benchmark: simulator mix, real Kafka and Redis, everything on this machine (%d cores, load average %s at the start, %s at the end)\n",
 		nproc(), load0, loadavg())
-	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests; latency phase %v (open loop)\n",
-		o.runs, o.duration, o.workers, o.duration)
+	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests (%s); latency phase %v (open loop)\n",
+		o.runs, o.duration, o.workers, perRequest(), o.duration)
 	fmt.Printf("%-14s %10s %10s %10s %12s %14s %14s %14s\n", "per target", "acked/s", "e2e/s", "drain", "latency at", "p50", "p99", "max")
 	for _, r := range results {
 		fmt.Printf("%-14s %10.0f %10.0f %9.1fs %10.0f/s %14v %14v %14v\n", fmt.Sprintf("%d instance(s)", r.n), r.acked, r.e2e, r.drain.Seconds(),
@@ -261,9 +266,20 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 
 // throughput sends as fast as workers allow for d, then waits until every
 // acknowledged report is on a wall.
+// batch is -batch: reports per ingest request.
+var batch = 1
+
+// perRequest describes -batch for the printed headers.
+func perRequest() string {
+	if batch <= 1 {
+		return "one report per request"
+	}
+	return fmt.Sprintf("arrays of up to %d reports of one source per request", batch)
+}
+
 func throughput(ctx context.Context, cl system, seen *cluster.Seen, city *gis.City, workers int, d, drain time.Duration, tag string) (phase, error) {
 	cpu0 := cl.CPU(ctx)
-	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: 1e6, Workers: workers, City: city, RetryFor: 30 * time.Second,
+	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: 1e6, Workers: workers, City: city, RetryFor: 30 * time.Second, Batch: batch,
 		Seed: uint64(time.Now().UnixNano()), Refs: tag + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)}
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, d)
@@ -298,7 +314,7 @@ func throughput(ctx context.Context, cl system, seen *cluster.Seen, city *gis.Ci
 func latency(ctx context.Context, seen *cluster.Seen, cl system, city *gis.City, rate float64, d time.Duration, tag string) (phase, error) {
 	// Enough requests in flight for the rate at 50 ms each: the load must
 	// not be what limits an open loop.
-	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: rate, Workers: max(64, int(rate/20)), City: city, RetryFor: 30 * time.Second,
+	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: rate, Workers: max(64, int(rate/20)), City: city, RetryFor: 30 * time.Second, Batch: batch,
 		Seed: uint64(time.Now().UnixNano()), Refs: tag + strconv.FormatInt(time.Now().UnixNano()%1e6, 36)}
 	lctx, cancel := context.WithTimeout(ctx, d)
 	load.Run(lctx)
