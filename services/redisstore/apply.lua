@@ -1,5 +1,6 @@
--- Applies a batch of lifecycle changes in order, each as described below,
--- and returns one result per change (1 applied, 0 already there, -1 not
+-- Applies a batch of lifecycle changes in order, each as described below
+-- (a change followed by a later one of the same incident: see apply), and
+-- returns one result per change (1 applied, 0 already there, -1 not
 -- built). One call per batch: on the embedded Redis every call builds a
 -- Lua state, and on a real one every call is a round trip.
 -- ARGV[1] is the number of changes; change i (from 0) has KEYS
@@ -33,7 +34,12 @@ local function legacy(key) -- the old layout's set: only ever emptied
   end
   return legacyHas[key]
 end
-local function apply(K, A)
+-- superseded: the next change of the batch is a later version of the same
+-- incident (an incident opened and dispatched in one batch). Then only what
+-- accumulates is written here (timeline, links, reports, the day's count,
+-- the case); the snapshot, indexes, state counts (prev → the later state,
+-- the same net) and the delta are the later change's.
+local function apply(K, A, superseded)
   if A[16] ~= '1' then
     if built == nil then
       built = redis.call('EXISTS', K[12]) == 1
@@ -47,6 +53,25 @@ local function apply(K, A)
   local v = tonumber(A[2])
   if v <= cur then
     return 0
+  end
+  if superseded then
+    if A[13] ~= '' then
+      redis.call('HSET', K[1], 'case', A[13])
+    end
+    redis.call('RPUSH', K[4], A[6])
+    if A[8] ~= '' then
+      if A[17] == '1' then
+        redis.call('HINCRBY', K[5], A[8], 1)
+      end
+      redis.call('SET', K[8], A[1])
+      if A[14] ~= '' then
+        redis.call('HSET', K[11], A[15], A[14])
+      end
+    end
+    if A[18] ~= '' then
+      redis.call('HDEL', K[11], A[18])
+    end
+    return 1
   end
   local prev = got[2]
   if A[13] ~= '' then
@@ -110,10 +135,12 @@ local function apply(K, A)
   return 1
 end
 local out = {}
-for i = 0, tonumber(ARGV[1]) - 1 do
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
   local K, A = {}, {}
   for k = 1, NK do K[k] = KEYS[i * NK + k] end
   for a = 1, NA do A[a] = ARGV[1 + i * NA + a] end
-  out[#out + 1] = apply(K, A)
+  local superseded = i + 1 < n and KEYS[(i + 1) * NK + 1] == K[1] and tonumber(ARGV[1 + (i + 1) * NA + 2]) > tonumber(A[2])
+  out[#out + 1] = apply(K, A, superseded)
 end
 return out
