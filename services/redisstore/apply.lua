@@ -34,6 +34,23 @@ local function legacy(key) -- the old layout's set: only ever emptied
   end
   return legacyHas[key]
 end
+-- What every change adds, superseded or not: its timeline entry, its
+-- report and the report's link, the day's count, a report split out.
+local function accumulate(K, A)
+  redis.call('RPUSH', K[4], A[6])
+  if A[8] ~= '' then
+    if A[17] == '1' then
+      redis.call('HINCRBY', K[5], A[8], 1)
+    end
+    redis.call('SET', K[8], A[1])
+    if A[14] ~= '' then
+      redis.call('HSET', K[11], A[15], A[14])
+    end
+  end
+  if A[18] ~= '' then
+    redis.call('HDEL', K[11], A[18])
+  end
+end
 -- superseded: the next change of the batch is a later version of the same
 -- incident (an incident opened and dispatched in one batch). Then only what
 -- accumulates is written here (timeline, links, reports, the day's count,
@@ -58,19 +75,7 @@ local function apply(K, A, superseded)
     if A[13] ~= '' then
       redis.call('HSET', K[1], 'case', A[13])
     end
-    redis.call('RPUSH', K[4], A[6])
-    if A[8] ~= '' then
-      if A[17] == '1' then
-        redis.call('HINCRBY', K[5], A[8], 1)
-      end
-      redis.call('SET', K[8], A[1])
-      if A[14] ~= '' then
-        redis.call('HSET', K[11], A[15], A[14])
-      end
-    end
-    if A[18] ~= '' then
-      redis.call('HDEL', K[11], A[18])
-    end
+    accumulate(K, A)
     return 1
   end
   local prev = got[2]
@@ -85,25 +90,13 @@ local function apply(K, A, superseded)
   else
     redis.call('ZREM', K[3], A[1])
   end
-  redis.call('RPUSH', K[4], A[6])
   if prev ~= A[4] then
     if prev then
       redis.call('HINCRBY', K[6], prev, -1)
     end
     redis.call('HINCRBY', K[6], A[4], 1)
   end
-  if A[8] ~= '' then
-    if A[17] == '1' then
-      redis.call('HINCRBY', K[5], A[8], 1)
-    end
-    redis.call('SET', K[8], A[1])
-    if A[14] ~= '' then
-      redis.call('HSET', K[11], A[15], A[14])
-    end
-  end
-  if A[18] ~= '' then
-    redis.call('HDEL', K[11], A[18])
-  end
+  accumulate(K, A)
   local was = redis.call('HGET', K[13], A[1])
   if A[7] == '1' then
     if A[10] ~= '' then
