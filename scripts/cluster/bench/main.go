@@ -264,8 +264,6 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 	return r, nil
 }
 
-// throughput sends as fast as workers allow for d, then waits until every
-// acknowledged report is on a wall.
 // batch is -batch: reports per ingest request.
 var batch = 1
 
@@ -277,6 +275,8 @@ func perRequest() string {
 	return fmt.Sprintf("arrays of up to %d reports of one source per request", batch)
 }
 
+// throughput sends as fast as workers allow for d, then waits until every
+// acknowledged report is on a wall.
 func throughput(ctx context.Context, cl system, seen *cluster.Seen, city *gis.City, workers int, d, drain time.Duration, tag string) (phase, error) {
 	cpu0 := cl.CPU(ctx)
 	load := &cluster.Load{Ingest: cl.URLs("ingest"), Rate: 1e6, Workers: workers, City: city, RetryFor: 30 * time.Second, Batch: batch,
