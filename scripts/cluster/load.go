@@ -136,7 +136,8 @@ func (l *Load) Run(ctx context.Context) {
 	// those waiting longer than linger); false when ctx ended.
 	flush := func(all bool) bool {
 		for src, recs := range pending {
-			if len(recs) == 0 || !(all || len(recs) >= l.Batch || time.Since(since[src]) >= linger) {
+			due := all || len(recs) >= l.Batch || time.Since(since[src]) >= linger
+			if len(recs) == 0 || !due {
 				continue
 			}
 			select {
