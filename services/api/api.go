@@ -240,6 +240,16 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// ?reports=n: the first report and the latest n-1 (a storm of calls
+	// fuses hundreds; the console shows 20 until asked for all).
+	out["reports_total"] = len(reports)
+	if q := c.Query("reports"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			return bad(c, fiber.StatusBadRequest, "reports", "how many reports to return: a number ≥ 1")
+		}
+		reports = event.FirstAndLatest(reports, n)
+	}
 	for i := range reports {
 		// Personal data: only dispatchers and admins see who called.
 		if cl.Role != auth.Dispatcher && cl.Role != auth.Admin {

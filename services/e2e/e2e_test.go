@@ -355,6 +355,24 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 			t.Fatalf("dispatcher sees %+v", anon.Reports)
 		}
 	}
+	// ?reports=n: the first and the latest; reports_total counts all.
+	for _, inc := range list.Items {
+		var full, first struct {
+			EventCount   int               `json:"event_count"`
+			Reports      []json.RawMessage `json:"reports"`
+			ReportsTotal int               `json:"reports_total"`
+		}
+		s.do("GET", "/api/v1/incidents/"+inc.ID, "", nil, &full)
+		if code := s.do("GET", "/api/v1/incidents/"+inc.ID+"?reports=1", "", nil, &first); code != 200 ||
+			len(first.Reports) != 1 || first.ReportsTotal != len(full.Reports) || full.ReportsTotal != full.EventCount ||
+			string(first.Reports[0]) != string(full.Reports[0]) {
+			t.Fatalf("?reports=1: %d, %d of %d reports (event_count %d)", code, len(first.Reports), first.ReportsTotal, full.EventCount)
+		}
+		break
+	}
+	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID+"?reports=0", "", nil, nil); code != 400 {
+		t.Fatalf("?reports=0: %d", code)
+	}
 	if code := s.do("GET", "/api/v1/incidents/INC-NOPE", "", nil, nil); code != 404 {
 		t.Fatalf("missing incident: %d", code)
 	}

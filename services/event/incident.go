@@ -175,11 +175,17 @@ const MaxEventIDs = 50
 // first id (the incident's first report, which Open311 names it by) and
 // the latest ones, so the change that adds a report always lists it.
 func WithEventID(ids []string, id string) []string {
-	if len(ids) < MaxEventIDs {
-		return append(slices.Clip(ids), id)
+	return FirstAndLatest(append(slices.Clip(ids), id), MaxEventIDs)
+}
+
+// FirstAndLatest returns s if it has at most n elements, else a new slice
+// of its first element and its last n-1 (n ≥ 1): an incident's first
+// report and its latest ones.
+func FirstAndLatest[T any](s []T, n int) []T {
+	if len(s) <= n {
+		return s
 	}
-	out := make([]string, 0, MaxEventIDs)
-	out = append(out, ids[0])
-	out = append(out, ids[len(ids)-(MaxEventIDs-2):]...)
-	return append(out, id)
+	out := make([]T, 0, n)
+	out = append(out, s[0])
+	return append(out, s[len(s)-(n-1):]...)
 }

@@ -359,6 +359,8 @@ async function mainRun(browser) {
     await page.waitForSelector('[data-testid="detail-map"][data-ready="true"]', { timeout: 30000 }).catch(() => null)
     await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-storm.png') })
     await page.click('[data-testid="all-reports"]')
+    // The detail asked for 20 (?reports=20); all are loaded on the click.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="report"]').length >= 24, null, { timeout: 10000 }).catch(() => null)
     const all = await page.$$eval('[data-testid="report"]', (els) => els.length)
     check('storm: "show all" shows every report', all >= 24, `${all} shown`)
   }
