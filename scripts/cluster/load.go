@@ -197,17 +197,15 @@ func (l *Load) problem(reason string) {
 // send posts records (of one source: one object, or an array) until they
 // are answered for good.
 func (l *Load) send(client *http.Client, rr *atomic.Uint64, recs []simulate.Record) {
-	bodies := make([]any, len(recs))
-	for i, r := range recs {
-		bodies[i] = r.Body
+	payload := any(recs[0].Body) // one object, or an array of several
+	if len(recs) > 1 {
+		bodies := make([]any, len(recs))
+		for i, r := range recs {
+			bodies[i] = r.Body
+		}
+		payload = bodies
 	}
-	var body []byte
-	var err error
-	if len(recs) == 1 {
-		body, err = json.Marshal(recs[0].Body)
-	} else {
-		body, err = json.Marshal(bodies)
-	}
+	body, err := json.Marshal(payload)
 	n := int64(len(recs))
 	if err != nil {
 		l.failed.Add(n)

@@ -217,6 +217,14 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// ?reports=n: the first report and the latest n-1 (a storm of calls
+	// fuses hundreds; the console shows 20 until asked for all).
+	limit := 0
+	if q := c.Query("reports"); q != "" {
+		if limit, err = strconv.Atoi(q); err != nil || limit < 1 {
+			return bad(c, fiber.StatusBadRequest, "reports", "how many reports to return: a number ≥ 1")
+		}
+	}
 	id := c.Params("id")
 	inc, err := a.store.Incident(c.UserContext(), id)
 	if errors.Is(err, redisstore.ErrNotFound) {
@@ -240,15 +248,9 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// ?reports=n: the first report and the latest n-1 (a storm of calls
-	// fuses hundreds; the console shows 20 until asked for all).
 	out["reports_total"] = len(reports)
-	if q := c.Query("reports"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 {
-			return bad(c, fiber.StatusBadRequest, "reports", "how many reports to return: a number ≥ 1")
-		}
-		reports = event.FirstAndLatest(reports, n)
+	if limit > 0 {
+		reports = event.FirstAndLatest(reports, limit)
 	}
 	for i := range reports {
 		// Personal data: only dispatchers and admins see who called.
