@@ -15,7 +15,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/kpi"
@@ -303,30 +302,27 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer wg.Done()
 		g.positionsLoop(ctx)
 	}()
-	rdb, stream := g.store.Client(), g.store.WallStream()
+	stream := g.store.WallStream()
 	for ctx.Err() == nil {
 		g.mu.Lock()
 		from := g.pos.String()
 		g.mu.Unlock()
 		t0 := time.Now()
 		written := g.store.WallWritten()
-		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.readBlock(written)}).Result()
+		msgs, err := g.store.ReadAfter(ctx, stream, from, 1000, g.readBlock(written))
 		if ctx.Err() != nil {
 			return nil
-		}
-		if errors.Is(err, redis.Nil) {
-			g.awaitWrite(ctx, written)
-			continue
 		}
 		if err != nil {
 			g.log.Warn("realtime: stream read failed", "err", err)
 			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
-		queued := 0
-		for _, s := range res {
-			queued += g.broadcast(s.Messages)
+		if len(msgs) == 0 {
+			g.awaitWrite(ctx, written)
+			continue
 		}
+		queued := g.broadcast(msgs)
 		// Let deltas gather before the next read: a client then gets
 		// several in one write, and the write (a syscall, and the kernel's
 		// TCP work) is most of the cost of a delivery. When little is going

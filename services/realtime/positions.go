@@ -15,12 +15,10 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
@@ -199,38 +197,36 @@ func (g *Gateway) positionsLoop(ctx context.Context) {
 			g.flushPositions()
 		}
 	}()
-	rdb, stream := g.store.Client(), g.store.PositionStream()
+	stream := g.store.PositionStream()
 	for ctx.Err() == nil {
 		g.pos2.mu.Lock()
 		from := g.pos2.last
 		g.pos2.mu.Unlock()
 		written := g.store.PositionsWritten()
-		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, from}, Count: 1000, Block: g.readBlock(written)}).Result()
+		msgs, err := g.store.ReadAfter(ctx, stream, from, 1000, g.readBlock(written))
 		if ctx.Err() != nil {
 			return
-		}
-		if errors.Is(err, redis.Nil) {
-			g.awaitWrite(ctx, written)
-			continue
 		}
 		if err != nil {
 			g.log.Warn("realtime: position stream read failed", "err", err)
 			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
-		for _, s := range res {
-			for _, m := range s.Messages {
-				g.pos2.mu.Lock()
-				g.pos2.last = m.ID
-				g.pos2.mu.Unlock()
-				data, _ := m.Values["data"].(string)
-				var w redisstore.WorkerPos
-				if err := json.Unmarshal([]byte(data), &w); err != nil || w.ID == "" {
-					g.metrics.problems.WithLabelValues("bad_position").Inc()
-					continue
-				}
-				g.pos2.put(w)
+		if len(msgs) == 0 {
+			g.awaitWrite(ctx, written)
+			continue
+		}
+		for _, m := range msgs {
+			g.pos2.mu.Lock()
+			g.pos2.last = m.ID
+			g.pos2.mu.Unlock()
+			data, _ := m.Values["data"].(string)
+			var w redisstore.WorkerPos
+			if err := json.Unmarshal([]byte(data), &w); err != nil || w.ID == "" {
+				g.metrics.problems.WithLabelValues("bad_position").Inc()
+				continue
 			}
+			g.pos2.put(w)
 		}
 	}
 }

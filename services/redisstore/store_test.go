@@ -606,3 +606,55 @@ func TestSuiteStorePruneClosed(t *testing.T) {
 		t.Fatalf("keys left behind: %v (want only the link that moved)", keys)
 	}
 }
+
+// ReadAfter returns the entries after an id in order, both ways it reads:
+// an XREAD (a real Redis) and backwards in chunks (a store that signals
+// its writes, the embedded one).
+func TestSuiteStoreReadAfter(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	stream := s.WallStream() + ":readafter"
+	var ids []string
+	for i := range 2500 {
+		id, err := s.Client().XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"n", fmt.Sprint(i)}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for _, local := range []bool{false, true} {
+		st := s
+		if local {
+			st = s.WithLocalWakeups()
+		}
+		for _, tc := range []struct {
+			after string
+			count int64
+			from  int // index of the first entry wanted
+		}{
+			{"0-0", 1000, 0},   // from the start: the oldest 1,000 of 2,500
+			{ids[0], 1000, 1},  // after the first
+			{ids[1999], 1000, 2000},
+			{ids[2400], 1000, 2401},
+			{ids[2499], 1000, 2500}, // nothing new
+			{ids[10], 7, 11},
+		} {
+			got, err := st.ReadAfter(ctx, stream, tc.after, tc.count, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := ids[tc.from:min(len(ids), tc.from+int(tc.count))]
+			gotIDs := make([]string, len(got))
+			for i, m := range got {
+				gotIDs[i] = m.ID
+			}
+			if !reflect.DeepEqual(gotIDs, want) && (len(gotIDs) != 0 || len(want) != 0) {
+				t.Fatalf("local=%v ReadAfter(%s, %d): %d entries from %v, want %d from %v", local, tc.after, tc.count,
+					len(gotIDs), gotIDs[:min(1, len(gotIDs))], len(want), want[:min(1, len(want))])
+			}
+			if len(got) > 0 && got[0].Values["n"] != fmt.Sprint(tc.from) {
+				t.Fatalf("local=%v: first entry %v, want n=%d", local, got[0].Values, tc.from)
+			}
+		}
+	}
+}

@@ -1,6 +1,14 @@
 package redisstore
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // Wake-ups for the readers of the realtime streams in the same process.
 //
@@ -83,4 +91,43 @@ func (s *Store) wrotePositions() {
 	if s.wake != nil {
 		s.wake.pos.fire()
 	}
+}
+
+// ReadAfter returns up to count entries of stream after the id after, oldest
+// first; none (and no error) when there are none yet. On a store that
+// signals its writes (the embedded Redis) it does not block and reads
+// backwards from the newest entry (XREVRANGE + (after): miniredis's XREAD
+// and XRANGE compare every entry of the stream from the oldest, parsing
+// both ids each time, where reading backwards stops at the first entry
+// already read. Elsewhere it is an XREAD that blocks up to block.
+func (s *Store) ReadAfter(ctx context.Context, stream, after string, count int64, block time.Duration) ([]redis.XMessage, error) {
+	if s.wake == nil {
+		res, err := s.rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: count, Block: block}).Result()
+		if errors.Is(err, redis.Nil) || (err == nil && len(res) == 0) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res[0].Messages, nil
+	}
+	// Newest first, chunk by chunk back to after; then the oldest count.
+	var all []redis.XMessage
+	hi := "+"
+	for {
+		got, err := s.rdb.XRevRangeN(ctx, stream, hi, "("+after, count).Result()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, got...)
+		if int64(len(got)) < count {
+			break
+		}
+		hi = "(" + got[len(got)-1].ID
+	}
+	slices.Reverse(all)
+	if int64(len(all)) > count {
+		all = all[:count]
+	}
+	return all, nil
 }
