@@ -632,8 +632,8 @@ func TestSuiteStoreReadAfter(t *testing.T) {
 			count int64
 			from  int // index of the first entry wanted
 		}{
-			{"0-0", 1000, 0},   // from the start: the oldest 1,000 of 2,500
-			{ids[0], 1000, 1},  // after the first
+			{"0-0", 1000, 0},  // from the start: the oldest 1,000 of 2,500
+			{ids[0], 1000, 1}, // after the first
 			{ids[1999], 1000, 2000},
 			{ids[2400], 1000, 2401},
 			{ids[2499], 1000, 2500}, // nothing new
