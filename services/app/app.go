@@ -218,7 +218,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error { return sla.Run(gctx) })
 		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
-		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(kafkabus.Simple(proj.Handle), ready, rebuild))
+		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(proj, ready, rebuild))
 		g.Go(func() error {
 			projection.Prune(gctx, d.Store, time.Duration(cfg.ReadModelDays)*24*time.Hour, log.With("service", "projector"))
 			return nil

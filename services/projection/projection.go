@@ -27,6 +27,17 @@ type Projector struct {
 	log        *slog.Logger
 	rebuilding bool
 	modes      *wallmode.Keeper // the wall's automatic mode; nil: none
+
+	// What Prepare read for the batch being processed.
+	stored  map[string]int // incident id → its stored version then
+	decoded map[recordKey]event.Lifecycle
+}
+
+// recordKey names a record of the batch.
+type recordKey struct {
+	topic     string
+	partition int
+	offset    int64
 }
 
 // WithModes makes the projector apply the wall's automatic mode rule to
@@ -41,10 +52,50 @@ func New(store *redisstore.Store, log *slog.Logger) *Projector {
 	return &Projector{store: store, log: log}
 }
 
+// Prepare reads the stored versions of the batch's incidents in one round
+// trip (kafkabus.Preparer): most changes the projector consumes the
+// dispatcher has applied already, and where it read each incident's
+// version in a round trip of its own, one read serves the batch. It keeps
+// the records it decoded for Process.
+func (p *Projector) Prepare(ctx context.Context, batch []kafka.Message) {
+	p.stored, p.decoded = nil, make(map[recordKey]event.Lifecycle, len(batch))
+	if p.rebuilding {
+		return
+	}
+	ids := make([]string, 0, len(batch))
+	seen := make(map[string]bool, len(batch))
+	for _, m := range batch {
+		var lc event.Lifecycle
+		if wire.Unmarshal(m.Value, &lc) != nil {
+			continue // Process refuses it
+		}
+		p.decoded[recordKey{m.Topic, m.Partition, m.Offset}] = lc
+		if !seen[lc.IncidentID] {
+			seen[lc.IncidentID] = true
+			ids = append(ids, lc.IncidentID)
+		}
+	}
+	if stored, err := p.store.Versions(ctx, ids); err == nil {
+		p.stored = stored // else Process reads each version itself
+	}
+}
+
+// Process is the consumer's processor for the tasks topic (Handle, with
+// what Prepare read).
+func (p *Projector) Process(ctx context.Context, m kafka.Message) ([]kafka.Message, error) {
+	return nil, p.Handle(ctx, m)
+}
+
+// Flush has nothing to do: every change is written as it is processed.
+func (p *Projector) Flush(context.Context) error { return nil }
+
 // Handle is the consumer handler for the tasks topic.
 func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
-	var lc event.Lifecycle
-	if err := wire.Unmarshal(m.Value, &lc); err != nil {
+	k := recordKey{m.Topic, m.Partition, m.Offset}
+	lc, ok := p.decoded[k]
+	if ok {
+		delete(p.decoded, k)
+	} else if err := wire.Unmarshal(m.Value, &lc); err != nil {
 		return kafkabus.Poison(fmt.Errorf("decode lifecycle: %w", err))
 	}
 	if lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
@@ -53,11 +104,15 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	if lc.Outcome == "refused" {
 		return p.store.RecordRefusal(ctx, lc) // audit only: nothing changed
 	}
-	apply := p.store.ApplyNew // the dispatcher has applied most of them already
-	if p.rebuilding {
-		apply = p.store.ApplyRebuild
+	var changed bool
+	var err error
+	if stored, ok := p.stored[lc.IncidentID]; ok && !p.rebuilding {
+		changed, err = p.store.ApplySince(ctx, lc, stored)
+	} else if p.rebuilding {
+		changed, err = p.store.ApplyRebuild(ctx, lc)
+	} else {
+		changed, err = p.store.ApplyNew(ctx, lc) // the dispatcher has applied most of them already
 	}
-	changed, err := apply(ctx, lc)
 	if err != nil || !changed || p.rebuilding || p.modes == nil {
 		return err
 	}

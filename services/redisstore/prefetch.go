@@ -91,3 +91,27 @@ func (p *Prefetched) Case(id string) (raw []byte, version int, ok bool, err erro
 	raw, version, err = caseOf(id, vals[1], vals[2])
 	return raw, version, true, err
 }
+
+// Versions reads the stored version of each of ids in one round trip (0 for
+// an incident not stored). The projector reads them for a batch: most of
+// the changes it consumes the dispatcher has applied already.
+func (s *Store) Versions(ctx context.Context, ids []string) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGet(ctx, s.key("inc", id), "version")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("versions: %w", err)
+	}
+	out := make(map[string]int, len(ids))
+	for i, c := range cmds {
+		switch v, err := c.Int(); {
+		case errors.Is(err, redis.Nil):
+			out[ids[i]] = 0
+		case err == nil:
+			out[ids[i]] = v
+		}
+	}
+	return out, nil
+}

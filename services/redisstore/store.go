@@ -119,7 +119,17 @@ const ApplyBatch = 100
 // Apply does beside the script (the command's result) is still done.
 func (s *Store) ApplyNew(ctx context.Context, lc event.Lifecycle) (bool, error) {
 	v, err := s.Version(ctx, lc.IncidentID)
-	if err != nil || v < lc.Version {
+	if err != nil {
+		v = 0
+	}
+	return s.ApplySince(ctx, lc, v)
+}
+
+// ApplySince is ApplyNew given a version of the incident read before (by
+// Versions, for a batch): versions only grow, so a change at or below it
+// is applied already.
+func (s *Store) ApplySince(ctx context.Context, lc event.Lifecycle, stored int) (bool, error) {
+	if stored < lc.Version {
 		return s.apply(ctx, lc, false)
 	}
 	return false, s.recordCommand(ctx, lc)

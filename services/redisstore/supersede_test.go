@@ -1,11 +1,9 @@
 package redisstore_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/dispatch"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
-	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
 )
 
@@ -64,7 +61,7 @@ func TestSuiteStoreApplyAllSupersededChanges(t *testing.T) {
 			t.Fatalf("change %d not applied", i)
 		}
 	}
-	a, b := dumpKeys(t, ctx, one), dumpKeys(t, ctx, batch)
+	a, b := testenv.Dump(t, ctx, one), testenv.Dump(t, ctx, batch)
 	for k, v := range a {
 		if b[k] != v {
 			t.Errorf("%s:\n one by one %s\n in a batch %s", k, v, b[k])
@@ -102,45 +99,3 @@ func casestateOf(t *testing.T, lcs []event.Lifecycle, id string) (c casestate.Ca
 	return c
 }
 
-// dumpKeys reads every key of the store but its delta stream, as text.
-func dumpKeys(t *testing.T, ctx context.Context, s *redisstore.Store) map[string]string {
-	t.Helper()
-	rdb := s.Client()
-	keys, err := rdb.Keys(ctx, s.Prefix()+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, k := range keys {
-		if k == s.WallStream() {
-			continue
-		}
-		var v any
-		switch typ := rdb.Type(ctx, k).Val(); typ {
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "hash":
-			h := rdb.HGetAll(ctx, k).Val()
-			for f, x := range h {
-				if x == "0" {
-					delete(h, f) // a counter back at zero reads as one never set
-				} else {
-					h[f] = strings.ReplaceAll(x, s.Prefix(), "")
-				}
-			}
-			v = h
-		case "zset":
-			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-		case "list":
-			v = rdb.LRange(ctx, k, 0, -1).Val()
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = m
-		default:
-			v = typ
-		}
-		out[strings.TrimPrefix(k, s.Prefix())] = fmt.Sprint(v)
-	}
-	return out
-}

@@ -9,8 +9,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -128,4 +130,49 @@ func (p *Publisher) Publish(_ context.Context, msgs ...kafka.Message) error {
 	defer p.mu.Unlock()
 	p.Msgs = append(p.Msgs, msgs...)
 	return nil
+}
+
+// Dump reads every key of the store but its delta stream, as text, to
+// compare two stores: hash counters at zero read as never set, and the
+// store's prefix is left out.
+func Dump(t testing.TB, ctx context.Context, s *redisstore.Store) map[string]string {
+	t.Helper()
+	rdb := s.Client()
+	keys, err := rdb.Keys(ctx, s.Prefix()+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		if k == s.WallStream() {
+			continue
+		}
+		var v any
+		switch typ := rdb.Type(ctx, k).Val(); typ {
+		case "string":
+			v = rdb.Get(ctx, k).Val()
+		case "hash":
+			h := rdb.HGetAll(ctx, k).Val()
+			for f, x := range h {
+				if x == "0" {
+					delete(h, f) // a counter back at zero reads as one never set
+				} else {
+					h[f] = strings.ReplaceAll(x, s.Prefix(), "")
+				}
+			}
+			v = h
+		case "zset":
+			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		case "list":
+			v = rdb.LRange(ctx, k, 0, -1).Val()
+		case "set":
+			m := rdb.SMembers(ctx, k).Val()
+			sort.Strings(m)
+			v = m
+		default:
+			v = typ
+		}
+		out[strings.TrimPrefix(k, s.Prefix())] = fmt.Sprint(v)
+	}
+	return out
 }

@@ -1,0 +1,124 @@
+package projection_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/projection"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
+	"github.com/citybrain-ioc/citybrain/services/wire"
+)
+
+var (
+	_ kafkabus.Processor = (*projection.Projector)(nil)
+	_ kafkabus.Preparer  = (*projection.Projector)(nil)
+)
+
+func change(id string, v int, state event.State, at time.Time) event.Lifecycle {
+	lc := event.Lifecycle{Schema: event.Schema, ID: fmt.Sprintf("%s/%d", id, v), IncidentID: id, Version: v, To: state, At: at,
+		Incident: event.Incident{ID: id, Version: v, State: state, Source: event.Hotline, UpdatedAt: at, Title: "t"}}
+	if v == 1 {
+		lc.EventID, lc.EventSource = "EV-"+id, event.Hotline
+	}
+	if v == 3 {
+		lc.CommandID = "CMD-" + id // a dispatcher's command: its result is recorded
+	}
+	return lc
+}
+
+// A projector given each batch's versions in one read (Prepare) leaves the
+// store exactly as one that reads each incident's version itself, however
+// the batch mixes changes the dispatcher applied already, new ones,
+// several of one incident, re-deliveries and a record that cannot be read.
+func TestPrepareProjectsAsWithout(t *testing.T) {
+	ctx := t.Context()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	var lcs []event.Lifecycle
+	for i := range 12 {
+		id := fmt.Sprintf("INC-%02d", i)
+		for v := 1; v <= 1+i%3; v++ {
+			lcs = append(lcs, change(id, v, []event.State{event.Received, event.Dispatched, event.Closed}[v-1], at.Add(time.Duration(i*10+v)*time.Second)))
+		}
+	}
+	// The dispatcher applied the first half before the projector sees them.
+	applied := lcs[:len(lcs)/2]
+	var msgs []kafka.Message
+	for i, lc := range lcs {
+		b, err := wire.Marshal(lc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: "tasks", Offset: int64(i), Value: b})
+		if i == 5 {
+			msgs = append(msgs, kafka.Message{Topic: "tasks", Offset: 1000, Value: []byte("{not json")})
+		}
+	}
+	msgs = append(msgs, msgs[3:9]...) // re-delivered
+
+	run := func(prepare bool) (*redisstore.Store, int64) {
+		s := testenv.Store(t)
+		if _, err := s.ApplyAll(ctx, applied); err != nil {
+			t.Fatal(err)
+		}
+		p := projection.New(s, log)
+		for batch := range slices.Chunk(msgs, 5) {
+			if prepare {
+				p.Prepare(ctx, batch)
+			}
+			for _, m := range batch {
+				_, err := p.Process(ctx, m)
+				if err != nil && !errors.Is(err, kafkabus.ErrPoison) {
+					t.Fatal(err)
+				}
+				if (err != nil) != (m.Offset == 1000) {
+					t.Fatalf("record %d: %v", m.Offset, err)
+				}
+			}
+		}
+		n, err := s.Client().XLen(ctx, s.WallStream()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, n
+	}
+	with, withDeltas := run(true)
+	without, withoutDeltas := run(false)
+	a, b := testenv.Dump(t, ctx, with), testenv.Dump(t, ctx, without)
+	if !maps.Equal(a, b) {
+		for k := range maps.Keys(a) {
+			if a[k] != b[k] {
+				t.Errorf("%s: with Prepare %s, without %s", k, a[k], b[k])
+			}
+		}
+		for k := range maps.Keys(b) {
+			if _, ok := a[k]; !ok {
+				t.Errorf("%s only without Prepare", k)
+			}
+		}
+		t.FailNow()
+	}
+	if withDeltas != withoutDeltas {
+		t.Fatalf("deltas: %d with Prepare, %d without", withDeltas, withoutDeltas)
+	}
+	for i := range 12 {
+		id := fmt.Sprintf("INC-%02d", i)
+		if v, err := with.Version(ctx, id); err != nil || v != 1+i%3 {
+			t.Fatalf("%s at version %d (%v), want %d", id, v, err, 1+i%3)
+		}
+	}
+	if _, err := with.Result(ctx, "CMD-INC-02"); err != nil {
+		t.Fatalf("result of a command applied by the dispatcher: %v", err)
+	}
+}
