@@ -98,4 +98,3 @@ func casestateOf(t *testing.T, lcs []event.Lifecycle, id string) (c casestate.Ca
 	}
 	return c
 }
-
