@@ -244,14 +244,11 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
 	out["timeline"] = tl
-	reports, err := a.store.Reports(c.UserContext(), id)
+	reports, total, err := a.store.FirstAndLatestReports(c.UserContext(), inc, limit)
 	if err != nil {
 		return err
 	}
-	out["reports_total"] = len(reports)
-	if limit > 0 {
-		reports = event.FirstAndLatest(reports, limit)
-	}
+	out["reports_total"] = total
 	for i := range reports {
 		// Personal data: only dispatchers and admins see who called.
 		if cl.Role != auth.Dispatcher && cl.Role != auth.Admin {

@@ -356,6 +356,57 @@ func (s *Store) Reports(ctx context.Context, id string) ([]event.Event, error) {
 	return out, nil
 }
 
+// FirstAndLatestReports returns the first report of inc and its latest
+// limit-1 (all when limit ≤ 0; see event.FirstAndLatest), oldest first, and
+// how many it has. When the incident lists enough of them (EventIDs: the
+// first and the latest 49) it reads and decodes only those, where a storm's
+// incident keeps thousands; else all.
+func (s *Store) FirstAndLatestReports(ctx context.Context, inc event.Incident, limit int) ([]event.Event, int, error) {
+	key := s.key("reports", inc.ID)
+	ids := inc.EventIDs
+	if limit <= 0 || len(ids) == 0 {
+		ids = nil
+	}
+	pipe := s.rdb.Pipeline()
+	hlen := pipe.HLen(ctx, key)
+	var listed *redis.SliceCmd
+	if len(ids) > 0 {
+		listed = pipe.HMGet(ctx, key, ids...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, 0, fmt.Errorf("reports %s: %w", inc.ID, err)
+	}
+	total := int(hlen.Val())
+	var out []event.Event
+	if listed != nil {
+		for _, v := range listed.Val() {
+			r, ok := v.(string)
+			if !ok {
+				out = nil // listed but not stored: read them all
+				break
+			}
+			var ev event.Event
+			if err := wire.Unmarshal([]byte(r), &ev); err != nil {
+				return nil, total, fmt.Errorf("decode report of %s: %w", inc.ID, err)
+			}
+			out = append(out, ev)
+		}
+	}
+	if len(out) < min(limit, total) || (limit <= 0 && len(out) < total) {
+		all, err := s.Reports(ctx, inc.ID)
+		if err != nil {
+			return nil, total, err
+		}
+		out, total = all, len(all)
+	} else {
+		sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+	}
+	if limit > 0 {
+		out = event.FirstAndLatest(out, limit)
+	}
+	return out, total, nil
+}
+
 // Report returns one event fused into an incident, or ErrNotFound.
 func (s *Store) Report(ctx context.Context, incidentID, eventID string) (event.Event, error) {
 	var ev event.Event

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -656,5 +657,68 @@ func TestSuiteStoreReadAfter(t *testing.T) {
 				t.Fatalf("local=%v: first entry %v, want n=%d", local, got[0].Values, tc.from)
 			}
 		}
+	}
+}
+
+// The first and latest reports of an incident come from the ones it lists
+// when they are enough, from all it has otherwise, and are the same either
+// way.
+func TestSuiteStoreFirstAndLatestReports(t *testing.T) {
+	s := testenv.Store(t)
+	ctx := t.Context()
+	at := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	var ids []string
+	var lcs []event.Lifecycle
+	for v := 1; v <= 120; v++ {
+		lc := lifecycle("INC-S", v, event.Received, at.Add(time.Duration(v)*time.Second), event.Hotline)
+		lc.EventID = fmt.Sprintf("EV-%03d", v)
+		ids = append(ids, lc.EventID)
+		lc.Report = &event.Event{ID: lc.EventID, Source: event.Hotline, ReceivedAt: lc.At}
+		lc.Incident.EventCount, lc.Incident.EventIDs = v, event.FirstAndLatest(slices.Clone(ids), event.MaxEventIDs)
+		lcs = append(lcs, lc)
+	}
+	if _, err := s.ApplyAll(ctx, lcs); err != nil {
+		t.Fatal(err)
+	}
+	inc, err := s.Incident(ctx, "INC-S")
+	if err != nil || len(inc.EventIDs) != event.MaxEventIDs {
+		t.Fatalf("incident lists %d reports (%v)", len(inc.EventIDs), err)
+	}
+	all, err := s.Reports(ctx, "INC-S")
+	if err != nil || len(all) != 120 {
+		t.Fatalf("%d reports (%v)", len(all), err)
+	}
+	idsOf := func(evs []event.Event) []string {
+		out := make([]string, len(evs))
+		for i, ev := range evs {
+			out[i] = ev.ID
+		}
+		return out
+	}
+	check := func(inc event.Incident, limit int) {
+		t.Helper()
+		got, total, err := s.FirstAndLatestReports(ctx, inc, limit)
+		if err != nil || total != 120 {
+			t.Fatalf("limit %d: total %d (%v)", limit, total, err)
+		}
+		want := all
+		if limit > 0 {
+			want = event.FirstAndLatest(all, limit)
+		}
+		if !slices.Equal(idsOf(got), idsOf(want)) {
+			t.Fatalf("limit %d: %v, want %v", limit, idsOf(got), idsOf(want))
+		}
+	}
+	for _, limit := range []int{0, 1, 20, 50, 51, 200} {
+		check(inc, limit)
+	}
+	// A listed report no longer stored (split out meanwhile): read them all.
+	if err := s.Client().HDel(ctx, s.Prefix()+"reports:INC-S", "EV-100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	all = slices.DeleteFunc(all, func(ev event.Event) bool { return ev.ID == "EV-100" })
+	got, total, err := s.FirstAndLatestReports(ctx, inc, 20)
+	if err != nil || total != 119 || !slices.Equal(idsOf(got), idsOf(event.FirstAndLatest(all, 20))) {
+		t.Fatalf("after a split: %v of %d (%v)", idsOf(got), total, err)
 	}
 }
