@@ -183,8 +183,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	// flushed or replaced Redis is rebuilt from Kafka first (one instance
 	// rebuilds, the others wait), so nobody decides on an empty store.
 	ready := d.Store.Built
+	keep := time.Duration(cfg.ReadModelDays) * 24 * time.Hour // the read model's retention
 	rebuild := func(ctx context.Context) error {
-		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log)
+		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log)
 	}
 	var consumers []*kafkabus.Consumer
 	consume := func(group string, topics []string, p kafkabus.Processor) {
@@ -209,7 +210,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		consume(groupEnricher, raws, kafkabus.Guarded(e, ready, rebuild))
 	}
 	if has("dispatcher") {
-		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), instance, log); err != nil {
+		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log); err != nil {
 			return fmt.Errorf("rebuild projections: %w", err)
 		}
 		modes := wallmode.New(d.Store, d.Producer, d.Topics.WallMode())
@@ -220,7 +221,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(proj, ready, rebuild))
 		g.Go(func() error {
-			projection.Prune(gctx, d.Store, time.Duration(cfg.ReadModelDays)*24*time.Hour, log.With("service", "projector"))
+			projection.Prune(gctx, d.Store, keep, log.With("service", "projector"))
 			return nil
 		})
 	}
@@ -480,7 +481,7 @@ func Rebuild(ctx context.Context, cfg config.Config, log *slog.Logger) (int, err
 	if err := d.Store.Flush(ctx); err != nil {
 		return 0, err
 	}
-	return projection.Rebuild(ctx, d.Store, d.Brokers, d.Topics.Tasks(), log)
+	return projection.Rebuild(ctx, d.Store, d.Brokers, d.Topics.Tasks(), time.Duration(cfg.ReadModelDays)*24*time.Hour, log)
 }
 
 // CreateTopics creates the topics and exits (a provisioning job).

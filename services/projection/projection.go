@@ -127,8 +127,9 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 
 // EnsureBuilt rebuilds the projections if the store is empty (a fresh or
 // flushed Redis). Concurrent callers (several dispatcher instances) take a
-// lock; the others wait for the one rebuilding.
-func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string, topic, owner string, log *slog.Logger) error {
+// lock; the others wait for the one rebuilding. keep is the read model's
+// retention (see Rebuild).
+func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, owner string, log *slog.Logger) error {
 	for {
 		built, err := store.Built(ctx)
 		if err != nil {
@@ -143,7 +144,7 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 		}
 		if ok {
 			defer func() { _ = store.Unlock(context.WithoutCancel(ctx), "rebuild", owner) }()
-			n, err := Rebuild(ctx, store, brokers, topic, log)
+			n, err := Rebuild(ctx, store, brokers, topic, keep, log)
 			if err != nil {
 				return err
 			}
@@ -161,7 +162,12 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 // Rebuild replays every partition of topic from its first offset to the
 // end seen at the start, applying each lifecycle, then marks the store
 // built. It does not flush: call store.Flush first for a clean rebuild.
-func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, log *slog.Logger) (int, error) {
+// The topic keeps every change for ever; with keep > 0, the closed
+// incidents that Prune would have removed (last changed more than keep
+// ago) are removed before the store is marked built, so the wall, the
+// API and the day's counts never show a year of history for the ten
+// minutes until the next pass.
+func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, log *slog.Logger) (int, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: %w", err)
@@ -187,6 +193,21 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	modes := kafkabus.Topics{Prefix: strings.TrimSuffix(topic, "tasks")}.WallMode()
 	if err := wallmode.Restore(ctx, store, brokers, modes); err != nil {
 		return total, fmt.Errorf("rebuild: %w", err)
+	}
+	if keep > 0 {
+		cutoff := time.Now().Add(-keep)
+		for {
+			n, err := store.PruneClosed(ctx, cutoff, pruneMax)
+			if err != nil {
+				return total, fmt.Errorf("rebuild: prune: %w", err)
+			}
+			if n > 0 {
+				log.Info("rebuild: closed incidents past the read model's retention removed", "removed", n, "closed_before", cutoff.Format(time.DateOnly))
+			}
+			if n < pruneMax {
+				break
+			}
+		}
 	}
 	if err := store.SetBuilt(ctx); err != nil {
 		return total, fmt.Errorf("rebuild: %w", err)

@@ -122,3 +122,58 @@ func TestPrepareProjectsAsWithout(t *testing.T) {
 		t.Fatalf("result of a command applied by the dispatcher: %v", err)
 	}
 }
+
+// A rebuild from the tasks topic (which keeps every change for ever) leaves
+// out the closed incidents past the read model's retention, as the pruning
+// of the live store does, before the store is marked built.
+func TestRebuildLeavesOutWhatPruningRemoved(t *testing.T) {
+	ctx := t.Context()
+	brokers, topics, store := testenv.Kafka(t), kafkabus.Topics{Prefix: testenv.Prefix(t)}, testenv.Store(t)
+	if err := kafkabus.EnsureTopics(ctx, brokers, 2, 1, []kafkabus.Spec{{Name: topics.Tasks()}, {Name: topics.WallMode()}}); err != nil {
+		t.Fatal(err)
+	}
+	prod := kafkabus.NewProducer(brokers)
+	t.Cleanup(func() { _ = prod.Close() })
+	now := time.Now().UTC()
+	old := now.Add(-40 * 24 * time.Hour)
+	var msgs []kafka.Message
+	add := func(id string, v int, state event.State, at time.Time) {
+		b, err := wire.Marshal(change(id, v, state, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: topics.Tasks(), Key: []byte(id), Value: b})
+	}
+	add("INC-OLD-CLOSED", 1, event.Received, old)
+	add("INC-OLD-CLOSED", 2, event.Dispatched, old.Add(time.Hour))
+	add("INC-OLD-CLOSED", 3, event.Closed, old.Add(2*time.Hour))
+	add("INC-OLD-OPEN", 1, event.Received, old) // still open: kept however old
+	add("INC-NEW-CLOSED", 1, event.Received, now.Add(-time.Hour))
+	add("INC-NEW-CLOSED", 2, event.Dispatched, now.Add(-time.Hour))
+	add("INC-NEW-CLOSED", 3, event.Closed, now)
+	add("INC-LATE-CLOSED", 1, event.Received, old) // opened long ago, closed now
+	add("INC-LATE-CLOSED", 2, event.Dispatched, old)
+	add("INC-LATE-CLOSED", 3, event.Closed, now)
+	if err := prod.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := projection.Rebuild(ctx, store, brokers, topics.Tasks(), 30*24*time.Hour, slog.New(slog.DiscardHandler))
+	if err != nil || n != len(msgs) {
+		t.Fatalf("rebuild replayed %d of %d records: %v", n, len(msgs), err)
+	}
+	if built, err := store.Built(ctx); err != nil || !built {
+		t.Fatalf("built %v %v", built, err)
+	}
+	for id, want := range map[string]bool{"INC-OLD-CLOSED": false, "INC-OLD-OPEN": true, "INC-NEW-CLOSED": true, "INC-LATE-CLOSED": true} {
+		_, err := store.Incident(ctx, id)
+		if got := err == nil; got != want {
+			t.Errorf("%s in the read model: %v (%v), want %v", id, got, err, want)
+		}
+	}
+	if _, total, err := store.Incidents(ctx, redisstore.Query{}); err != nil || total != 3 {
+		t.Fatalf("%d incidents listed (%v), want 3", total, err)
+	}
+}

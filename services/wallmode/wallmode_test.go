@@ -155,7 +155,7 @@ func TestAutomaticModeFollowsTheIncident(t *testing.T) {
 	if err := r.store.Flush(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := projection.Rebuild(r.ctx, r.store, r.brokers, r.topics.Tasks(), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := projection.Rebuild(r.ctx, r.store, r.brokers, r.topics.Tasks(), 0, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	r.want("emergency", "F", true)
