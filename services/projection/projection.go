@@ -106,12 +106,16 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	}
 	var changed bool
 	var err error
-	if stored, ok := p.stored[lc.IncidentID]; ok && !p.rebuilding {
-		changed, err = p.store.ApplySince(ctx, lc, stored)
-	} else if p.rebuilding {
+	switch stored, ok := p.stored[lc.IncidentID]; {
+	case p.rebuilding:
 		changed, err = p.store.ApplyRebuild(ctx, lc)
-	} else {
-		changed, err = p.store.ApplyNew(ctx, lc) // the dispatcher has applied most of them already
+	case ok && stored >= lc.Version:
+		// Applied before the batch began (versions only grow).
+		changed, err = p.store.ApplySince(ctx, lc, stored)
+	default:
+		// Not yet when the batch began: the dispatcher publishes a batch's
+		// changes just before it applies them, so look again now.
+		changed, err = p.store.ApplyNew(ctx, lc)
 	}
 	if err != nil || !changed || p.rebuilding || p.modes == nil {
 		return err
