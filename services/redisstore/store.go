@@ -2,12 +2,13 @@ package redisstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -352,8 +353,17 @@ func (s *Store) Reports(ctx context.Context, id string) ([]event.Event, error) {
 		}
 		out = append(out, ev)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+	sortReports(out)
 	return out, nil
+}
+
+// sortReports orders an incident's reports by when they were received, and
+// those received together (a feed's array) by their reference and id, so
+// that the first and the latest are the same on every read.
+func sortReports(evs []event.Event) {
+	slices.SortFunc(evs, func(a, b event.Event) int {
+		return cmp.Or(a.ReceivedAt.Compare(b.ReceivedAt), cmp.Compare(a.SourceRef, b.SourceRef), cmp.Compare(a.ID, b.ID))
+	})
 }
 
 // FirstAndLatestReports returns the first report of inc and its latest
@@ -399,7 +409,7 @@ func (s *Store) FirstAndLatestReports(ctx context.Context, inc event.Incident, l
 		}
 		out, total = all, len(all)
 	} else {
-		sort.Slice(out, func(i, j int) bool { return out[i].ReceivedAt.Before(out[j].ReceivedAt) })
+		sortReports(out)
 	}
 	if limit > 0 {
 		out = event.FirstAndLatest(out, limit)

@@ -712,6 +712,30 @@ func TestSuiteStoreFirstAndLatestReports(t *testing.T) {
 	for _, limit := range []int{0, 1, 20, 50, 51, 200} {
 		check(inc, limit)
 	}
+	// Reports received together (one array) come in the order of their
+	// references, on every read and both ways.
+	var tied []event.Lifecycle
+	for v, ref := range []string{"T-3", "T-1", "T-2"} {
+		lc := lifecycle("INC-T", v+1, event.Received, at, event.Hotline)
+		lc.EventID = "EV-" + ref
+		lc.Report = &event.Event{ID: lc.EventID, Source: event.Hotline, SourceRef: ref, ReceivedAt: at}
+		lc.Incident.EventIDs = []string{"EV-T-3", "EV-T-1", "EV-T-2"}[:v+1]
+		tied = append(tied, lc)
+	}
+	if _, err := s.ApplyAll(ctx, tied); err != nil {
+		t.Fatal(err)
+	}
+	tiedInc, _ := s.Incident(ctx, "INC-T")
+	for _, limit := range []int{0, 2, 3} {
+		got, _, err := s.FirstAndLatestReports(ctx, tiedInc, limit)
+		want := []string{"EV-T-1", "EV-T-2", "EV-T-3"}
+		if limit == 2 {
+			want = []string{"EV-T-1", "EV-T-3"}
+		}
+		if err != nil || !slices.Equal(idsOf(got), want) {
+			t.Fatalf("received together, limit %d: %v (%v), want %v", limit, idsOf(got), err, want)
+		}
+	}
 	// A listed report no longer stored (split out meanwhile): read them all.
 	if err := s.Client().HDel(ctx, s.Prefix()+"reports:INC-S", "EV-100").Err(); err != nil {
 		t.Fatal(err)

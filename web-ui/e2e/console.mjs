@@ -358,11 +358,33 @@ async function mainRun(browser) {
     check('storm: the detail shows the first and the latest 19 reports', shown === 20, `${shown} shown`)
     await page.waitForSelector('[data-testid="detail-map"][data-ready="true"]', { timeout: 30000 }).catch(() => null)
     await page.screenshot({ path: resolve(ARTIFACTS, 'console-1440-storm.png') })
+    // 拆分 offers every report of the incident, not only the 20 shown: opening it loads them all.
+    const split = await page.$('[data-testid="action-split"]')
+    if (check('storm: 拆分 is offered for a fused incident', !!split)) {
+      await split.click()
+      await page.waitForSelector('[data-testid="action-dialog"]', { timeout: 5000 }).catch(() => null)
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="field-event_id"] option').length >= 24, null, { timeout: 10000 }).catch(() => null)
+      const offered = await page.$$eval('[data-testid="field-event_id"] option', (els) => els.length)
+      check('storm: 拆分 offers every report, also those not shown', offered >= 24, `${offered} offered`)
+      await page.keyboard.press('Escape')
+      await page.waitForSelector('[data-testid="action-dialog"]', { state: 'detached', timeout: 5000 }).catch(() => null)
+      // Back to the first and latest 19: another incident, then this one again.
+      await page.fill('[data-testid="queue-search"]', '')
+      await page.waitForTimeout(300)
+      const other = await page.evaluate((id) => [...document.querySelectorAll('[data-testid="queue-row"]')].find((r) => r.dataset.id !== id)?.dataset.id, stormId)
+      if (other) await openIncident(page, other)
+      await openIncident(page, stormId)
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="report"]').length === 20, null, { timeout: 10000 }).catch(() => null)
+    }
     await page.click('[data-testid="all-reports"]')
     // The detail asked for 20 (?reports=20); all are loaded on the click.
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="report"]').length >= 24, null, { timeout: 10000 }).catch(() => null)
     const all = await page.$$eval('[data-testid="report"]', (els) => els.length)
     check('storm: "show all" shows every report', all >= 24, `${all} shown`)
+    // The timeline folds the run of calls fused in into one entry with a count.
+    const folded = await page.$$eval('[data-testid="timeline-repeats"]', (els) => Math.max(0, ...els.map((e) => Number(e.textContent.replace(/\D/g, '')))))
+    const entries = await page.$$eval('[data-testid="timeline"] li', (els) => els.length)
+    check('storm: the timeline folds the calls fused in (×n)', folded >= 20 && entries < 10, `largest fold ×${folded}, ${entries} entries`)
   }
 
   // Split a report out of a fused incident, and merge another incident into one.
