@@ -22,6 +22,7 @@
 //   PERF_MAX_FRAME_MS       p50 frame time that passes (default 33.4, i.e. 30 fps-equivalent)
 //   PERF_MAX_HEAP_GROWTH_MB heap growth over the soak that passes (default 20)
 //   CHROMIUM        the browser (default $CHROME_BIN, then /usr/bin/chromium)
+//   PERF_GL         swiftshader (default) or llvmpipe: the software WebGL (see GL_ARGS)
 //
 // Prints the figures and ends with "N passed, M failed".
 import { existsSync, readFileSync } from 'node:fs'
@@ -43,6 +44,11 @@ const HEIGHT = Number(process.env.PERF_HEIGHT || 1080)
 const MAX_FRAME_MS = Number(process.env.PERF_MAX_FRAME_MS || 33.4)
 const MAX_GROWTH_MB = Number(process.env.PERF_MAX_HEAP_GROWTH_MB || 20)
 const EXECUTABLE = process.env.CHROMIUM || process.env.CHROME_BIN || '/usr/bin/chromium'
+// The software WebGL: Chromium's own SwiftShader (default), or Mesa's llvmpipe through ANGLE's
+// OpenGL ES backend on EGL (PERF_GL=llvmpipe; Debian's libegl-mesa0 and libgl1-mesa-dri), which
+// rasterizes on every core with wider SIMD. Neither is the wall's GPU.
+const GL = process.env.PERF_GL || 'swiftshader'
+const GL_ARGS = GL === 'llvmpipe' ? ['--use-gl=angle', '--use-angle=gl-egl', '--ignore-gpu-blocklist'] : ['--disable-gpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader']
 
 let passed = 0
 let failed = 0
@@ -340,10 +346,18 @@ async function main() {
   if (!check('built app present', existsSync(join(DIST, 'index.html')), DIST)) return
   const browser = await chromium.launch({
     executablePath: EXECUTABLE,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', ...GL_ARGS],
   })
   let stop = () => {}
   try {
+    const probe = await browser.newPage()
+    const renderer = await probe.evaluate(() => {
+      const gl = document.createElement('canvas').getContext('webgl2')
+      const ext = gl?.getExtension('WEBGL_debug_renderer_info')
+      return gl ? (ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER)) : 'no WebGL 2'
+    })
+    await probe.close()
+    console.log(`WebGL (PERF_GL=${GL}): ${renderer}`)
     // Baseline, in the same run: the same wall with an empty city (the map's base layers, the
     // panels, no incidents, no workers, no deltas), i.e. what this browser and machine can draw at all.
     let base = null
