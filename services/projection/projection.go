@@ -203,7 +203,9 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		for {
 			n, err := store.PruneClosed(ctx, cutoff, pruneMax)
 			if err != nil {
-				return total, fmt.Errorf("rebuild: prune: %w", err)
+				// Not worth replaying the topic again: the periodic pass retries.
+				log.Warn("rebuild: pruning closed incidents failed, left to the next pass", "removed", n, "err", err)
+				break
 			}
 			if n > 0 {
 				log.Info("rebuild: closed incidents past the read model's retention removed", "removed", n, "closed_before", cutoff.Format(time.DateOnly))
