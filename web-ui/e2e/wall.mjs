@@ -17,7 +17,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-import { moveWorker, overlapProblems, postWarning } from './wall-lib.mjs'
+import { api, login, moveWorker, overlapProblems, postWarning } from './wall-lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const BASE_URL = (process.env.BASE_URL || 'http://localhost:8080').replace(/\/+$/, '')
@@ -64,6 +64,30 @@ async function textProblems(page) {
   const body = await page.evaluate(() => document.body.innerText)
   const bad = ['NaN', 'undefined', 'null', 'Invalid Date', '[object Object]'].filter((w) => body.includes(w))
   return { body, bad }
+}
+
+/** Six 12345 tickets about one burst main (fused into one incident); returns its id, or null. */
+async function postStorm() {
+  const tag = `E2E-WALL-STORM-${Date.now()}`
+  const tickets = Array.from({ length: 6 }, (_, i) => ({
+    ticket_no: `${tag}-${i}`, appeal_type: '求助', category: 'service.water.supply', content: `e2e：三水街道供水主管破裂，多处停水（第 ${i + 1} 个来电）`,
+    lon: 120.121, lat: 32.512, caller_phone: `1390000${String(i).padStart(4, '0')}`,
+  }))
+  const token = await login('dispatcher', 'dispatcher123')
+  const posted = await api('POST', '/api/v1/ingest/hotline', { body: tickets })
+  const ids = (posted.body?.accepted ?? []).map((a) => a.id)
+  check('wall: post a storm of 6 calls about one burst main', posted.status === 202 && ids.length === 6 && !!token, `status=${posted.status}`)
+  if (!ids.length || !token) return null
+  // As soon as the incident exists (the wall's ticker lists the newest 30, and the simulator adds
+  // several a second); the calls fused in after it reach the open card live.
+  for (let i = 0; i < 120; i++) {
+    const list = await api('GET', '/api/v1/incidents?limit=100', { token })
+    const inc = list.body?.items?.find((x) => x.event_ids?.some((id) => ids.includes(id)))
+    if (inc) return inc.id
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  check('wall: the storm became an incident', false, 'not within 30 s')
+  return null
 }
 
 async function wallAt(browser, width, height, { lang = 'zh', card = true } = {}) {
@@ -179,16 +203,28 @@ async function wallAt(browser, width, height, { lang = 'zh', card = true } = {})
   mkdirSync(ARTIFACTS, { recursive: true })
   await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}.png`), timeout: 120000 })
 
-  // The incident card, opened from the ticker.
+  // The incident card, opened from the ticker: at the design size the storm's incident (posted
+  // just before), whose steps fold the calls fused in; else one with a place if there is one, so
+  // the map flies to it.
   if (card && ticker > 0) {
-    // A DOM click (entries keep moving while incidents arrive, so they are never "stable"), on an
-    // incident with a place if there is one, so the map flies to it.
-    await page.$$eval('[data-ticker-item]', (els) => (els.find((e) => !e.querySelector('.unplaced')) ?? els[0])?.click())
+    const storm = width === 1920 && lang === 'zh' ? await postStorm() : null
+    if (storm) {
+      await page.waitForSelector(`[data-ticker-item][data-id="${storm}"]`, { state: 'attached', timeout: 30000 }).catch(() => null)
+    }
+    // A DOM click (entries keep moving while incidents arrive, so they are never "stable").
+    await page.$$eval('[data-ticker-item]', (els, id) => (els.find((e) => e.dataset.id === id) ?? els.find((e) => !e.querySelector('.unplaced')) ?? els[0])?.click(), storm)
     const card = await page
       .waitForSelector('[data-incident-card]', { state: 'attached', timeout: 30000 })
       .then(() => true)
       .catch((err) => String(err?.message ?? err).split('\n')[0])
     check(`${tag}: clicking an incident opens its card`, card === true, card === true ? '' : card)
+    if (storm) {
+      const folded = await page
+        .waitForSelector('[data-incident-card] [data-testid="card-step-repeats"]', { timeout: 15000 })
+        .then((el) => el.textContent())
+        .catch(() => '')
+      check(`${tag}: the card of a storm's incident folds the calls fused in into one step`, /×[2-9]/.test(folded), `step ${folded || 'not folded'}`)
+    }
     await page.waitForTimeout(1800)
     await page.screenshot({ path: resolve(ARTIFACTS, `wall-${tag}-card.png`), timeout: 120000 })
   }

@@ -1,39 +1,5 @@
-// The audit trail as the console lists it. Every attempt is recorded, refused ones too; a client
-// that retries a refused command (a script, a double click) would bury the real steps, so
-// consecutive identical refusals are shown once with a count. So are runs of reports fused into
-// the incident (a storm of calls about one burst main adds hundreds; the reports themselves are
-// listed above the timeline).
-
-export interface TimelineLike {
-  action?: string
-  outcome?: string
-  refusal?: string
-  reason?: string
-  actor?: { id?: string; role?: string } | null
-}
-
-/** Folds runs of refused entries with the same action, actor, refusal and reason, and runs of
- * reports added (`add_report`), into their first entry; adds `repeats`. */
-export function foldRepeats<T extends TimelineLike>(entries: readonly T[]): (T & { repeats?: number })[] {
-  const out: (T & { repeats?: number })[] = []
-  for (const e of entries) {
-    const prev = out[out.length - 1]
-    if (prev && ((e.outcome === 'refused' && prev.outcome === 'refused' && sameAttempt(prev, e)) || (addedReport(e) && addedReport(prev)))) {
-      prev.repeats = (prev.repeats ?? 1) + 1
-      continue
-    }
-    out.push({ ...e })
-  }
-  return out
-}
-
-function addedReport(e: TimelineLike): boolean {
-  return e.action === 'add_report' && e.outcome !== 'refused'
-}
-
-function sameAttempt(a: TimelineLike, b: TimelineLike): boolean {
-  return a.action === b.action && a.refusal === b.refusal && a.reason === b.reason && a.actor?.id === b.actor?.id && a.actor?.role === b.actor?.role
-}
+// A storm's reports as the console's detail shows them: the first and the latest (the timeline is
+// folded as on every screen: lib/timeline.ts).
 
 /** How many reports the detail shows before "show all": a storm of calls about one burst main fuses
  * hundreds, and a strip of hundreds of cards (with photos) is neither readable nor fast. */
