@@ -41,6 +41,7 @@ type client struct {
 	closeText string
 
 	finished chan struct{} // closed when the writer has closed the connection
+	readDone chan struct{} // closed when the reader has stopped reading
 
 	// Guarded by g.mu.
 	subs     [numChannels]bool
@@ -80,6 +81,10 @@ func (c *client) push(f *frame) bool {
 	}
 	if len(c.q) >= c.g.queueLimit {
 		start := c.closeLocked(websocket.ClosePolicyViolation, "too slow: reconnect and resume")
+		// Unblock a writer stuck on a client that does not read (only
+		// here: a deadline in the past would break the write in progress
+		// to a client closed for another reason, and lose its close frame).
+		_ = c.nc.SetWriteDeadline(time.Now())
 		c.mu.Unlock()
 		c.g.metrics.dropped.Inc()
 		return start
@@ -123,11 +128,7 @@ func (c *client) closeLocked(code int, text string) (start bool) {
 	}
 	c.closed, c.closeCode, c.closeText = true, code, text
 	c.q = nil
-	switch code {
-	case websocket.ClosePolicyViolation:
-		// Unblock a writer stuck on a client that does not read.
-		_ = c.nc.SetWriteDeadline(time.Now())
-	case websocket.CloseGoingAway:
+	if code == websocket.CloseGoingAway {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	}
 	start = !c.writing
@@ -223,12 +224,31 @@ func (c *client) write(batch []*frame) error {
 	return nil
 }
 
-// finish sends the close frame, if any, and closes the connection.
+// closeLinger is how long the writer waits, after a close frame, for the
+// reader to see the client's answer (or the end of its stream) before it
+// closes the socket.
+const closeLinger = time.Second
+
+// finish sends the close frame, if any, and closes the connection. After a
+// close frame it shuts its side for writing and waits (up to closeLinger)
+// for the reader to stop: a socket closed while the client's last messages
+// are still unread is reset, and a reset can discard the close frame (and
+// its reason) before the client reads it.
 func (c *client) finish(code int, text string) {
 	c.ping.Stop()
 	if code != 0 {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.nc.Write(closeFrame(code, text))
+		if _, err := c.nc.Write(closeFrame(code, text)); err == nil {
+			if hc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+				_ = hc.CloseWrite()
+			}
+			t := time.NewTimer(closeLinger)
+			select {
+			case <-c.readDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 	}
 	_ = c.nc.Close()
 	close(c.finished)
@@ -242,6 +262,7 @@ type request struct {
 
 func (c *client) readLoop() {
 	defer func() {
+		close(c.readDone)
 		c.g.remove(c)
 		c.close(0, "")
 		<-c.finished
@@ -262,6 +283,7 @@ func (c *client) readLoop() {
 		last = now
 		if tokens < 1 {
 			c.close(websocket.ClosePolicyViolation, "too many messages")
+			c.drain()
 			return
 		}
 		tokens--
@@ -273,6 +295,18 @@ func (c *client) readLoop() {
 			c.handle(data)
 		}()
 		<-done
+	}
+}
+
+// drain reads and drops what the client still sends after the server
+// closed the connection, until the client answers the close (or stops, or
+// closeLinger passes), so that the writer's close does not reset it.
+func (c *client) drain() {
+	_ = c.conn.SetReadDeadline(time.Now().Add(closeLinger))
+	for {
+		if _, _, err := c.conn.ReadMessage(); err != nil {
+			return
+		}
 	}
 }
 

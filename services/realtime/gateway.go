@@ -257,7 +257,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &client{
 		g: g, conn: conn, nc: nc,
 		viewer:   viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope, expires: claims.ExpiresAt},
-		finished: make(chan struct{}),
+		finished: make(chan struct{}), readDone: make(chan struct{}),
 	}
 	g.mu.Lock()
 	if g.closing {

@@ -67,7 +67,7 @@ func testGateway(t *testing.T) *Gateway {
 }
 
 func testClient(g *Gateway, v viewer) *client {
-	return &client{g: g, viewer: v, finished: make(chan struct{})}
+	return &client{g: g, viewer: v, finished: make(chan struct{}), readDone: make(chan struct{})}
 }
 
 func keysOf(q []*frame) string {
