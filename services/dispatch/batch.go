@@ -6,6 +6,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/citybrain-ioc/citybrain/services/event"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/wire"
 )
@@ -31,27 +32,17 @@ type batch struct {
 	// What Prepare read and decoded ahead (nil and empty without it): the
 	// state before the batch, under the overlay above.
 	pre     *redisstore.Prefetched
-	decoded map[recordKey]event.Event
-}
-
-// recordKey names a record of the batch.
-type recordKey struct {
-	topic     string
-	partition int
-	offset    int64
+	decoded kafkabus.Decoded[event.Event]
 }
 
 func newBatch(state State) *batch {
 	return &batch{state: state, incidents: map[string]event.Incident{}, cases: map[string][]byte{}, evinc: map[string]string{}, reports: map[string]event.Event{}, results: map[string][]byte{},
-		decoded: map[recordKey]event.Event{}}
+		decoded: kafkabus.Decoded[event.Event]{}}
 }
 
 // takeDecoded returns the event Prepare decoded from m, once.
 func (b *batch) takeDecoded(m kafka.Message) (event.Event, bool) {
-	k := recordKey{m.Topic, m.Partition, m.Offset}
-	ev, ok := b.decoded[k]
-	delete(b.decoded, k)
-	return ev, ok
+	return b.decoded.Take(m)
 }
 
 func (b *batch) Incident(ctx context.Context, id string) (event.Incident, error) {

@@ -135,7 +135,7 @@ func (d *Dispatcher) Prepare(ctx context.Context, msgs []kafka.Message) {
 		if wire.Unmarshal(m.Value, &ev) != nil || ev.ID == "" || ev.IncidentID == "" {
 			continue // Process refuses it
 		}
-		d.b.decoded[recordKey{m.Topic, m.Partition, m.Offset}] = ev
+		d.b.decoded.Put(m, ev)
 		evIDs = append(evIDs, ev.ID)
 		if !seen[ev.IncidentID] {
 			seen[ev.IncidentID] = true

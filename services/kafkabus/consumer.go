@@ -122,6 +122,27 @@ type Preparer interface {
 	Prepare(ctx context.Context, batch []kafka.Message)
 }
 
+// Decoded keeps what a Preparer decoded from a batch's records, for
+// Process to take once per record (by topic, partition and offset).
+type Decoded[T any] map[recordKey]T
+
+type recordKey struct {
+	topic     string
+	partition int
+	offset    int64
+}
+
+// Put keeps v, decoded from m.
+func (d Decoded[T]) Put(m kafka.Message, v T) { d[recordKey{m.Topic, m.Partition, m.Offset}] = v }
+
+// Take returns what was kept for m, and forgets it.
+func (d Decoded[T]) Take(m kafka.Message) (T, bool) {
+	k := recordKey{m.Topic, m.Partition, m.Offset}
+	v, ok := d[k]
+	delete(d, k)
+	return v, ok
+}
+
 // MaxBatch bounds the records handled between two commits.
 const MaxBatch = 500
 

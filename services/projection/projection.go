@@ -30,14 +30,7 @@ type Projector struct {
 
 	// What Prepare read for the batch being processed.
 	stored  map[string]int // incident id → its stored version then
-	decoded map[recordKey]event.Lifecycle
-}
-
-// recordKey names a record of the batch.
-type recordKey struct {
-	topic     string
-	partition int
-	offset    int64
+	decoded kafkabus.Decoded[event.Lifecycle]
 }
 
 // WithModes makes the projector apply the wall's automatic mode rule to
@@ -58,7 +51,7 @@ func New(store *redisstore.Store, log *slog.Logger) *Projector {
 // version in a round trip of its own, one read serves the batch. It keeps
 // the records it decoded for Process.
 func (p *Projector) Prepare(ctx context.Context, batch []kafka.Message) {
-	p.stored, p.decoded = nil, make(map[recordKey]event.Lifecycle, len(batch))
+	p.stored, p.decoded = nil, make(kafkabus.Decoded[event.Lifecycle], len(batch))
 	if p.rebuilding {
 		return
 	}
@@ -69,7 +62,7 @@ func (p *Projector) Prepare(ctx context.Context, batch []kafka.Message) {
 		if wire.Unmarshal(m.Value, &lc) != nil {
 			continue // Process refuses it
 		}
-		p.decoded[recordKey{m.Topic, m.Partition, m.Offset}] = lc
+		p.decoded.Put(m, lc)
 		if !seen[lc.IncidentID] {
 			seen[lc.IncidentID] = true
 			ids = append(ids, lc.IncidentID)
@@ -91,12 +84,11 @@ func (p *Projector) Flush(context.Context) error { return nil }
 
 // Handle is the consumer handler for the tasks topic.
 func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
-	k := recordKey{m.Topic, m.Partition, m.Offset}
-	lc, ok := p.decoded[k]
-	if ok {
-		delete(p.decoded, k)
-	} else if err := wire.Unmarshal(m.Value, &lc); err != nil {
-		return kafkabus.Poison(fmt.Errorf("decode lifecycle: %w", err))
+	lc, ok := p.decoded.Take(m)
+	if !ok {
+		if err := wire.Unmarshal(m.Value, &lc); err != nil {
+			return kafkabus.Poison(fmt.Errorf("decode lifecycle: %w", err))
+		}
 	}
 	if lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
 		return kafkabus.Poison(fmt.Errorf("lifecycle %q: bad schema, id or version", lc.ID))
