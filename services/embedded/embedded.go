@@ -101,10 +101,13 @@ func startRedis(addr string, tick time.Duration) (*Redis, error) {
 // costs a sort of every key in the database under miniredis's lock (its
 // FastForward): a stall of every command that grows with the projections
 // (0.15–0.5 s at 200,000 keys, BenchmarkExpireTick), so the clock moves once a
-// minute, and keys expire up to a minute late. Every TTL here tolerates that:
-// websocket tickets carry their own deadline (redisstore.PutTicket), locks
-// are held within this one process, fusion decisions and seen marks last
-// days, worker positions are also aged by their reader.
+// minute, and a key expires at the first move that takes its TTL to zero:
+// up to a minute late, or early — a key with a 30 s TTL set a moment before
+// a move is gone at that move. Every TTL here tolerates that: websocket
+// tickets carry their own deadline and their keys live two minutes longer
+// (redisstore.PutTicket), the rebuild lock lasts 10 minutes within this one
+// process, fusion decisions and seen marks last days, worker positions
+// (10 minutes) are also aged by their reader.
 const TickEvery = time.Minute
 
 // tickLoop advances miniredis' clock with the wall clock: miniredis expires keys
@@ -121,6 +124,10 @@ func (r *Redis) tickLoop() {
 		}
 	}
 }
+
+// Advance moves the clock forward by d at once, as the ticker does every
+// TickEvery (for tests of what a move expires).
+func (r *Redis) Advance(d time.Duration) { r.s.FastForward(d) }
 
 // Addr returns host:port.
 func (r *Redis) Addr() string { return r.s.Addr() }

@@ -638,14 +638,20 @@ func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 
 // PutTicket stores a one-time websocket ticket valid for ttl. The stored
 // value carries the ticket's deadline ("<unix ms> <claims>"), which
-// TakeTicket checks: the key's TTL only cleans up, and a Redis that expires
-// keys late (the embedded one moves its clock once a minute) cannot
-// lengthen a ticket's life.
+// TakeTicket checks; the key's TTL only cleans up what was never taken, and
+// is longer than the ticket's life by ticketKeySlack: the embedded Redis
+// moves its clock a minute at a time, so a key with a 30 s TTL set just
+// before a move expired at once, and the browser that had just fetched the
+// ticket was refused its websocket (401 "ticket unknown, used or expired").
 func (s *Store) PutTicket(ctx context.Context, ticket string, claims []byte, ttl time.Duration) error {
 	v := strconv.AppendInt(make([]byte, 0, 16+len(claims)), time.Now().Add(ttl).UnixMilli(), 10)
 	v = append(append(v, ' '), claims...)
-	return s.rdb.Set(ctx, s.key("ticket", ticket), v, ttl).Err()
+	return s.rdb.Set(ctx, s.key("ticket", ticket), v, ttl+ticketKeySlack).Err()
 }
+
+// ticketKeySlack is how much longer a ticket's key lives than the ticket:
+// more than one move of the embedded Redis's clock (embedded.TickEvery).
+const ticketKeySlack = 2 * time.Minute
 
 // TakeTicket returns a ticket's claims and deletes it (a ticket works once);
 // ErrNotFound for a ticket never issued, already taken or past its deadline.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/citybrain-ioc/citybrain/services/embedded"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -78,6 +79,38 @@ func TestSuiteStoreApplyIsIdempotentAndOrdered(t *testing.T) {
 	n, err := s.Client().XLen(ctx, s.WallStream()).Result()
 	if err != nil || n != 4 {
 		t.Fatalf("stream length %d %v, want 4 deltas", n, err)
+	}
+}
+
+// TestTicketOutlivesEmbeddedClockMove: the embedded Redis moves its clock a
+// minute at a time; a ticket issued just before a move must still be taken
+// after it (it was refused: its key's 30 s TTL ran out at the move).
+func TestTicketOutlivesEmbeddedClockMove(t *testing.T) {
+	r, err := embedded.StartRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := redisstore.New(rdb, testenv.Prefix(t), time.UTC)
+	ctx := t.Context()
+	if err := s.PutTicket(ctx, "t1", []byte(`{"role":"viewer"}`), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	r.Advance(embedded.TickEvery)
+	if b, err := s.TakeTicket(ctx, "t1"); err != nil || string(b) != `{"role":"viewer"}` {
+		t.Fatalf("a ticket issued just before the clock moved: %s, %v", b, err)
+	}
+	// One never taken is still cleaned up by the moves after its deadline.
+	if err := s.PutTicket(ctx, "t2", []byte(`{"role":"viewer"}`), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r.Advance(embedded.TickEvery)
+	}
+	if n := rdb.Exists(ctx, s.Prefix()+"ticket:t2").Val(); n != 0 {
+		t.Fatalf("an untaken ticket's key is still there after three moves")
 	}
 }
 
