@@ -26,6 +26,7 @@ type Projector struct {
 	store      *redisstore.Store
 	log        *slog.Logger
 	rebuilding bool
+	replayedAt time.Time        // rebuilding: the time of the last change replayed
 	modes      *wallmode.Keeper // the wall's automatic mode; nil: none
 
 	// What Prepare read for the batch being processed.
@@ -100,6 +101,7 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	var err error
 	switch stored, ok := p.stored[lc.IncidentID]; {
 	case p.rebuilding:
+		p.replayedAt = lc.Incident.UpdatedAt
 		changed, err = p.store.ApplyRebuild(ctx, lc)
 	case ok && stored >= lc.Version:
 		// Applied before the batch began (versions only grow).
@@ -158,12 +160,29 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 // Rebuild replays every partition of topic from its first offset to the
 // end seen at the start, applying each lifecycle, then marks the store
 // built. It does not flush: call store.Flush first for a clean rebuild.
-// The topic keeps every change for ever; with keep > 0, the closed
-// incidents that Prune would have removed (last changed more than keep
-// ago) are removed before the store is marked built, so the wall, the
-// API and the day's counts never show a year of history for the ten
-// minutes until the next pass.
+//
+// The topic keeps every change for ever. With keep > 0 (READ_MODEL_DAYS)
+// the read model holds closed incidents for keep after their last change,
+// and the replay prunes as it goes, as the live system did: every
+// rebuildPruneEvery records it removes the closed incidents whose last
+// change is more than keep before the change just replayed, so the store
+// holds about keep's worth of history at any moment of the replay, not
+// the whole topic (a Redis sized for the read model does not run out of
+// memory rebuilding it). The counters count pruned incidents as the live
+// ones do. At the end it removes those closed more than keep before now,
+// before the store is marked built, so the wall, the API and the day's
+// counts never show a year of history.
 func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, log *slog.Logger) (int, error) {
+	return rebuild(ctx, store, brokers, topic, keep, rebuildPruneEvery, log)
+}
+
+// rebuildPruneEvery is how many records a rebuild replays between prunes.
+const rebuildPruneEvery = 20000
+
+// testOnPrune, when set by a test, is called after each prune of a replay.
+var testOnPrune func()
+
+func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, log *slog.Logger) (int, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: %w", err)
@@ -175,9 +194,24 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	}
 	p := New(store, log)
 	p.rebuilding = true
+	// Between prunes during the replay: the closed incidents past keep at
+	// the time of the change just replayed (never later than now).
+	prune := func() {}
+	if keep > 0 && pruneEvery > 0 {
+		prune = func() {
+			at := time.Now()
+			if !p.replayedAt.IsZero() && p.replayedAt.Before(at) {
+				at = p.replayedAt
+			}
+			pruneClosed(ctx, store, at.Add(-keep), log)
+			if testOnPrune != nil {
+				testOnPrune()
+			}
+		}
+	}
 	total := 0
 	for _, part := range parts {
-		n, err := replayPartition(ctx, brokers, topic, part.ID, p)
+		n, err := replayPartition(ctx, brokers, topic, part.ID, p, pruneEvery, prune)
 		if err != nil {
 			return total, err
 		}
@@ -191,21 +225,7 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		return total, fmt.Errorf("rebuild: %w", err)
 	}
 	if keep > 0 {
-		cutoff := time.Now().Add(-keep)
-		for {
-			n, err := store.PruneClosed(ctx, cutoff, pruneMax)
-			if err != nil {
-				// Not worth replaying the topic again: the periodic pass retries.
-				log.Warn("rebuild: pruning closed incidents failed, left to the next pass", "removed", n, "err", err)
-				break
-			}
-			if n > 0 {
-				log.Info("rebuild: closed incidents past the read model's retention removed", "removed", n, "closed_before", cutoff.Format(time.DateOnly))
-			}
-			if n < pruneMax {
-				break
-			}
-		}
+		pruneClosed(ctx, store, time.Now().Add(-keep), log)
 	}
 	if err := store.SetBuilt(ctx); err != nil {
 		return total, fmt.Errorf("rebuild: %w", err)
@@ -213,7 +233,28 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	return total, nil
 }
 
-func replayPartition(ctx context.Context, brokers []string, topic string, partition int, p *Projector) (int, error) {
+// pruneClosed removes every closed incident last changed before cutoff, in
+// passes of pruneMax. A failure is logged and left to the periodic pass
+// (Prune): not worth replaying the topic again.
+func pruneClosed(ctx context.Context, store *redisstore.Store, cutoff time.Time, log *slog.Logger) {
+	for {
+		n, err := store.PruneClosed(ctx, cutoff, pruneMax)
+		if err != nil {
+			log.Warn("rebuild: pruning closed incidents failed, left to the next pass", "removed", n, "err", err)
+			return
+		}
+		if n > 0 {
+			log.Info("rebuild: closed incidents past the read model's retention removed", "removed", n, "closed_before", cutoff.Format(time.DateOnly))
+		}
+		if n < pruneMax {
+			return
+		}
+	}
+}
+
+// replayPartition applies every record of one partition up to its end at
+// the start, and calls prune after every pruneEvery records.
+func replayPartition(ctx context.Context, brokers []string, topic string, partition int, p *Projector, pruneEvery int, prune func()) (int, error) {
 	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
 	if err != nil {
 		return 0, err
@@ -240,6 +281,9 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 		n++
 		if m.Offset >= last-1 {
 			return n, nil
+		}
+		if pruneEvery > 0 && n%pruneEvery == 0 {
+			prune()
 		}
 	}
 }

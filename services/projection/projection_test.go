@@ -177,3 +177,98 @@ func TestRebuildLeavesOutWhatPruningRemoved(t *testing.T) {
 		t.Fatalf("%d incidents listed (%v), want 3", total, err)
 	}
 }
+
+// TestRebuildPrunesAsItGoes: with a read model retention, a rebuild prunes
+// while it replays, so the store never holds the whole topic, and ends as a
+// rebuild that prunes only at the end does.
+func TestRebuildPrunesAsItGoes(t *testing.T) {
+	ctx := t.Context()
+	brokers, topics := testenv.Kafka(t), kafkabus.Topics{Prefix: testenv.Prefix(t)}
+	if err := kafkabus.EnsureTopics(ctx, brokers, 2, 1, []kafkabus.Spec{{Name: topics.Tasks()}, {Name: topics.WallMode()}}); err != nil {
+		t.Fatal(err)
+	}
+	prod := kafkabus.NewProducer(brokers)
+	t.Cleanup(func() { _ = prod.Close() })
+	now := time.Now().UTC()
+	var msgs []kafka.Message
+	add := func(id string, v int, state event.State, at time.Time) {
+		b, err := wire.Marshal(change(id, v, state, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Topic: topics.Tasks(), Key: []byte(id), Value: b})
+	}
+	// 120 days of history, one incident a day, closed two hours after it
+	// was received; every tenth is left open.
+	const days = 120
+	for d := range days {
+		at := now.Add(-time.Duration(days-d) * 24 * time.Hour)
+		id := fmt.Sprintf("INC-DAY-%03d", d)
+		add(id, 1, event.Received, at)
+		if d%10 == 0 {
+			continue
+		}
+		add(id, 2, event.Dispatched, at.Add(time.Hour))
+		add(id, 3, event.Closed, at.Add(2*time.Hour))
+		if d == 7 {
+			// Called back two days after closing, within keep: not pruned in between.
+			add("INC-DAY-005", 4, event.Visited, at.Add(3*time.Hour))
+		}
+	}
+	if err := prod.Publish(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	const keep = 10 * 24 * time.Hour
+	log := slog.New(slog.DiscardHandler)
+
+	atEnd := testenv.Store(t)
+	if err := atEnd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := projection.RebuildPruningEvery(ctx, atEnd, brokers, topics.Tasks(), keep, 0, nil, log); err != nil || n != len(msgs) {
+		t.Fatalf("rebuild pruning at the end replayed %d of %d records: %v", n, len(msgs), err)
+	}
+
+	asItGoes := testenv.Store(t)
+	if err := asItGoes.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	peak, passes := 0, 0
+	onPrune := func() {
+		passes++
+		_, total, err := asItGoes.Incidents(ctx, redisstore.Query{})
+		if err != nil {
+			t.Error(err)
+		}
+		peak = max(peak, total)
+	}
+	if n, err := projection.RebuildPruningEvery(ctx, asItGoes, brokers, topics.Tasks(), keep, 10, onPrune, log); err != nil || n != len(msgs) {
+		t.Fatalf("rebuild pruning as it goes replayed %d of %d records: %v", n, len(msgs), err)
+	}
+	if built, err := asItGoes.Built(ctx); err != nil || !built {
+		t.Fatalf("built %v %v", built, err)
+	}
+
+	a, b := testenv.Dump(t, ctx, atEnd), testenv.Dump(t, ctx, asItGoes)
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if a[k] != b[k] {
+			t.Errorf("%s:\n pruned at the end %s\n as it goes       %s", k, a[k], b[k])
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			t.Errorf("%s only where pruned as it goes: %s", k, b[k])
+		}
+	}
+	_, kept, err := asItGoes.Incidents(ctx, redisstore.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kept: the 12 left open and the ~10 closed within keep. During the
+	// replay: those, the last 10 days of the partition being replayed and
+	// the records since the last prune — never the whole history.
+	t.Logf("%d records, %d prunes, at most %d incidents in the store during the replay, %d kept", len(msgs), passes, peak, kept)
+	if passes < 10 || peak > 45 || kept < 20 || kept > 25 {
+		t.Fatalf("%d prunes, at most %d incidents during the replay (of %d), %d kept", passes, peak, days, kept)
+	}
+}
