@@ -243,16 +243,18 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	}
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
-	out["timeline"] = tl
+	out["timeline"] = timelineFor(cl, tl)
 	reports, total, err := a.store.FirstAndLatestReports(c.UserContext(), inc, limit)
 	if err != nil {
 		return err
 	}
 	out["reports_total"] = total
 	for i := range reports {
-		// Personal data: only dispatchers and admins see who called.
-		if cl.Role != auth.Dispatcher && cl.Role != auth.Admin {
-			reports[i].Reporter = reports[i].Reporter.Masked()
+		// Personal data: only dispatchers and admins see who called, and
+		// the numbers the caller gave in the text.
+		if r := &reports[i]; !seesPersonalData(cl) {
+			r.Reporter = r.Reporter.Masked()
+			r.Title, r.Description = r.PublicText(r.Title), r.PublicText(r.Description)
 		}
 		reports[i].Nearby, reports[i].AffectedGrids = nil, nil
 	}
@@ -379,6 +381,28 @@ func (a *API) wsTicket(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"ticket": ticket, "expires_in": 30})
+}
+
+// seesPersonalData: only dispatchers and admins see who called, their
+// numbers and those written into the texts (RELIABILITY.md, security).
+func seesPersonalData(cl auth.Claims) bool {
+	return cl.Role == auth.Dispatcher || cl.Role == auth.Admin
+}
+
+// timelineFor returns an incident's timeline as cl may read it: the notes
+// and reasons written by workers and dispatchers with personal numbers
+// masked (event.MaskText) for everyone else.
+func timelineFor(cl auth.Claims, tl []redisstore.AuditEntry) []redisstore.AuditEntry {
+	if tl == nil {
+		return []redisstore.AuditEntry{}
+	}
+	if seesPersonalData(cl) {
+		return tl
+	}
+	for i := range tl {
+		tl[i].Note, tl[i].Reason = event.MaskText(tl[i].Note), event.MaskText(tl[i].Reason)
+	}
+	return tl
 }
 
 // caller authenticates the request. Without a token it is an anonymous

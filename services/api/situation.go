@@ -98,7 +98,8 @@ func eta(distanceM float64, kind string) *float64 {
 
 // situation answers GET /api/v1/incidents/{id}/situation.
 func (a *API) situation(c *fiber.Ctx) error {
-	if _, err := a.caller(c, true); err != nil {
+	cl, err := a.caller(c, true)
+	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -153,10 +154,7 @@ func (a *API) situation(c *fiber.Ctx) error {
 		}
 		grids = append(grids, g)
 	}
-	if tl == nil {
-		tl = []redisstore.AuditEntry{}
-	}
-	return c.JSON(fiber.Map{"incident": inc, "resources": resources, "workers": workers, "grids": grids, "timeline": tl})
+	return c.JSON(fiber.Map{"incident": inc, "resources": resources, "workers": workers, "grids": grids, "timeline": timelineFor(cl, tl)})
 }
 
 // nearResources lists the nearest perKind resources of each kind that

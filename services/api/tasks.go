@@ -100,7 +100,7 @@ func (a *API) getTask(c *fiber.Ctx) error {
 	if allowed == nil {
 		allowed = []casestate.Action{}
 	}
-	return c.JSON(fiber.Map{"incident": inc, "allowed": allowed, "overtime": casestate.Overtime(cs, time.Now()), "timeline": tl})
+	return c.JSON(fiber.Map{"incident": inc, "allowed": allowed, "overtime": casestate.Overtime(cs, time.Now()), "timeline": timelineFor(cl, tl)})
 }
 
 type commandBody struct {

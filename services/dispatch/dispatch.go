@@ -323,7 +323,7 @@ func (d *Dispatcher) loadCase(ctx context.Context, inc event.Incident) (casestat
 func Open(ev event.Event, now time.Time, rules *routing.Rules) []event.Lifecycle {
 	inc := event.Incident{
 		ID: ev.IncidentID, Category: ev.Category, CategoryName: ev.CategoryName, Severity: ev.Severity,
-		Title: ev.Title, Description: ev.Description, Source: ev.Source,
+		Title: ev.PublicText(ev.Title), Description: ev.PublicText(ev.Description), Source: ev.Source,
 		Sources: map[event.Source]int{ev.Source: 1}, EventCount: 1, EventIDs: []string{ev.ID},
 		Location: ev.Location, Address: ev.Address, Place: ev.Place,
 		Area: ev.Area, AffectedGrids: ev.AffectedGrids, Expires: ev.Expires, Inspections: inspections(ev.AffectedGrids),

@@ -58,6 +58,27 @@ func TestOpen(t *testing.T) {
 	}
 }
 
+// TestOpenMasksPersonalNumbers: the incident everyone sees carries a
+// caller's text with their numbers masked; the report keeps it whole (for
+// dispatchers), and a warning's text is kept as issued.
+func TestOpenMasksPersonalNumbers(t *testing.T) {
+	ev := sampleEvent()
+	ev.Source, ev.Kind = event.Hotline, "投诉"
+	ev.Title, ev.Description = "王先生13812345678反映", "身份证320602199001011234，座机0512-87654321"
+	lcs := Open(ev, ev.ReceivedAt, defaultRules(t)())
+	inc := lcs[0].Incident
+	if inc.Title != "王先生138****5678反映" || inc.Description != "身份证320602********1234，座机0512-****4321" {
+		t.Errorf("incident text %q / %q", inc.Title, inc.Description)
+	}
+	if r := lcs[0].Report; r == nil || r.Title != ev.Title || r.Description != ev.Description {
+		t.Errorf("the report's text changed: %+v", r)
+	}
+	ev.Source, ev.Kind, ev.Description = event.Emergency, "Alert", "咨询电话0512-87654321"
+	if inc := Open(ev, ev.ReceivedAt, defaultRules(t)())[0].Incident; inc.Description != ev.Description {
+		t.Errorf("a warning's text masked: %q", inc.Description)
+	}
+}
+
 func TestHandleIsIdempotentAndFuses(t *testing.T) {
 	st := testenv.Store(t)
 	pub := &testenv.Publisher{}

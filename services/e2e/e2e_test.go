@@ -191,7 +191,7 @@ func env(t *testing.T) []string {
 
 // Points inside 姜堰区 (WGS-84) and one 高德 (GCJ-02) pick.
 var samples = map[string]string{
-	"hotline":   `{"ticket_no":"GD-E2E-1","appeal_type":"投诉","category":"垃圾堆放","content":"小区门口垃圾堆放多日","address":"泰州市姜堰区三水街道","caller_phone":"13812345678","lon":120.132,"lat":32.514,"crs":"gcj02"}`,
+	"hotline":   `{"ticket_no":"GD-E2E-1","appeal_type":"投诉","category":"垃圾堆放","content":"小区门口垃圾堆放多日，另一个联系电话13912345678","address":"泰州市姜堰区三水街道","caller_phone":"13812345678","lon":120.132,"lat":32.514,"crs":"gcj02"}`,
 	"grid":      `{"report_id":"WG-E2E-1","worker_id":"W0001","category":"占道经营","description":"店外经营","lon":120.10,"lat":32.50,"photos":["a.jpg"]}`,
 	"emergency": `{"alarm_id":"JJ-E2E-1","alarm_type":"119","level":2,"description":"发现明火","lon":120.15,"lat":32.55}`,
 	"traffic":   `[{"event_id":"JT-E2E-1","event_type":"accident","road":"S229","lon":120.05,"lat":32.45},{"event_id":"JT-E2E-2","event_type":"congestion","road":"S229","lon":120.06,"lat":32.46}]`,
@@ -328,19 +328,26 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID, "", nil, &one); code != 200 || len(one.Timeline) < 1 {
 		t.Fatalf("incident detail: %d %+v", code, one)
 	}
-	// The caller's phone number is masked for everyone but dispatchers.
+	// The caller's phone number is masked for everyone but dispatchers,
+	// and so is a number written into the text; the incident's own text
+	// (on the wall, to workers, in Open311) is masked for everyone.
 	for _, inc := range list.Items {
 		if inc.Source != "hotline" {
 			continue
 		}
 		var anon struct {
-			Reports []struct {
-				Reporter struct{ Phone string } `json:"reporter"`
+			Description string `json:"description"`
+			Reports     []struct {
+				Description string                 `json:"description"`
+				Reporter    struct{ Phone string } `json:"reporter"`
 			} `json:"reports"`
 		}
 		s.do("GET", "/api/v1/incidents/"+inc.ID, "", nil, &anon)
-		if len(anon.Reports) != 1 || anon.Reports[0].Reporter.Phone != "138****5678" {
+		if len(anon.Reports) != 1 || anon.Reports[0].Reporter.Phone != "138****5678" || anon.Reports[0].Description != "小区门口垃圾堆放多日，另一个联系电话139****5678" {
 			t.Fatalf("viewer sees reports %+v", anon.Reports)
+		}
+		if anon.Description != "小区门口垃圾堆放多日，另一个联系电话139****5678" {
+			t.Fatalf("the incident's text: %q", anon.Description)
 		}
 		tok := s.login("dispatcher", "dispatcher123")
 		req, _ := http.NewRequest("GET", s.base+"/api/v1/incidents/"+inc.ID, nil)
@@ -351,7 +358,7 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 		}
 		_ = json.NewDecoder(resp.Body).Decode(&anon)
 		_ = resp.Body.Close()
-		if anon.Reports[0].Reporter.Phone != "13812345678" {
+		if anon.Reports[0].Reporter.Phone != "13812345678" || anon.Reports[0].Description != "小区门口垃圾堆放多日，另一个联系电话13912345678" {
 			t.Fatalf("dispatcher sees %+v", anon.Reports)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,7 +245,7 @@ func TestEndToEndCaseLoop(t *testing.T) {
 	step(disp, "dispatch", map[string]any{"department": "城市管理局", "worker_id": assignee}, "dispatched")
 	step(assigneeTok, "accept", nil, "accepted")
 	step(assigneeTok, "start", nil, "in_progress")
-	step(assigneeTok, "handle", map[string]any{"note": "处理完毕"}, "handled")
+	step(assigneeTok, "handle", map[string]any{"note": "处理完毕，已电话告知居民13912345678"}, "handled")
 	step(disp, "verify", nil, "verified")
 	step(disp, "close", nil, "closed")
 	a = step(disp, "rate", map[string]any{"rating": 4}, "rated")
@@ -261,13 +262,21 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		Timeline []struct {
 			Action  string
 			Outcome string
+			Note    string
 			Actor   struct{ ID, Role string }
 		}
 	}
 	s.do("GET", "/api/v1/incidents/"+id, "", nil, &inc)
 	var got []string
-	refused := 0
+	refused, notes := 0, 0
 	for _, e := range inc.Timeline {
+		// A number a worker wrote into a note: masked for the wall.
+		if strings.Contains(e.Note, "居民") {
+			notes++
+			if !strings.HasSuffix(e.Note, "已电话告知居民139****5678") {
+				t.Errorf("a viewer reads the note %q", e.Note)
+			}
+		}
 		if e.Outcome == "refused" {
 			refused++
 			continue
@@ -280,6 +289,9 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		"dispatch:dispatcher", "accept:" + assignee, "start:" + assignee, "handle:" + assignee, "verify:dispatcher", "close:dispatcher", "rate:dispatcher"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("audit trail\n got %v\nwant %v", got, want)
+	}
+	if notes != 1 {
+		t.Errorf("%d notes with the number in the timeline, want 1", notes)
 	}
 	// Refused: the losing assignment, the other worker, the note-less handle, the stale escalate.
 	if refused != 4 {
