@@ -72,6 +72,7 @@ test-e2e: build
 FUZZTIME ?= 10s
 fuzz: $(GIS_DATA)
 	cd services && for f in FuzzParse FuzzParseCAP; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./intake || exit 1; done
+	cd services && $(GO) test -run '^$$' -fuzz '^FuzzMaskText$$' -fuzztime $(FUZZTIME) ./event
 	cd gis && for p in $$($(GO) list ./...); do for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
 ## bench: benchmarks with their baselines, five runs of each (figures in bench.txt).
