@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/paulmach/orb"
 	"github.com/segmentio/kafka-go"
 
@@ -83,7 +84,7 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/gis/layers", a.layerNames)
 	r.Get("/api/v1/gis/layers/:name", a.layer)
 	r.Get("/api/v1/gis/locate", a.locate)
-	r.Post("/api/v1/auth/login", a.login)
+	r.Post("/api/v1/auth/login", loginLimiter(), a.login)
 	r.Post("/api/v1/auth/ws-ticket", a.wsTicket)
 	r.Get("/api/v1/tasks", a.listTasks)
 	r.Get("/api/v1/tasks/:id", a.getTask)
@@ -363,6 +364,32 @@ func (a *API) login(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"token": tok, "role": claims.Role, "name": claims.Name, "scope": claims.Scope})
+}
+
+// Failed logins per username: after loginFailures within loginWindow the
+// account's logins are refused (429, Retry-After) until the window ends,
+// whatever the client's address — guessing a password is slower than the
+// window allows, from one address or many. Successful logins do not count.
+// Each api instance counts its own.
+const (
+	loginFailures = 10
+	loginWindow   = 5 * time.Minute
+)
+
+func loginLimiter() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max: loginFailures, Expiration: loginWindow, SkipSuccessfulRequests: true,
+		KeyGenerator: func(c *fiber.Ctx) string {
+			var in struct {
+				Username string `json:"username"`
+			}
+			_ = json.Unmarshal(c.Body(), &in)
+			return "login:" + strings.ToLower(strings.TrimSpace(in.Username))
+		},
+		LimitReached: func(c *fiber.Ctx) error {
+			return bad(c, fiber.StatusTooManyRequests, "username", fmt.Sprintf("too many failed logins for this user: try again in %d minutes", int(loginWindow.Minutes())))
+		},
+	})
 }
 
 // wsTicket issues a one-time, 30-second websocket ticket for the caller.

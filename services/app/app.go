@@ -375,14 +375,44 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		if err != nil {
 			return nil, err
 		}
+		users, err := d.users(log)
+		if err != nil {
+			return nil, err
+		}
 		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
-			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(auth.DemoAccounts(d.gridCells())).Register(fapp)
+			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
 		webui.Register(fapp)
 	}
 	return fapp, nil
+}
+
+// users returns the accounts that may log in: the city's (USERS_FILE),
+// then the demo ones (DEMO_ACCOUNTS) — which a real deployment must not
+// keep: their passwords are in the README.
+func (d *Deps) users(log *slog.Logger) ([]auth.User, error) {
+	var users []auth.User
+	if f := d.Cfg.UsersFile; f != "" {
+		unit := func(code string) (string, bool) { u, ok := d.City.Unit(code); return u.Code, ok }
+		u, err := auth.LoadUsers(f, unit)
+		if err != nil {
+			return nil, err
+		}
+		users = u
+		log.Info("users loaded", "file", f, "users", len(u))
+	}
+	if d.Cfg.DemoAccounts {
+		users = append(users, auth.DemoAccounts(d.gridCells())...)
+		if !d.Cfg.Embedded() {
+			log.Warn("the demo accounts are on, with the passwords the README publishes: give the city's accounts in USERS_FILE (citybrain passwd hashes a password), which turns them off")
+		}
+	}
+	if len(users) == 0 {
+		log.Warn("no accounts: nobody can log in (USERS_FILE is not set and DEMO_ACCOUNTS=false)")
+	}
+	return users, nil
 }
 
 // gridCells lists the city's grid cells with the department their worker

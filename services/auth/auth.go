@@ -100,31 +100,44 @@ func (is *Issuer) mac(s string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// User is a login account.
+// User is a login account: a demo one with its password (Password), or
+// one of the city's with the password's hash (Hash, see LoadUsers).
 type User struct {
 	Username string
 	Password string
 	Claims   Claims
+	Hash     string
 }
 
-// DemoUsers are the sample city's accounts (documented in the README). A
-// production deployment replaces them with the city's identity provider.
+// DemoUsers are the sample city's accounts (documented in the README, with
+// their passwords). A city's deployment gives its own in a users file
+// (LoadUsers; USERS_FILE), which turns these off.
 var DemoUsers = []User{
-	{"admin", "admin123", Claims{Subject: "admin", Name: "系统管理员", Role: Admin}},
-	{"wall", "wall123", Claims{Subject: "wall", Name: "大屏", Role: Viewer}},
-	{"dispatcher", "dispatcher123", Claims{Subject: "dispatcher", Name: "值班长 王静", Role: Dispatcher}},
-	{"worker", "worker123", Claims{Subject: "worker", Name: "网格员 李明", Role: Worker, Department: "城市管理局", Scope: "321204004012004"}},
-	{"worker2", "worker123", Claims{Subject: "worker2", Name: "网格员 赵强", Role: Worker, Department: "城市管理局"}},
+	{Username: "admin", Password: "admin123", Claims: Claims{Subject: "admin", Name: "系统管理员", Role: Admin}},
+	{Username: "wall", Password: "wall123", Claims: Claims{Subject: "wall", Name: "大屏", Role: Viewer}},
+	{Username: "dispatcher", Password: "dispatcher123", Claims: Claims{Subject: "dispatcher", Name: "值班长 王静", Role: Dispatcher}},
+	{Username: "worker", Password: "worker123", Claims: Claims{Subject: "worker", Name: "网格员 李明", Role: Worker, Department: "城市管理局", Scope: "321204004012004"}},
+	{Username: "worker2", Password: "worker123", Claims: Claims{Subject: "worker2", Name: "网格员 赵强", Role: Worker, Department: "城市管理局"}},
 }
 
-// Login checks a username and password against users.
+// Login checks a username and password against users. A hashed password
+// is checked whether or not the username is found (against a dummy hash),
+// so that the time taken does not tell which usernames exist.
 func Login(users []User, username, password string) (Claims, bool) {
 	for _, u := range users {
-		if subtle.ConstantTimeCompare([]byte(u.Username), []byte(username)) == 1 &&
-			subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) == 1 {
-			return u.Claims, true
+		if subtle.ConstantTimeCompare([]byte(u.Username), []byte(username)) != 1 {
+			continue
 		}
+		ok := subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) == 1
+		if u.Hash != "" {
+			ok = checkHash(u.Hash, password)
+		}
+		if !ok {
+			return Claims{}, false
+		}
+		return u.Claims, true
 	}
+	checkHash(dummyHash(), password)
 	return Claims{}, false
 }
 
@@ -151,7 +164,7 @@ func GridRoster(cells []GridCell) []User {
 			continue
 		}
 		id := "gw-" + c.Code
-		out = append(out, User{id, DemoWorkerPassword, Claims{Subject: id, Name: "网格员 " + demoName(c.Code), Role: Worker, Department: c.Department, Scope: c.Code}})
+		out = append(out, User{Username: id, Password: DemoWorkerPassword, Claims: Claims{Subject: id, Name: "网格员 " + demoName(c.Code), Role: Worker, Department: c.Department, Scope: c.Code}})
 	}
 	return out
 }

@@ -34,6 +34,12 @@ type Config struct {
 	// AuthSecret signs API tokens (HS256). Empty in all-in-one mode means a
 	// random secret per process.
 	AuthSecret string
+	// UsersFile is the city's accounts (auth.LoadUsers); empty: none.
+	UsersFile string
+	// DemoAccounts adds the sample city's demo users and grid roster, whose
+	// passwords the README publishes. On by default without a UsersFile
+	// (make run), off by default with one.
+	DemoAccounts bool
 	// AnonymousViewer lets a client without a token get a viewer ticket for
 	// the wall (a read-only, masked view). Turn off where the wall logs in.
 	AnonymousViewer bool
@@ -146,6 +152,7 @@ func Load(getenv func(string) string) (Config, error) {
 		ReplicationFactor:   num("KAFKA_REPLICATION_FACTOR", 1, 1),
 		AuthSecret:          str("AUTH_SECRET", ""),
 		AnonymousViewer:     boolean("AUTH_ANONYMOUS_VIEWER", true),
+		UsersFile:           str("USERS_FILE", ""),
 		EmbeddedKafkaPort:   num("EMBEDDED_KAFKA_PORT", 0, 0),
 		InstanceID:          str("INSTANCE_ID", ""),
 		AllowedOrigins:      list("ALLOWED_ORIGINS"),
@@ -162,6 +169,7 @@ func Load(getenv func(string) string) (Config, error) {
 			SecretKey: str("MEDIA_S3_SECRET_KEY", ""),
 		},
 	}
+	c.DemoAccounts = boolean("DEMO_ACCOUNTS", c.UsersFile == "")
 	c.PprofAddr, err = pprofAddr(str("PPROF", ""))
 	if err != nil {
 		errs = append(errs, err)

@@ -91,3 +91,21 @@ func only(key, value string) func(string) string {
 		return ""
 	}
 }
+
+func TestDemoAccountsFollowTheUsersFile(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{}, true},
+		{map[string]string{"USERS_FILE": "/etc/citybrain/users.yaml"}, false},
+		{map[string]string{"USERS_FILE": "/etc/citybrain/users.yaml", "DEMO_ACCOUNTS": "true"}, true},
+		{map[string]string{"DEMO_ACCOUNTS": "false"}, false},
+	} {
+		cfg, err := Load(env(c.env))
+		if err != nil || cfg.DemoAccounts != c.want {
+			t.Errorf("%v: demo accounts %v (%v), want %v", c.env, cfg.DemoAccounts, err, c.want)
+		}
+	}
+}

@@ -109,7 +109,7 @@ func isIDNumber(d []byte) bool {
 			return false
 		}
 	}
-	if c := d[17]; !(c >= '0' && c <= '9') && c != 'X' {
+	if c := d[17]; (c < '0' || c > '9') && c != 'X' {
 		return false
 	}
 	year := string(d[6:8])

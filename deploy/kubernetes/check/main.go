@@ -29,7 +29,8 @@
 // A .json argument is a Grafana dashboard: it must parse, and every citybrain_* series it queries
 // must be one the services register (read from their source).
 //
-// An overlay's auth.env (not committed) is taken from auth.env.example when missing. It is its
+// An overlay's auth.env and users.yaml (not committed) are taken from auth.env.example and
+// users.yaml.example when missing. It is its
 // own module, outside go.work, so the services never depend on the Kubernetes libraries.
 package main
 
@@ -38,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,7 +131,7 @@ type object struct {
 
 func (o object) String() string { return o.kind + "/" + o.name }
 
-// build runs kustomize on dir (copied into memory, with auth.env from auth.env.example where
+// build runs kustomize on dir (copied into memory, with each *.example file's real name where
 // missing) and decodes every resource strictly.
 func build(dir string) ([]object, error) {
 	abs, err := filepath.Abs(dir)
@@ -159,7 +161,7 @@ func build(dir string) ([]object, error) {
 		if err := mem.WriteFile(path, b); err != nil {
 			return err
 		}
-		if strings.HasSuffix(path, ".env.example") {
+		if strings.HasSuffix(path, ".example") {
 			real := strings.TrimSuffix(path, ".example")
 			if _, err := os.Stat(real); errors.Is(err, fs.ErrNotExist) {
 				return mem.WriteFile(real, b)
@@ -615,7 +617,56 @@ func checkDeployment(d *appsv1.Deployment, t string, image *string, byKind map[s
 	if t == "api" && !slices.ContainsFunc(c.EnvFrom, func(e corev1.EnvFromSource) bool { return e.SecretRef != nil }) {
 		bad("the api needs AUTH_SECRET from a Secret (several instances verify each other's tokens)")
 	}
+	if t == "api" {
+		problems = append(problems, checkUsers(d.Name, spec, c, byKind)...)
+	}
 	problems = append(problems, checkRefs("Deployment "+d.Name, spec, byKind, overlay)...)
+	return problems
+}
+
+// checkUsers: the api logs in the city's accounts from USERS_FILE, a file in a volume from a
+// Secret, and never the demo accounts (their passwords are in the README).
+func checkUsers(name string, spec corev1.PodSpec, c corev1.Container, byKind map[string]map[string]any) []string {
+	var problems []string
+	bad := func(format string, args ...any) {
+		problems = append(problems, "Deployment "+name+": "+fmt.Sprintf(format, args...))
+	}
+	env := map[string]string{}
+	for _, e := range c.EnvFrom {
+		if e.ConfigMapRef != nil {
+			if cm, ok := byKind["ConfigMap"][e.ConfigMapRef.Name].(*corev1.ConfigMap); ok {
+				maps.Copy(env, cm.Data)
+			}
+		}
+	}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if v, err := strconv.ParseBool(env["DEMO_ACCOUNTS"]); err == nil && v {
+		bad("DEMO_ACCOUNTS=true: the demo accounts' passwords are in the README")
+	}
+	file := env["USERS_FILE"]
+	if file == "" {
+		bad("the api needs USERS_FILE (the city's accounts, from a Secret): without it the demo accounts log in, with the passwords the README publishes")
+		return problems
+	}
+	for _, m := range c.VolumeMounts {
+		if !strings.HasPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/") {
+			continue
+		}
+		for _, v := range spec.Volumes {
+			if v.Name == m.Name && v.Secret != nil {
+				if sec, ok := byKind["Secret"][v.Secret.SecretName].(*corev1.Secret); ok {
+					key := strings.TrimPrefix(file, strings.TrimSuffix(m.MountPath, "/")+"/")
+					if len(sec.Data[key]) == 0 && sec.StringData[key] == "" {
+						bad("USERS_FILE %s: Secret %s has no key %s", file, v.Secret.SecretName, key)
+					}
+				}
+				return problems
+			}
+		}
+	}
+	bad("USERS_FILE %s is not in a volume from a Secret (it holds the accounts' password hashes)", file)
 	return problems
 }
 

@@ -5,21 +5,28 @@
 //	citybrain [-target=all|ingest|enricher|dispatcher|realtime|api]
 //	citybrain rebuild   flush the Redis projections and replay Kafka into them
 //	citybrain topics    create the topics and exit
+//	citybrain passwd    read a password on standard input, print its hash
+//	                    for the users file (USERS_FILE)
 //	citybrain servers   run only the embedded broker and Redis, for single-service
 //	                    targets on one machine without Java (tests, benchmarks)
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // the city's zone without the host's zoneinfo
 
 	"github.com/citybrain-ioc/citybrain/services/app"
+	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/config"
 	"github.com/citybrain-ioc/citybrain/services/embedded"
 )
@@ -46,6 +53,9 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if fs.Arg(0) == "passwd" {
+		return passwd(os.Stdin, os.Stdout)
+	}
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return app.Run(ctx, cfg, *target, log)
@@ -61,7 +71,7 @@ func run() error {
 	case "servers":
 		return servers(ctx, cfg, fs.Args()[1:])
 	default:
-		return fmt.Errorf("unknown command %q (want rebuild, topics or servers)", cmd)
+		return fmt.Errorf("unknown command %q (want rebuild, topics, passwd or servers)", cmd)
 	}
 }
 
@@ -88,4 +98,25 @@ func servers(ctx context.Context, cfg config.Config, args []string) error {
 	fmt.Printf("KAFKA_BROKERS=%s\nREDIS_ADDR=%s\n", k.Brokers()[0], r.Addr())
 	<-ctx.Done()
 	return nil
+}
+
+// passwd reads a password (the first line of in) and prints its hash for
+// the users file. The password must be at least 8 characters of at least
+// three kinds (lower case, upper case, digits, others), as 等级保护
+// asks of passwords.
+func passwd(in io.Reader, out io.Writer) error {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if err := auth.CheckStrength(pw); err != nil {
+		return err
+	}
+	h, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, h)
+	return err
 }

@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/config"
+)
+
+// TestUsersFileReplacesTheDemoAccounts: with USERS_FILE the city's accounts
+// log in (a town given by its 9-digit code scoped as the places carry it)
+// and the demo accounts do not; a bad file stops the start with its reason.
+func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
+	h, err := auth.HashPassword("Jiangyan#2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(users, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func() (func(user, pass string) (int, string), error) {
+		cfg, err := config.Load(func(k string) string {
+			return map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "USERS_FILE": users}[k]
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Open(t.Context(), cfg, Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(d.Close)
+		fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
+		if err != nil {
+			return nil, err
+		}
+		return func(user, pass string) (int, string) {
+			req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"username":"`+user+`","password":"`+pass+`"}`))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := fapp.Test(req, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = resp.Body.Close() }()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}, nil
+	}
+
+	write("users:\n  - {username: lx-dd, password: '" + h + "', name: 梁徐街道 调度员, role: dispatcher, scope: '321204004'}\n")
+	login, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := login("lx-dd", "Jiangyan#2026"); code != 200 || !strings.Contains(body, `"scope":"321204004000"`) {
+		t.Fatalf("the city's account: %d %s", code, body)
+	}
+	for _, demo := range [][2]string{{"dispatcher", "dispatcher123"}, {"admin", "admin123"}, {"gw-321204004012004", "worker123"}} {
+		if code, body := login(demo[0], demo[1]); code != 401 {
+			t.Fatalf("demo account %s with a users file: %d %s", demo[0], code, body)
+		}
+	}
+
+	write("users:\n  - {username: lx-dd, password: 'pbkdf2-sha256$600000$REPLACE$REPLACE', role: dispatcher}\n")
+	if _, err := start(); err == nil || !strings.Contains(err.Error(), "citybrain passwd") {
+		t.Fatalf("a placeholder password: %v", err)
+	}
+}
