@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -95,12 +96,20 @@ func parseHash(h string) (iter int, salt, key []byte, err error) {
 	return iter, salt, key, nil
 }
 
+// hashSlots bounds the hashes computed at once to half the cores (~0.1 s
+// of a core each): logins cost what they must, and a flood of them —
+// guesses at many usernames pass the per-username limit — waits its turn
+// instead of taking every core from the pipeline.
+var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
 // checkHash reports whether password matches the stored hash h.
 func checkHash(h, password string) bool {
 	iter, salt, key, err := parseHash(h)
 	if err != nil {
 		return false
 	}
+	hashSlots <- struct{}{}
+	defer func() { <-hashSlots }()
 	got, err := pbkdf2.Key(sha256.New, password, salt, iter, len(key))
 	return err == nil && subtle.ConstantTimeCompare(got, key) == 1
 }
