@@ -128,22 +128,10 @@ func TestPrepareProjectsAsWithout(t *testing.T) {
 // of the live store does, before the store is marked built.
 func TestRebuildLeavesOutWhatPruningRemoved(t *testing.T) {
 	ctx := t.Context()
-	brokers, topics, store := testenv.Kafka(t), kafkabus.Topics{Prefix: testenv.Prefix(t)}, testenv.Store(t)
-	if err := kafkabus.EnsureTopics(ctx, brokers, 2, 1, []kafkabus.Spec{{Name: topics.Tasks()}, {Name: topics.WallMode()}}); err != nil {
-		t.Fatal(err)
-	}
-	prod := kafkabus.NewProducer(brokers)
-	t.Cleanup(func() { _ = prod.Close() })
+	h, store := newHistory(t), testenv.Store(t)
+	brokers, topics, add := h.brokers, h.topics, h.add
 	now := time.Now().UTC()
 	old := now.Add(-40 * 24 * time.Hour)
-	var msgs []kafka.Message
-	add := func(id string, v int, state event.State, at time.Time) {
-		b, err := wire.Marshal(change(id, v, state, at))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, kafka.Message{Topic: topics.Tasks(), Key: []byte(id), Value: b})
-	}
 	add("INC-OLD-CLOSED", 1, event.Received, old)
 	add("INC-OLD-CLOSED", 2, event.Dispatched, old.Add(time.Hour))
 	add("INC-OLD-CLOSED", 3, event.Closed, old.Add(2*time.Hour))
@@ -154,9 +142,7 @@ func TestRebuildLeavesOutWhatPruningRemoved(t *testing.T) {
 	add("INC-LATE-CLOSED", 1, event.Received, old) // opened long ago, closed now
 	add("INC-LATE-CLOSED", 2, event.Dispatched, old)
 	add("INC-LATE-CLOSED", 3, event.Closed, now)
-	if err := prod.Publish(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	msgs := h.publish()
 	if err := store.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -183,21 +169,9 @@ func TestRebuildLeavesOutWhatPruningRemoved(t *testing.T) {
 // rebuild that prunes only at the end does.
 func TestRebuildPrunesAsItGoes(t *testing.T) {
 	ctx := t.Context()
-	brokers, topics := testenv.Kafka(t), kafkabus.Topics{Prefix: testenv.Prefix(t)}
-	if err := kafkabus.EnsureTopics(ctx, brokers, 2, 1, []kafkabus.Spec{{Name: topics.Tasks()}, {Name: topics.WallMode()}}); err != nil {
-		t.Fatal(err)
-	}
-	prod := kafkabus.NewProducer(brokers)
-	t.Cleanup(func() { _ = prod.Close() })
+	h := newHistory(t)
+	brokers, topics, add := h.brokers, h.topics, h.add
 	now := time.Now().UTC()
-	var msgs []kafka.Message
-	add := func(id string, v int, state event.State, at time.Time) {
-		b, err := wire.Marshal(change(id, v, state, at))
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgs = append(msgs, kafka.Message{Topic: topics.Tasks(), Key: []byte(id), Value: b})
-	}
 	// 120 days of history, one incident a day, closed two hours after it
 	// was received; every tenth is left open.
 	const days = 120
@@ -215,9 +189,7 @@ func TestRebuildPrunesAsItGoes(t *testing.T) {
 			add("INC-DAY-005", 4, event.Visited, at.Add(3*time.Hour))
 		}
 	}
-	if err := prod.Publish(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	msgs := h.publish()
 	const keep = 10 * 24 * time.Hour
 	log := slog.New(slog.DiscardHandler)
 
@@ -271,4 +243,40 @@ func TestRebuildPrunesAsItGoes(t *testing.T) {
 	if passes < 10 || peak > 45 || kept < 20 || kept > 25 {
 		t.Fatalf("%d prunes, at most %d incidents during the replay (of %d), %d kept", passes, peak, days, kept)
 	}
+}
+
+// history is a tasks topic of a test's own (with its wall mode topic) and
+// the changes to publish to it.
+type history struct {
+	t       *testing.T
+	brokers []string
+	topics  kafkabus.Topics
+	msgs    []kafka.Message
+}
+
+func newHistory(t *testing.T) *history {
+	h := &history{t: t, brokers: testenv.Kafka(t), topics: kafkabus.Topics{Prefix: testenv.Prefix(t)}}
+	if err := kafkabus.EnsureTopics(t.Context(), h.brokers, 2, 1, []kafkabus.Spec{{Name: h.topics.Tasks()}, {Name: h.topics.WallMode()}}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// add appends a change of incident id to version v in state.
+func (h *history) add(id string, v int, state event.State, at time.Time) {
+	b, err := wire.Marshal(change(id, v, state, at))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.msgs = append(h.msgs, kafka.Message{Topic: h.topics.Tasks(), Key: []byte(id), Value: b})
+}
+
+// publish writes the changes added and returns them.
+func (h *history) publish() []kafka.Message {
+	prod := kafkabus.NewProducer(h.brokers)
+	defer func() { _ = prod.Close() }()
+	if err := prod.Publish(h.t.Context(), h.msgs...); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.msgs
 }
