@@ -173,16 +173,15 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 // before the store is marked built, so the wall, the API and the day's
 // counts never show a year of history.
 func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, log *slog.Logger) (int, error) {
-	return rebuild(ctx, store, brokers, topic, keep, rebuildPruneEvery, log)
+	return rebuild(ctx, store, brokers, topic, keep, rebuildPruneEvery, nil, log)
 }
 
 // rebuildPruneEvery is how many records a rebuild replays between prunes.
 const rebuildPruneEvery = 20000
 
-// testOnPrune, when set by a test, is called after each prune of a replay.
-var testOnPrune func()
-
-func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, log *slog.Logger) (int, error) {
+// rebuild is Rebuild with a prune after every pruneEvery records (0: only
+// at the end), and onPrune (when not nil) called after each of those.
+func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: %w", err)
@@ -204,8 +203,8 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 				at = p.replayedAt
 			}
 			pruneClosed(ctx, store, at.Add(-keep), log)
-			if testOnPrune != nil {
-				testOnPrune()
+			if onPrune != nil {
+				onPrune()
 			}
 		}
 	}
