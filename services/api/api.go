@@ -53,6 +53,7 @@ type API struct {
 	media     media.Store
 	mediaMax  int
 	users     []auth.User // who may log in (WithUsers); the demo users by default
+	demo      bool        // users include the demo accounts (the login forms show the hint)
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -60,14 +61,15 @@ type API struct {
 // Commands go to the commands topic through pub.
 // rules gives the routing rules for default departments and deadlines.
 func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers,
+	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers, demo: true,
 		cache: caseCache{rows: kpi.NewCaseCache(store)}}
 }
 
-// WithUsers sets the accounts that may log in (e.g. auth.DemoAccounts: the
-// demo users and the grid roster) and returns a.
-func (a *API) WithUsers(users []auth.User) *API {
-	a.users = users
+// WithUsers sets the accounts that may log in (the city's from a users
+// file, auth.DemoAccounts: the demo users and the grid roster, or both);
+// demo says whether the demo accounts are among them. It returns a.
+func (a *API) WithUsers(users []auth.User, demo bool) *API {
+	a.users, a.demo = users, demo
 	return a
 }
 
@@ -84,6 +86,7 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/gis/layers", a.layerNames)
 	r.Get("/api/v1/gis/layers/:name", a.layer)
 	r.Get("/api/v1/gis/locate", a.locate)
+	r.Get("/api/v1/auth/info", a.authInfo)
 	r.Post("/api/v1/auth/login", loginLimiter(), a.login)
 	r.Post("/api/v1/auth/ws-ticket", a.wsTicket)
 	r.Get("/api/v1/tasks", a.listTasks)
@@ -364,6 +367,14 @@ func (a *API) login(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"token": tok, "role": claims.Role, "name": claims.Name, "scope": claims.Scope})
+}
+
+// authInfo tells the login forms how this server signs people in: whether
+// the demo accounts (whose passwords the README publishes) are on — the
+// forms show them as a hint only then — and whether the wall may watch
+// without logging in.
+func (a *API) authInfo(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"demo_accounts": a.demo, "anonymous_viewer": a.anonymous})
 }
 
 // Failed logins per username: after loginFailures within loginWindow the

@@ -380,7 +380,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 			return nil, err
 		}
 		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
-			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users).Register(fapp)
+			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users, d.Cfg.DemoAccounts).Register(fapp)
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}

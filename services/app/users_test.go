@@ -30,7 +30,8 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	start := func() (func(user, pass string) (int, string), error) {
+	// start builds the HTTP app with the users file and returns a client of it.
+	start := func() (func(method, path, body string) (int, string), error) {
 		cfg, err := config.Load(func(k string) string {
 			return map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "USERS_FILE": users}[k]
 		})
@@ -46,8 +47,8 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return func(user, pass string) (int, string) {
-			req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"username":"`+user+`","password":"`+pass+`"}`))
+		return func(method, path, body string) (int, string) {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := fapp.Test(req, 10000)
 			if err != nil {
@@ -58,19 +59,25 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 			return resp.StatusCode, string(b)
 		}, nil
 	}
+	login := func(do func(method, path, body string) (int, string), user, pass string) (int, string) {
+		return do("POST", "/api/v1/auth/login", `{"username":"`+user+`","password":"`+pass+`"}`)
+	}
 
 	write("users:\n  - {username: lx-dd, password: '" + h + "', name: 梁徐街道 调度员, role: dispatcher, scope: '321204004'}\n")
-	login, err := start()
+	do, err := start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := login("lx-dd", "Jiangyan#2026"); code != 200 || !strings.Contains(body, `"scope":"321204004000"`) {
+	if code, body := login(do, "lx-dd", "Jiangyan#2026"); code != 200 || !strings.Contains(body, `"scope":"321204004000"`) {
 		t.Fatalf("the city's account: %d %s", code, body)
 	}
 	for _, demo := range [][2]string{{"dispatcher", "dispatcher123"}, {"admin", "admin123"}, {"gw-321204004012004", "worker123"}} {
-		if code, body := login(demo[0], demo[1]); code != 401 {
+		if code, body := login(do, demo[0], demo[1]); code != 401 {
 			t.Fatalf("demo account %s with a users file: %d %s", demo[0], code, body)
 		}
+	}
+	if code, body := do("GET", "/api/v1/auth/info", ""); code != 200 || !strings.Contains(body, `"demo_accounts":false`) {
+		t.Fatalf("auth info with a users file: %d %s", code, body)
 	}
 
 	write("users:\n  - {username: lx-dd, password: 'pbkdf2-sha256$600000$REPLACE$REPLACE', role: dispatcher}\n")

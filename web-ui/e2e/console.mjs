@@ -171,6 +171,8 @@ async function loginChecks(browser) {
   await login(page, 'dispatcher', 'wrong-password')
   const bad = await page.waitForFunction(() => document.body.innerText.includes('用户名或密码错误'), null, { timeout: 10000 }).then(() => true).catch(() => false)
   check('login: a wrong password is refused with a message', bad)
+  const hint = await page.waitForFunction(() => document.querySelector('[data-testid="login-hint"]')?.textContent?.includes('dispatcher123'), null, { timeout: 10000 }).then(() => true).catch(() => false)
+  check('login: the demo accounts are named (the server has them on)', hint)
   await page.screenshot({ path: resolve(ARTIFACTS, 'console-login.png') })
   // A token the server refuses (expired, revoked) sends the user back to the login form.
   await page.evaluate(() => sessionStorage.setItem('citybrain.session.token', 'not-a-valid-token'))

@@ -204,6 +204,8 @@ async function run(browser) {
   // ---- sign in ----
   await page.goto(`${APP}/m/`, { waitUntil: 'domcontentloaded' })
   await page.waitForSelector('[data-testid="login-user"]', { timeout: 30000 })
+  // make run has the demo accounts on (no USERS_FILE): the form names them.
+  check('the demo accounts are named on the sign-in page', await page.waitForSelector('[data-testid="login-hint"]', { timeout: 10000 }).then(() => true).catch(() => false))
   await shot(page, 'login')
   await page.fill('[data-testid="login-pass"]', 'wrong')
   await page.fill('[data-testid="login-user"]', 'worker')

@@ -94,6 +94,16 @@ export async function fetchIncident(id: string): Promise<IncidentDetail | null> 
   return isIncident(inc) ? inc : null
 }
 
+/** How the server signs people in (GET /api/v1/auth/info); null when it cannot be asked (offline). */
+export async function fetchAuthInfo(): Promise<{ demoAccounts: boolean; anonymousViewer: boolean } | null> {
+  try {
+    const res = await request<{ demo_accounts?: unknown; anonymous_viewer?: unknown }>('GET', '/api/v1/auth/info', 5000)
+    return { demoAccounts: res?.demo_accounts === true, anonymousViewer: res?.anonymous_viewer === true }
+  } catch {
+    return null
+  }
+}
+
 /** POST for a short-lived websocket ticket (anonymous viewer in demo mode). */
 export async function fetchWsTicket(): Promise<string> {
   const res = await request<{ ticket?: unknown }>('POST', '/api/v1/auth/ws-ticket', 10000)
