@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,8 +53,14 @@ type API struct {
 	log       *slog.Logger
 	media     media.Store
 	mediaMax  int
-	users     []auth.User // who may log in (WithUsers); the demo users by default
-	demo      bool        // users include the demo accounts (the login forms show the hint)
+	users     atomic.Pointer[accounts] // who may log in (WithUsers, SetUsers); the demo users by default
+	demo      bool                     // users include the demo accounts (the login forms show the hint)
+}
+
+// accounts are the users who may log in, and their subjects.
+type accounts struct {
+	list     []auth.User
+	subjects map[string]bool
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -61,16 +68,31 @@ type API struct {
 // Commands go to the commands topic through pub.
 // rules gives the routing rules for default departments and deadlines.
 func New(store *redisstore.Store, city *gis.City, issuer *auth.Issuer, anonymous bool, pub Publisher, topics kafkabus.Topics, loc *time.Location, rules func() *routing.Rules, log *slog.Logger) *API {
-	return &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, users: auth.DemoUsers, demo: true,
+	a := &API{store: store, city: city, issuer: issuer, anonymous: anonymous, pub: pub, topics: topics, loc: loc, rules: rules, log: log, demo: true,
 		cache: caseCache{rows: kpi.NewCaseCache(store)}}
+	a.SetUsers(auth.DemoUsers)
+	return a
 }
 
 // WithUsers sets the accounts that may log in (the city's from a users
 // file, auth.DemoAccounts: the demo users and the grid roster, or both);
 // demo says whether the demo accounts are among them. It returns a.
 func (a *API) WithUsers(users []auth.User, demo bool) *API {
-	a.users, a.demo = users, demo
+	a.SetUsers(users)
+	a.demo = demo
 	return a
+}
+
+// SetUsers replaces the accounts (a users file changed). A token whose
+// subject is no longer among them is refused from then on, so an account
+// taken out of the file loses its access at once, not when its token
+// expires.
+func (a *API) SetUsers(users []auth.User) {
+	acc := &accounts{list: users, subjects: make(map[string]bool, len(users))}
+	for _, u := range users {
+		acc.subjects[u.Claims.Subject] = true
+	}
+	a.users.Store(acc)
 }
 
 // Register adds the routes to r.
@@ -358,7 +380,7 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return bad(c, fiber.StatusBadRequest, "body", "want JSON {username, password}")
 	}
-	claims, ok := auth.Login(a.users, in.Username, in.Password)
+	claims, ok := auth.Login(a.users.Load().list, in.Username, in.Password)
 	if !ok {
 		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
 	}
@@ -457,6 +479,9 @@ func (a *API) caller(c *fiber.Ctx, allowAnon bool) (auth.Claims, error) {
 	claims, err := a.issuer.Verify(tok)
 	if err != nil {
 		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: "+err.Error())
+	}
+	if !a.users.Load().subjects[claims.Subject] {
+		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: the account "+claims.Subject+" no longer exists")
 	}
 	return claims, nil
 }

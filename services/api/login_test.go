@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/citybrain-ioc/citybrain/services/auth"
 )
 
 // TestLoginLimit: after loginFailures wrong passwords for a user, its
@@ -37,5 +39,19 @@ func TestLoginLimit(t *testing.T) {
 	}
 	if code, body := login("admin", "admin123"); code != 200 {
 		t.Fatalf("another user: %d %s", code, body)
+	}
+}
+
+// TestRemovedAccountLosesAccess: a token whose account is no longer among
+// the users (taken out of the users file) is refused at once.
+func TestRemovedAccountLosesAccess(t *testing.T) {
+	a, app, toks := mediaAPI(t, 1<<20)
+	if code, _, body := call(t, app, upload(toks[auth.Worker], "image/png", pngBytes(t, 1))); code != 200 && code != 201 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	a.SetUsers(auth.DemoUsers) // worker1 taken out
+	code, _, body := call(t, app, upload(toks[auth.Worker], "image/png", pngBytes(t, 2)))
+	if code != 401 || !strings.Contains(string(body), "no longer exists") {
+		t.Fatalf("a removed account's token: %d %s", code, body)
 	}
 }

@@ -25,6 +25,13 @@ import (
 // mediaApp is the API with a disk photo store of max bytes, and a token per role.
 func mediaApp(t *testing.T, max int) (*fiber.App, map[string]string) {
 	t.Helper()
+	_, app, toks := mediaAPI(t, max)
+	return app, toks
+}
+
+// mediaAPI is mediaApp with the API itself.
+func mediaAPI(t *testing.T, max int) (*API, *fiber.App, map[string]string) {
+	t.Helper()
 	store, err := media.NewDisk(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,14 +48,18 @@ func mediaApp(t *testing.T, max int) (*fiber.App, map[string]string) {
 	}})
 	a.Register(app)
 	toks := map[string]string{}
+	users := append([]auth.User(nil), auth.DemoUsers...)
 	for _, role := range []string{auth.Worker, auth.Viewer, auth.Dispatcher} {
-		tok, err := iss.Sign(auth.Claims{Subject: role + "1", Role: role})
+		c := auth.Claims{Subject: role + "1", Role: role}
+		users = append(users, auth.User{Username: c.Subject, Password: "x", Claims: c})
+		tok, err := iss.Sign(c)
 		if err != nil {
 			t.Fatal(err)
 		}
 		toks[role] = tok
 	}
-	return app, toks
+	a.WithUsers(users, true)
+	return a, app, toks
 }
 
 func pngBytes(t testing.TB, seed uint8) []byte {

@@ -72,7 +72,14 @@ type Deps struct {
 	Routing  *routing.Watcher
 	Log      *slog.Logger
 
-	closers []func()
+	accounts *accountsFile // USERS_FILE, reloaded when it changes (the api target)
+	closers  []func()
+}
+
+// accountsFile is the users file the api reloads when it changes.
+type accountsFile struct {
+	modTime time.Time
+	set     func([]auth.User) // the API's SetUsers
 }
 
 // Open connects to (or starts) Kafka and Redis and loads the city.
@@ -241,6 +248,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	if d.accounts != nil {
+		g.Go(func() error { d.watchUsers(gctx); return nil })
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if has("realtime") {
@@ -302,6 +312,44 @@ func (d *Deps) watchRouting(ctx context.Context) {
 			d.Log.Info("routing file reloaded", "file", d.Cfg.RoutingFile)
 		}
 	}
+}
+
+// watchUsers reloads the users file when it changes, as the routing file:
+// an account added can log in, one taken out loses its access (its token is
+// refused from then on); a file that does not load is logged and the
+// accounts stay as they were.
+func (d *Deps) watchUsers(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.reloadUsers(); err != nil {
+			d.Log.Error("users file not reloaded, keeping the accounts as they were", "file", d.Cfg.UsersFile, "err", err)
+		}
+	}
+}
+
+// reloadUsers loads the users file again if it changed since it was last
+// read.
+func (d *Deps) reloadUsers() error {
+	st, err := os.Stat(d.Cfg.UsersFile)
+	if err != nil {
+		return err
+	}
+	if st.ModTime().Equal(d.accounts.modTime) {
+		return nil
+	}
+	d.accounts.modTime = st.ModTime()
+	users, err := d.users(d.Log)
+	if err != nil {
+		return err
+	}
+	d.accounts.set(users)
+	return nil
 }
 
 // authSecret is AUTH_SECRET, or in all-in-one mode a random secret kept in
@@ -375,12 +423,20 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		if err != nil {
 			return nil, err
 		}
+		var modTime time.Time
+		if st, err := os.Stat(d.Cfg.UsersFile); err == nil {
+			modTime = st.ModTime()
+		}
 		users, err := d.users(log)
 		if err != nil {
 			return nil, err
 		}
-		api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
-			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users, d.Cfg.DemoAccounts).Register(fapp)
+		a := api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
+			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users, d.Cfg.DemoAccounts)
+		a.Register(fapp)
+		if d.Cfg.UsersFile != "" {
+			d.accounts = &accountsFile{modTime: modTime, set: a.SetUsers}
+		}
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}

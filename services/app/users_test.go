@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,15 +32,17 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// start builds the HTTP app with the users file and returns a client of it.
-	start := func() (func(method, path, body string) (int, string), error) {
+	// start builds the HTTP app with the users file (d: its Deps) and
+	// returns a client of it.
+	var d *Deps
+	start := func() (func(method, path, token, body string) (int, string), error) {
 		cfg, err := config.Load(func(k string) string {
 			return map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "USERS_FILE": users}[k]
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := Open(t.Context(), cfg, Discard)
+		d, err = Open(t.Context(), cfg, Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,9 +51,12 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return func(method, path, body string) (int, string) {
+		return func(method, path, token, body string) (int, string) {
 			req := httptest.NewRequest(method, path, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
 			resp, err := fapp.Test(req, 10000)
 			if err != nil {
 				t.Fatal(err)
@@ -59,8 +66,8 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 			return resp.StatusCode, string(b)
 		}, nil
 	}
-	login := func(do func(method, path, body string) (int, string), user, pass string) (int, string) {
-		return do("POST", "/api/v1/auth/login", `{"username":"`+user+`","password":"`+pass+`"}`)
+	login := func(do func(method, path, token, body string) (int, string), user, pass string) (int, string) {
+		return do("POST", "/api/v1/auth/login", "", `{"username":"`+user+`","password":"`+pass+`"}`)
 	}
 
 	write("users:\n  - {username: lx-dd, password: '" + h + "', name: 梁徐街道 调度员, role: dispatcher, scope: '321204004'}\n")
@@ -68,16 +75,50 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, body := login(do, "lx-dd", "Jiangyan#2026"); code != 200 || !strings.Contains(body, `"scope":"321204004000"`) {
+	code, body := login(do, "lx-dd", "Jiangyan#2026")
+	if code != 200 || !strings.Contains(body, `"scope":"321204004000"`) {
 		t.Fatalf("the city's account: %d %s", code, body)
+	}
+	var tok struct{ Token string }
+	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {
+		t.Fatalf("no token in %s", body)
+	}
+	if code, body := do("GET", "/api/v1/tasks", tok.Token, ""); code != 200 {
+		t.Fatalf("the city's dispatcher: %d %s", code, body)
 	}
 	for _, demo := range [][2]string{{"dispatcher", "dispatcher123"}, {"admin", "admin123"}, {"gw-321204004012004", "worker123"}} {
 		if code, body := login(do, demo[0], demo[1]); code != 401 {
 			t.Fatalf("demo account %s with a users file: %d %s", demo[0], code, body)
 		}
 	}
-	if code, body := do("GET", "/api/v1/auth/info", ""); code != 200 || !strings.Contains(body, `"demo_accounts":false`) {
+	if code, body := do("GET", "/api/v1/auth/info", "", ""); code != 200 || !strings.Contains(body, `"demo_accounts":false`) {
 		t.Fatalf("auth info with a users file: %d %s", code, body)
+	}
+
+	// The file changes: an account added logs in, the one taken out loses
+	// its access at once; a file that does not load changes nothing.
+	write("users:\n  - {username: sanshui, password: '" + h + "', role: dispatcher}\n")
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(users, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.reloadUsers(); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := login(do, "sanshui", "Jiangyan#2026"); code != 200 {
+		t.Fatalf("an account added: %d %s", code, body)
+	}
+	if code, body := do("GET", "/api/v1/tasks", tok.Token, ""); code != 401 || !strings.Contains(body, "no longer exists") {
+		t.Fatalf("a token of an account taken out: %d %s", code, body)
+	}
+	write("users:\n  - {username: sanshui, password: 'not a hash', role: dispatcher}\n")
+	later = later.Add(time.Second)
+	_ = os.Chtimes(users, later, later)
+	if err := d.reloadUsers(); err == nil {
+		t.Fatal("a bad file reloaded")
+	}
+	if code, body := login(do, "sanshui", "Jiangyan#2026"); code != 200 {
+		t.Fatalf("after a bad file: %d %s", code, body)
 	}
 
 	write("users:\n  - {username: lx-dd, password: 'pbkdf2-sha256$600000$REPLACE$REPLACE', role: dispatcher}\n")
