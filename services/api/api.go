@@ -251,6 +251,10 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 			return bad(c, fiber.StatusBadRequest, "reports", "how many reports to return: a number ≥ 1")
 		}
 	}
+	mode, ok := timelineMode(c)
+	if !ok {
+		return badTimeline(c)
+	}
 	id := c.Params("id")
 	inc, err := a.store.Incident(c.UserContext(), id)
 	if errors.Is(err, redisstore.ErrNotFound) {
@@ -269,7 +273,7 @@ func (a *API) getIncident(c *fiber.Ctx) error {
 	}
 	var out map[string]any
 	_ = json.Unmarshal(b, &out)
-	out["timeline"] = timelineFor(cl, tl)
+	out["timeline"] = timelineFor(cl, tl, mode)
 	reports, total, err := a.store.FirstAndLatestReports(c.UserContext(), inc, limit)
 	if err != nil {
 		return err
@@ -449,10 +453,17 @@ func seesPersonalData(cl auth.Claims) bool {
 	return cl.Role == auth.Dispatcher || cl.Role == auth.Admin
 }
 
-// timelineFor returns an incident's timeline as cl may read it: the notes
-// and reasons written by workers and dispatchers with personal numbers
-// masked (event.MaskText) for everyone else.
-func timelineFor(cl auth.Claims, tl []redisstore.AuditEntry) []redisstore.AuditEntry {
+// timelineFor returns an incident's timeline as cl may read it and as
+// asked (?timeline=, see timelineMode): the notes and reasons written by
+// workers and dispatchers with personal numbers masked (event.MaskText)
+// for everyone but dispatchers and admins.
+func timelineFor(cl auth.Claims, tl []redisstore.AuditEntry, mode string) []redisstore.AuditEntry {
+	switch mode {
+	case "none":
+		return []redisstore.AuditEntry{}
+	case "folded":
+		tl = foldReports(tl)
+	}
 	if tl == nil {
 		return []redisstore.AuditEntry{}
 	}
@@ -463,6 +474,40 @@ func timelineFor(cl auth.Claims, tl []redisstore.AuditEntry) []redisstore.AuditE
 		tl[i].Note, tl[i].Reason = event.MaskText(tl[i].Note), event.MaskText(tl[i].Reason)
 	}
 	return tl
+}
+
+// timelineMode reads ?timeline=: all (the default: every entry, the audit
+// trail), folded (each run of reports fused in as its latest entry with
+// repeats — a storm of calls is hundreds of add_report entries, which the
+// screens show as one line ×n anyway) or none (callers that want the
+// rest: the console's action list).
+// A false ok: answer badTimeline.
+func timelineMode(c *fiber.Ctx) (mode string, ok bool) {
+	switch m := c.Query("timeline", "all"); m {
+	case "all", "folded", "none":
+		return m, true
+	}
+	return "", false
+}
+
+func badTimeline(c *fiber.Ctx) error {
+	return bad(c, fiber.StatusBadRequest, "timeline", "want all, folded or none")
+}
+
+// foldReports folds each run of two or more reports fused in (add_report,
+// not refused) into the run's latest entry, with Repeats the run's length.
+func foldReports(tl []redisstore.AuditEntry) []redisstore.AuditEntry {
+	added := func(e redisstore.AuditEntry) bool { return e.Action == "add_report" && e.Outcome != "refused" }
+	out := make([]redisstore.AuditEntry, 0, len(tl))
+	for _, e := range tl {
+		if n := len(out); n > 0 && added(e) && added(out[n-1]) {
+			e.Repeats = max(out[n-1].Repeats, 1) + 1
+			out[n-1] = e
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // caller authenticates the request. Without a token it is an anonymous

@@ -102,6 +102,10 @@ func (a *API) situation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	mode, ok := timelineMode(c)
+	if !ok {
+		return badTimeline(c)
+	}
 	ctx := c.UserContext()
 	id := c.Params("id")
 	inc, err := a.store.Incident(ctx, id)
@@ -154,7 +158,7 @@ func (a *API) situation(c *fiber.Ctx) error {
 		}
 		grids = append(grids, g)
 	}
-	return c.JSON(fiber.Map{"incident": inc, "resources": resources, "workers": workers, "grids": grids, "timeline": timelineFor(cl, tl)})
+	return c.JSON(fiber.Map{"incident": inc, "resources": resources, "workers": workers, "grids": grids, "timeline": timelineFor(cl, tl, mode)})
 }
 
 // nearResources lists the nearest perKind resources of each kind that

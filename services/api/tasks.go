@@ -78,6 +78,10 @@ func (a *API) getTask(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	mode, ok := timelineMode(c)
+	if !ok {
+		return badTimeline(c)
+	}
 	inc, err := a.store.Incident(c.UserContext(), incidentIDOf(c.Params("id")))
 	if errors.Is(err, redisstore.ErrNotFound) || (err == nil && !mayAccess(cl, inc)) {
 		return bad(c, fiber.StatusNotFound, "id", "no task "+c.Params("id")+" for you") // no existence oracle
@@ -100,7 +104,7 @@ func (a *API) getTask(c *fiber.Ctx) error {
 	if allowed == nil {
 		allowed = []casestate.Action{}
 	}
-	return c.JSON(fiber.Map{"incident": inc, "allowed": allowed, "overtime": casestate.Overtime(cs, time.Now()), "timeline": timelineFor(cl, tl)})
+	return c.JSON(fiber.Map{"incident": inc, "allowed": allowed, "overtime": casestate.Overtime(cs, time.Now()), "timeline": timelineFor(cl, tl, mode)})
 }
 
 type commandBody struct {

@@ -380,6 +380,16 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID+"?reports=0", "", nil, nil); code != 400 {
 		t.Fatalf("?reports=0: %d", code)
 	}
+	// ?timeline=: all (the default), folded, none; anything else is refused.
+	for mode, want := range map[string]int{"all": len(one.Timeline), "folded": len(one.Timeline), "none": 0} {
+		var got incident
+		if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID+"?timeline="+mode, "", nil, &got); code != 200 || len(got.Timeline) != want || got.Timeline == nil {
+			t.Fatalf("?timeline=%s: %d, %d entries, want %d", mode, code, len(got.Timeline), want)
+		}
+	}
+	if code := s.do("GET", "/api/v1/incidents/"+list.Items[0].ID+"?timeline=some", "", nil, nil); code != 400 {
+		t.Fatalf("?timeline=some: %d", code)
+	}
 	if code := s.do("GET", "/api/v1/incidents/INC-NOPE", "", nil, nil); code != 404 {
 		t.Fatalf("missing incident: %d", code)
 	}

@@ -503,6 +503,9 @@ type AuditEntry struct {
 	Incident *struct{} `json:"incident,omitempty"`
 	Case     *struct{} `json:"case,omitempty"`
 	Report   *struct{} `json:"report,omitempty"`
+	// Repeats is how many entries this one stands for in a folded timeline
+	// (the API's ?timeline=folded): a run of reports fused in; 0 is one.
+	Repeats int `json:"repeats,omitempty"`
 }
 
 // auditEntry encodes lc for the incident's timeline list: without the

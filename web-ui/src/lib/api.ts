@@ -88,9 +88,9 @@ export async function fetchIncidents(limit = 500): Promise<Incident[]> {
   return Array.isArray(list?.items) ? list.items.filter(isIncident) : []
 }
 
-/** GET one incident with its timeline. */
+/** GET one incident with its timeline (runs of reports fused in folded by the server). */
 export async function fetchIncident(id: string): Promise<IncidentDetail | null> {
-  const inc = await request<IncidentDetail>('GET', `/api/v1/incidents/${encodeURIComponent(id)}`)
+  const inc = await request<IncidentDetail>('GET', `/api/v1/incidents/${encodeURIComponent(id)}?timeline=folded`)
   return isIncident(inc) ? inc : null
 }
 

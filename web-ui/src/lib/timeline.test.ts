@@ -25,6 +25,15 @@ describe('foldRepeats', () => {
       ['a1', 1],
     ])
   })
+  it('counts entries the server folded already', () => {
+    const added = (n: number, repeats?: number) => ({ id: `a${n}`, action: 'add_report', outcome: 'applied', repeats })
+    const out = foldRepeats([added(9, 4), added(5), { id: 'd', action: 'auto_dispatch', outcome: 'applied' }, added(3, 2)])
+    expect(out.map((e) => [e.id, e.repeats ?? 1])).toEqual([
+      ['a9', 5],
+      ['d', 1],
+      ['a3', 2],
+    ])
+  })
   it('does not change its input', () => {
     const input = [refused(1), refused(2)]
     foldRepeats(input)

@@ -6,6 +6,7 @@
 
 export interface TimelineLike {
   action?: string
+  repeats?: number
   outcome?: string
   refusal?: string
   reason?: string
@@ -13,13 +14,14 @@ export interface TimelineLike {
 }
 
 /** Folds runs of refused entries with the same action, actor, refusal and reason, and runs of
- * reports added (`add_report`), into their first entry; adds `repeats`. */
+ * reports added (`add_report`), into their first entry; adds `repeats`. Entries the server folded
+ * already (`?timeline=folded`: a run of reports as one entry with `repeats`) count as many. */
 export function foldRepeats<T extends TimelineLike>(entries: readonly T[]): (T & { repeats?: number })[] {
   const out: (T & { repeats?: number })[] = []
   for (const e of entries) {
     const prev = out[out.length - 1]
     if (prev && ((e.outcome === 'refused' && prev.outcome === 'refused' && sameAttempt(prev, e)) || (addedReport(e) && addedReport(prev)))) {
-      prev.repeats = (prev.repeats ?? 1) + 1
+      prev.repeats = (prev.repeats ?? 1) + (e.repeats ?? 1)
       continue
     }
     out.push({ ...e })

@@ -79,6 +79,8 @@ export interface TimelineEntry {
   at?: string
   reason?: string
   event_source?: string
+  /** How many entries this one stands for (?timeline=folded: a run of reports fused in). */
+  repeats?: number
 }
 
 /** GET /api/v1/incidents/{id}: the incident and its timeline. */

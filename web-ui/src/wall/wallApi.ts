@@ -127,7 +127,7 @@ export async function putMode(mode: 'normal' | 'emergency', incidentId?: string,
 }
 
 export function fetchSituation(id: string): Promise<Situation> {
-  return getJSON<Situation>(`/api/v1/incidents/${encodeURIComponent(id)}/situation`)
+  return getJSON<Situation>(`/api/v1/incidents/${encodeURIComponent(id)}/situation?timeline=folded`)
 }
 
 /** Worker positions in a delta or snapshot, dropping malformed entries. */
