@@ -5,7 +5,7 @@
 //	citybrain [-target=all|ingest|enricher|dispatcher|realtime|api]
 //	citybrain rebuild   flush the Redis projections and replay Kafka into them
 //	citybrain topics    create the topics and exit
-//	citybrain passwd    read a password on standard input, print its hash
+//	citybrain passwd    ask for a password (or read it on standard input), print its hash
 //	                    for the users file (USERS_FILE)
 //	citybrain servers   run only the embedded broker and Redis, for single-service
 //	                    targets on one machine without Java (tests, benchmarks)
@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -44,6 +45,9 @@ func run() error {
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
+	if fs.Arg(0) == "passwd" { // needs no configuration
+		return passwdTerminal(os.Stdin, os.Stdout, os.Stderr)
+	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
@@ -53,9 +57,6 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if fs.Arg(0) == "passwd" {
-		return passwd(os.Stdin, os.Stdout)
-	}
 	switch cmd := fs.Arg(0); cmd {
 	case "":
 		return app.Run(ctx, cfg, *target, log)
@@ -98,6 +99,44 @@ func servers(ctx context.Context, cfg config.Config, args []string) error {
 	fmt.Printf("KAFKA_BROKERS=%s\nREDIS_ADDR=%s\n", k.Brokers()[0], r.Addr())
 	<-ctx.Done()
 	return nil
+}
+
+// passwdTerminal is passwd, asking for the password twice without echoing
+// it when standard input is a terminal (stty -echo), and reading one line
+// otherwise (printf '%s\n' '…' | citybrain passwd).
+func passwdTerminal(in *os.File, out, prompt io.Writer) error {
+	st, err := in.Stat()
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return passwd(in, out)
+	}
+	stty := func(arg string) error {
+		cmd := exec.Command("stty", arg)
+		cmd.Stdin = in
+		return cmd.Run()
+	}
+	if err := stty("-echo"); err != nil {
+		return fmt.Errorf("cannot turn off the terminal's echo (%w): pipe the password in instead", err)
+	}
+	defer func() { _ = stty("echo") }()
+	r := bufio.NewReader(in)
+	read := func(label string) (string, error) {
+		fmt.Fprint(prompt, label)
+		line, err := r.ReadString('\n')
+		fmt.Fprintln(prompt)
+		return strings.TrimRight(line, "\r\n"), err
+	}
+	pw, err := read("password: ")
+	if err != nil {
+		return err
+	}
+	again, err := read("again: ")
+	if err != nil {
+		return err
+	}
+	if pw != again {
+		return errors.New("the two passwords differ")
+	}
+	return passwd(strings.NewReader(pw+"\n"), out)
 }
 
 // passwd reads a password (the first line of in) and prints its hash for
