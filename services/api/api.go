@@ -480,8 +480,7 @@ func timelineFor(cl auth.Claims, tl []redisstore.AuditEntry, mode string) []redi
 // trail), folded (each run of reports fused in as its latest entry with
 // repeats — a storm of calls is hundreds of add_report entries, which the
 // screens show as one line ×n anyway) or none (callers that want the
-// rest: the console's action list).
-// A false ok: answer badTimeline.
+// rest: the console's action list). Not ok: answer with badTimeline.
 func timelineMode(c *fiber.Ctx) (mode string, ok bool) {
 	switch m := c.Query("timeline", "all"); m {
 	case "all", "folded", "none":
