@@ -296,14 +296,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 // watchRouting reloads the routing file when it changes; a file that does
 // not validate is logged and the last good rules stay.
 func (d *Deps) watchRouting(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	everyFewSeconds(ctx, func() {
 		ok, err := d.Routing.Reload()
 		switch {
 		case err != nil:
@@ -311,7 +304,7 @@ func (d *Deps) watchRouting(ctx context.Context) {
 		case ok:
 			d.Log.Info("routing file reloaded", "file", d.Cfg.RoutingFile)
 		}
-	}
+	})
 }
 
 // watchUsers reloads the users file when it changes, as the routing file:
@@ -319,6 +312,16 @@ func (d *Deps) watchRouting(ctx context.Context) {
 // refused from then on); a file that does not load is logged and the
 // accounts stay as they were.
 func (d *Deps) watchUsers(ctx context.Context) {
+	everyFewSeconds(ctx, func() {
+		if err := d.reloadUsers(); err != nil {
+			d.Log.Error("users file not reloaded, keeping the accounts as they were", "file", d.Cfg.UsersFile, "err", err)
+		}
+	})
+}
+
+// everyFewSeconds calls f every 5 seconds until ctx ends: how often the
+// files an operator edits (routing, users) are looked at.
+func everyFewSeconds(ctx context.Context, f func()) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
@@ -326,9 +329,7 @@ func (d *Deps) watchUsers(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := d.reloadUsers(); err != nil {
-			d.Log.Error("users file not reloaded, keeping the accounts as they were", "file", d.Cfg.UsersFile, "err", err)
+			f()
 		}
 	}
 }

@@ -120,9 +120,9 @@ func passwdTerminal(in *os.File, out, prompt io.Writer) error {
 	defer func() { _ = stty("echo") }()
 	r := bufio.NewReader(in)
 	read := func(label string) (string, error) {
-		fmt.Fprint(prompt, label)
+		_, _ = fmt.Fprint(prompt, label)
 		line, err := r.ReadString('\n')
-		fmt.Fprintln(prompt)
+		_, _ = fmt.Fprintln(prompt)
 		return strings.TrimRight(line, "\r\n"), err
 	}
 	pw, err := read("password: ")
