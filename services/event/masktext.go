@@ -29,19 +29,26 @@ func MaskText(s string) string {
 	r := []rune(s)
 	changed := false
 	for i := 0; i < len(r); {
-		if !isDigit(r[i]) || (i > 0 && isDigit(r[i-1])) {
+		if !isDigit(r[i]) || (i > 0 && (isDigit(r[i-1]) || r[i-1] == '*')) {
 			i++
 			continue
 		}
 		// A number: digit groups joined by single hyphens or spaces, and an
-		// X right after the digits (an ID number's check character).
+		// X right after the digits (an ID number's check character). One
+		// with a * in it is masked already (here, or by whoever wrote it)
+		// and is left as it is, so that masking twice changes nothing.
 		var pos []int // positions of its digits (and the X)
 		groups := [][]int{}
+		starred := false
 		j := i
 		for {
 			start := len(pos)
-			for j < len(r) && isDigit(r[j]) {
-				pos = append(pos, j)
+			for j < len(r) && (isDigit(r[j]) || r[j] == '*') {
+				if r[j] == '*' {
+					starred = true
+				} else {
+					pos = append(pos, j)
+				}
 				j++
 			}
 			if j < len(r) && (r[j] == 'X' || r[j] == 'x') && len(pos)-start == 17 {
@@ -54,6 +61,10 @@ func MaskText(s string) string {
 				continue
 			}
 			break
+		}
+		if starred {
+			i = j
+			continue
 		}
 		if m := numberMask(r, pos); m != nil {
 			mask(r, m)
