@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -138,7 +139,7 @@ func Login(users []User, username, password string) (Claims, bool) {
 		}
 		return u.Claims, true
 	}
-	if len(users) > 0 && users[0].Hash != "" {
+	if slices.ContainsFunc(users, func(u User) bool { return u.Hash != "" }) {
 		checkHash(dummyHash(), password)
 	}
 	return Claims{}, false

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
@@ -146,7 +147,7 @@ func LoadUsers(path string, unit func(code string) (string, bool)) ([]User, erro
 		return nil, fmt.Errorf("users file: %w", err)
 	}
 	var f usersFile
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("users file %s: %w", path, err)
