@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/paulmach/orb"
 	"github.com/segmentio/kafka-go"
 
@@ -57,10 +57,11 @@ type API struct {
 	demo      bool                     // users include the demo accounts (the login forms show the hint)
 }
 
-// accounts are the users who may log in, and their subjects.
+// accounts are the users who may log in, and each subject's fingerprint
+// (auth.Fingerprint).
 type accounts struct {
-	list     []auth.User
-	subjects map[string]bool
+	list []auth.User
+	fp   map[string]string
 }
 
 // New returns the API. anonymous lets clients without a token get a viewer
@@ -84,15 +85,19 @@ func (a *API) WithUsers(users []auth.User, demo bool) *API {
 }
 
 // SetUsers replaces the accounts (a users file changed). A token whose
-// subject is no longer among them is refused from then on, so an account
-// taken out of the file loses its access at once, not when its token
-// expires.
+// subject is no longer among them, or whose account has changed since it
+// was issued (its password, role, scope or department), is refused from
+// then on: an account taken out of the file or changed after a leak loses
+// its access at once, not when its token expires. PublishAccounts tells
+// the realtime gateways, which close its websockets.
 func (a *API) SetUsers(users []auth.User) {
-	acc := &accounts{list: users, subjects: make(map[string]bool, len(users))}
-	for _, u := range users {
-		acc.subjects[u.Claims.Subject] = true
-	}
-	a.users.Store(acc)
+	a.users.Store(&accounts{list: users, fp: auth.Fingerprints(users)})
+}
+
+// PublishAccounts publishes the accounts to Redis for the realtime
+// gateways (redisstore.PutAccounts).
+func (a *API) PublishAccounts(ctx context.Context) error {
+	return a.store.PutAccounts(ctx, a.users.Load().fp)
 }
 
 // Register adds the routes to r.
@@ -109,7 +114,7 @@ func (a *API) Register(r fiber.Router) {
 	r.Get("/api/v1/gis/layers/:name", a.layer)
 	r.Get("/api/v1/gis/locate", a.locate)
 	r.Get("/api/v1/auth/info", a.authInfo)
-	r.Post("/api/v1/auth/login", loginLimiter(), a.login)
+	r.Post("/api/v1/auth/login", a.login)
 	r.Post("/api/v1/auth/ws-ticket", a.wsTicket)
 	r.Get("/api/v1/tasks", a.listTasks)
 	r.Get("/api/v1/tasks/:id", a.getTask)
@@ -384,8 +389,24 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err := json.Unmarshal(c.Body(), &in); err != nil {
 		return bad(c, fiber.StatusBadRequest, "body", "want JSON {username, password}")
 	}
+	if len(in.Username) > maxUsername {
+		return bad(c, fiber.StatusBadRequest, "username", fmt.Sprintf("longer than %d bytes", maxUsername))
+	}
+	ctx := c.UserContext()
+	who := strings.ToLower(strings.TrimSpace(in.Username))
+	n, left, err := a.store.LoginFailures(ctx, who)
+	if err != nil {
+		a.log.Warn("login: failed logins cannot be counted now, not limiting", "err", err)
+	}
+	if n >= loginFailures {
+		c.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
+		return bad(c, fiber.StatusTooManyRequests, "username", fmt.Sprintf("too many failed logins for this user: try again in %d minutes", max(1, int(math.Ceil(left.Minutes())))))
+	}
 	claims, ok := auth.Login(a.users.Load().list, in.Username, in.Password)
 	if !ok {
+		if err := a.store.LoginFailed(ctx, who, loginWindow); err != nil {
+			a.log.Warn("login: a failed login not counted", "err", err)
+		}
 		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
 	}
 	tok, err := a.issuer.Sign(claims)
@@ -407,27 +428,15 @@ func (a *API) authInfo(c *fiber.Ctx) error {
 // account's logins are refused (429, Retry-After) until the window ends,
 // whatever the client's address — guessing a password is slower than the
 // window allows, from one address or many. Successful logins do not count.
-// Each api instance counts its own.
+// The count is kept in Redis, so every api instance shares it; while Redis
+// cannot be reached logins are not limited (and say so in the log): a
+// Redis outage stops far more than logins, and locking everyone out on top
+// of it would not help the city.
 const (
 	loginFailures = 10
 	loginWindow   = 5 * time.Minute
+	maxUsername   = 128
 )
-
-func loginLimiter() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max: loginFailures, Expiration: loginWindow, SkipSuccessfulRequests: true,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			var in struct {
-				Username string `json:"username"`
-			}
-			_ = json.Unmarshal(c.Body(), &in)
-			return "login:" + strings.ToLower(strings.TrimSpace(in.Username))
-		},
-		LimitReached: func(c *fiber.Ctx) error {
-			return bad(c, fiber.StatusTooManyRequests, "username", fmt.Sprintf("too many failed logins for this user: try again in %d minutes", int(loginWindow.Minutes())))
-		},
-	})
-}
 
 // wsTicket issues a one-time, 30-second websocket ticket for the caller.
 func (a *API) wsTicket(c *fiber.Ctx) error {
@@ -524,8 +533,12 @@ func (a *API) caller(c *fiber.Ctx, allowAnon bool) (auth.Claims, error) {
 	if err != nil {
 		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: "+err.Error())
 	}
-	if !a.users.Load().subjects[claims.Subject] {
+	fp, ok := a.users.Load().fp[claims.Subject]
+	if !ok {
 		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: the account "+claims.Subject+" no longer exists")
+	}
+	if claims.Account != fp {
+		return auth.Claims{}, fiber.NewError(fiber.StatusUnauthorized, "Authorization: the account "+claims.Subject+" has changed since this token was issued: log in again")
 	}
 	return claims, nil
 }

@@ -1,12 +1,18 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 )
 
 // TestLoginLimit: after loginFailures wrong passwords for a user, its
@@ -53,5 +59,87 @@ func TestRemovedAccountLosesAccess(t *testing.T) {
 	code, _, body := call(t, app, upload(toks[auth.Worker], "image/png", pngBytes(t, 2)))
 	if code != 401 || !strings.Contains(string(body), "no longer exists") {
 		t.Fatalf("a removed account's token: %d %s", code, body)
+	}
+}
+
+// TestLoginLimitIsShared: the failed logins are counted in Redis, so a
+// second api instance on the same Redis refuses the user too — n instances
+// do not allow n times the guesses.
+func TestLoginLimitIsShared(t *testing.T) {
+	a, app, _ := mediaAPI(t, 1<<20)
+	other := fiber.New()
+	New(a.store, nil, a.issuer, false, nil, kafkabus.Topics{}, time.UTC, nil, slog.New(slog.DiscardHandler)).Register(other)
+	login := func(app *fiber.App, pass string) int {
+		req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"username":"admin","password":"`+pass+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		code, _, _ := call(t, app, req)
+		return code
+	}
+	for i := range loginFailures {
+		on := app
+		if i%2 == 1 {
+			on = other
+		}
+		if code := login(on, "guess"); code != 401 {
+			t.Fatalf("wrong password %d: %d", i, code)
+		}
+	}
+	for _, on := range []*fiber.App{app, other} {
+		if code := login(on, "admin123"); code != 429 {
+			t.Fatalf("after %d failures spread over two instances: %d", loginFailures, code)
+		}
+	}
+}
+
+// TestChangedAccountLosesAccess: a token of an account whose password,
+// role or scope has changed since it was issued is refused; a new login
+// works; renaming the account logs nobody out.
+func TestChangedAccountLosesAccess(t *testing.T) {
+	a, app, _ := mediaAPI(t, 1<<20)
+	users := func(change func(u *auth.User)) []auth.User {
+		out := append([]auth.User(nil), auth.DemoUsers...)
+		for i := range out {
+			if out[i].Username == "dispatcher" {
+				change(&out[i])
+			}
+		}
+		return out
+	}
+	login := func(pass string) string {
+		req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"username":"dispatcher","password":"`+pass+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		code, _, body := call(t, app, req)
+		var out struct{ Token string }
+		if code != 200 || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("login: %d %s", code, body)
+		}
+		return out.Token
+	}
+	mode := func(tok string) (int, string) {
+		req := httptest.NewRequest("GET", "/api/v1/wall/mode", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		code, _, body := call(t, app, req)
+		return code, string(body)
+	}
+	tok := login("dispatcher123")
+	a.SetUsers(users(func(u *auth.User) { u.Claims.Name = "值班长 王静（夜班）" }))
+	if code, body := mode(tok); code == 401 {
+		t.Fatalf("renamed: %d %s", code, body)
+	}
+	for _, change := range []func(u *auth.User){
+		func(u *auth.User) { u.Password = "Another#Pass1" },
+		func(u *auth.User) { u.Claims.Scope = "321204004000" },
+		func(u *auth.User) { u.Claims.Role = auth.Viewer },
+	} {
+		a.SetUsers(auth.DemoUsers)
+		tok := login("dispatcher123")
+		a.SetUsers(users(change))
+		if code, body := mode(tok); code != 401 || !strings.Contains(body, "has changed since this token was issued") {
+			t.Fatalf("a token of a changed account: %d %s", code, body)
+		}
+	}
+	a.SetUsers(auth.DemoUsers)
+	if code, body := mode(login("dispatcher123")); code == 401 {
+		t.Fatalf("a new login: %d %s", code, body)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/citybrain-ioc/citybrain/services/auth"
+	"github.com/citybrain-ioc/citybrain/services/internal/testenv"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/media"
 )
@@ -37,7 +38,7 @@ func mediaAPI(t *testing.T, max int) (*API, *fiber.App, map[string]string) {
 		t.Fatal(err)
 	}
 	iss := auth.NewIssuer([]byte(strings.Repeat("s", 32)), time.Hour)
-	a := New(nil, nil, iss, false, nil, kafkabus.Topics{}, time.UTC, nil, slog.New(slog.DiscardHandler)).WithMedia(store, max)
+	a := New(testenv.Store(t), nil, iss, false, nil, kafkabus.Topics{}, time.UTC, nil, slog.New(slog.DiscardHandler)).WithMedia(store, max)
 	// As services/app's error handler: fiber errors become JSON reasons.
 	app := fiber.New(fiber.Config{BodyLimit: max * 4, ErrorHandler: func(c *fiber.Ctx, err error) error {
 		code := fiber.StatusInternalServerError
@@ -50,8 +51,10 @@ func mediaAPI(t *testing.T, max int) (*API, *fiber.App, map[string]string) {
 	toks := map[string]string{}
 	users := append([]auth.User(nil), auth.DemoUsers...)
 	for _, role := range []string{auth.Worker, auth.Viewer, auth.Dispatcher} {
-		c := auth.Claims{Subject: role + "1", Role: role}
-		users = append(users, auth.User{Username: c.Subject, Password: "x", Claims: c})
+		u := auth.User{Username: role + "1", Password: "x", Claims: auth.Claims{Subject: role + "1", Role: role}}
+		users = append(users, u)
+		c := u.Claims
+		c.Account = auth.Fingerprint(u)
 		tok, err := iss.Sign(c)
 		if err != nil {
 			t.Fatal(err)

@@ -72,14 +72,18 @@ type Deps struct {
 	Routing  *routing.Watcher
 	Log      *slog.Logger
 
-	accounts *accountsFile // USERS_FILE, reloaded when it changes (the api target)
+	accounts *accountsFile // the api's accounts: USERS_FILE, reloaded when it changes, and published
 	closers  []func()
 }
 
-// accountsFile is the users file the api reloads when it changes.
+// accountsFile is the users file the api reloads when it changes (none
+// without USERS_FILE), and how it publishes the accounts.
 type accountsFile struct {
-	modTime time.Time
-	set     func([]auth.User) // the API's SetUsers
+	modTime   time.Time
+	set       func([]auth.User)                         // the API's SetUsers
+	publish   func(ctx context.Context) error           // the API's PublishAccounts
+	sum       func(ctx context.Context) (string, error) // what Redis holds
+	published bool                                      // by this instance, since its accounts last changed
 }
 
 // Open connects to (or starts) Kafka and Redis and loads the city.
@@ -249,7 +253,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		return err
 	}
 	if d.accounts != nil {
-		g.Go(func() error { d.watchUsers(gctx); return nil })
+		g.Go(func() error { d.watchAccounts(gctx); return nil })
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -307,16 +311,42 @@ func (d *Deps) watchRouting(ctx context.Context) {
 	})
 }
 
-// watchUsers reloads the users file when it changes, as the routing file:
-// an account added can log in, one taken out loses its access (its token is
-// refused from then on); a file that does not load is logged and the
-// accounts stay as they were.
-func (d *Deps) watchUsers(ctx context.Context) {
-	everyFewSeconds(ctx, func() {
-		if err := d.reloadUsers(); err != nil {
+// watchAccounts publishes the api's accounts for the realtime gateways
+// (which close the websockets of an account changed or taken out), and
+// reloads the users file when it changes, as the routing file: an account
+// added can log in, one taken out or changed loses its access (its token
+// is refused from then on); a file that does not load is logged and the
+// accounts stay as they were. It publishes at the start, after every
+// reload, and again whenever Redis has lost what was published — not
+// whenever Redis holds another instance's accounts: while a changed file
+// reaches the api instances one after the other, they must not take turns
+// overwriting each other.
+func (d *Deps) watchAccounts(ctx context.Context) {
+	d.refreshAccounts(ctx)
+	everyFewSeconds(ctx, func() { d.refreshAccounts(ctx) })
+}
+
+// refreshAccounts is one look of watchAccounts.
+func (d *Deps) refreshAccounts(ctx context.Context) {
+	a := d.accounts
+	if d.Cfg.UsersFile != "" {
+		changed, err := d.reloadUsers()
+		if err != nil {
 			d.Log.Error("users file not reloaded, keeping the accounts as they were", "file", d.Cfg.UsersFile, "err", err)
 		}
-	})
+		a.published = a.published && !changed
+	}
+	if a.published {
+		sum, err := a.sum(ctx)
+		a.published = err != nil || sum != ""
+	}
+	if !a.published {
+		if err := a.publish(ctx); err != nil {
+			d.Log.Warn("accounts not published for the realtime gateways, trying again", "err", err)
+			return
+		}
+		a.published = true
+	}
 }
 
 // everyFewSeconds calls f every 5 seconds until ctx ends: how often the
@@ -335,22 +365,22 @@ func everyFewSeconds(ctx context.Context, f func()) {
 }
 
 // reloadUsers loads the users file again if it changed since it was last
-// read.
-func (d *Deps) reloadUsers() error {
+// read, and reports whether the accounts changed.
+func (d *Deps) reloadUsers() (bool, error) {
 	st, err := os.Stat(d.Cfg.UsersFile)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if st.ModTime().Equal(d.accounts.modTime) {
-		return nil
+		return false, nil
 	}
 	d.accounts.modTime = st.ModTime()
 	users, err := d.users(d.Log)
 	if err != nil {
-		return err
+		return false, err
 	}
 	d.accounts.set(users)
-	return nil
+	return true, nil
 }
 
 // authSecret is AUTH_SECRET, or in all-in-one mode a random secret kept in
@@ -435,9 +465,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		a := api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
 			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users, d.Cfg.DemoAccounts)
 		a.Register(fapp)
-		if d.Cfg.UsersFile != "" {
-			d.accounts = &accountsFile{modTime: modTime, set: a.SetUsers}
-		}
+		d.accounts = &accountsFile{modTime: modTime, set: a.SetUsers, publish: a.PublishAccounts, sum: d.Store.PublishedAccountsSum}
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}

@@ -94,15 +94,63 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 	if code, body := do("GET", "/api/v1/auth/info", "", ""); code != 200 || !strings.Contains(body, `"demo_accounts":false`) {
 		t.Fatalf("auth info with a users file: %d %s", code, body)
 	}
+	published := func() map[string]string {
+		d.refreshAccounts(t.Context())
+		m, _, err := d.Store.Accounts(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	before := published()
+	if len(before) != 1 || before["lx-dd"] == "" {
+		t.Fatalf("published accounts: %v", before)
+	}
 
-	// The file changes: an account added logs in, the one taken out loses
-	// its access at once; a file that does not load changes nothing.
-	write("users:\n  - {username: sanshui, password: '" + h + "', role: dispatcher}\n")
+	// The password changes (a leak): the token issued before is refused,
+	// the new password logs in, the gateways learn the new fingerprint.
+	h2, err := auth.HashPassword("Jiangyan#2027")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("users:\n  - {username: lx-dd, password: '" + h2 + "', name: 梁徐街道 调度员, role: dispatcher, scope: '321204004'}\n")
 	later := time.Now().Add(time.Second)
 	if err := os.Chtimes(users, later, later); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.reloadUsers(); err != nil {
+	after := published()
+	if after["lx-dd"] == "" || after["lx-dd"] == before["lx-dd"] {
+		t.Fatalf("published accounts after the password changed: %v, before %v", after, before)
+	}
+	if code, body := do("GET", "/api/v1/tasks", tok.Token, ""); code != 401 || !strings.Contains(body, "has changed since this token was issued") {
+		t.Fatalf("a token issued before the password changed: %d %s", code, body)
+	}
+	if code, body := login(do, "lx-dd", "Jiangyan#2026"); code != 401 {
+		t.Fatalf("the old password: %d %s", code, body)
+	}
+	code, body = login(do, "lx-dd", "Jiangyan#2027")
+	if code != 200 {
+		t.Fatalf("the new password: %d %s", code, body)
+	}
+	if err := json.Unmarshal([]byte(body), &tok); err != nil || tok.Token == "" {
+		t.Fatalf("no token in %s", body)
+	}
+	// Redis loses what was published (a flush): it is published again.
+	if err := d.Store.PutAccounts(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if again := published(); again["lx-dd"] != after["lx-dd"] {
+		t.Fatalf("published again after a flush: %v", again)
+	}
+
+	// The file changes: an account added logs in, the one taken out loses
+	// its access at once; a file that does not load changes nothing.
+	write("users:\n  - {username: sanshui, password: '" + h + "', role: dispatcher}\n")
+	later = later.Add(time.Second)
+	if err := os.Chtimes(users, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.reloadUsers(); err != nil {
 		t.Fatal(err)
 	}
 	if code, body := login(do, "sanshui", "Jiangyan#2026"); code != 200 {
@@ -114,7 +162,7 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 	write("users:\n  - {username: sanshui, password: 'not a hash', role: dispatcher}\n")
 	later = later.Add(time.Second)
 	_ = os.Chtimes(users, later, later)
-	if err := d.reloadUsers(); err == nil {
+	if _, err := d.reloadUsers(); err == nil {
 		t.Fatal("a bad file reloaded")
 	}
 	if code, body := login(do, "sanshui", "Jiangyan#2026"); code != 200 {

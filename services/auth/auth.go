@@ -37,8 +37,12 @@ type Claims struct {
 	// or a worker's grid code; empty means city-wide.
 	Scope      string `json:"scope,omitempty"`
 	Department string `json:"department,omitempty"` // a worker's department
-	ExpiresAt  int64  `json:"exp"`
-	IssuedAt   int64  `json:"iat"`
+	// Account is the fingerprint of the account the token was issued for
+	// (Fingerprint): a token of an account changed since — its password,
+	// role, scope or department — is refused.
+	Account   string `json:"acct,omitempty"`
+	ExpiresAt int64  `json:"exp"`
+	IssuedAt  int64  `json:"iat"`
 }
 
 // Issuer signs and verifies tokens with one secret.
@@ -137,12 +141,45 @@ func Login(users []User, username, password string) (Claims, bool) {
 		if !ok {
 			return Claims{}, false
 		}
-		return u.Claims, true
+		c := u.Claims
+		c.Account = Fingerprint(u)
+		return c, true
 	}
 	if slices.ContainsFunc(users, func(u User) bool { return u.Hash != "" }) {
 		checkHash(dummyHash(), password)
 	}
 	return Claims{}, false
+}
+
+// Fingerprint identifies an account as it is now: its username, role,
+// scope, department and password (the hash where there is one). A token
+// carries the fingerprint of its account at login (Claims.Account); when
+// the account changes — a new password after a leak, a dispatcher moved to
+// another town, a role taken away — its fingerprint changes and its tokens
+// are refused from then on (and its open websockets closed), not when they
+// expire. The display name is not in it: renaming someone does not log
+// them out. 96 bits of SHA-256; a password hash is salted, so the
+// fingerprint, which its holder can read in the token, gives nothing away.
+func Fingerprint(u User) string {
+	h := sha256.New()
+	secret := u.Hash
+	if secret == "" {
+		secret = "plain:" + u.Password
+	}
+	for _, s := range []string{"v1", u.Username, u.Claims.Subject, u.Claims.Role, u.Claims.Scope, u.Claims.Department, secret} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Fingerprints maps each account's subject to its Fingerprint.
+func Fingerprints(users []User) map[string]string {
+	m := make(map[string]string, len(users))
+	for _, u := range users {
+		m[u.Claims.Subject] = Fingerprint(u)
+	}
+	return m
 }
 
 // DemoWorkerPassword is the password of every demo worker account (the

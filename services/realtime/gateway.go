@@ -51,18 +51,19 @@ type Gateway struct {
 	metrics  metrics
 
 	// Tunables: the defaults are set by New; tests shrink them.
-	queueLimit   int           // messages queued per client before it is dropped
-	ringSize     int           // recent deltas kept for resume (also the most a resume replays)
-	ringBytes    int           // … and at most this many bytes of them
-	writeWait    time.Duration // deadline of one write (plus size/minWriteRate)
-	pingEvery    time.Duration
-	pongWait     time.Duration // a client silent this long is gone
-	block        time.Duration // XREAD block; also bounds how long Run takes to notice ctx
-	batchMin     time.Duration // least time between two stream reads when little is going on …
-	batchMax     time.Duration // … and under load: deltas are fanned out in batches
-	busyBatch    int           // messages queued by one round that count as load
-	sndBuf       int           // kernel send buffer per connection (bytes; 0 = system default)
-	shutdownWait time.Duration // how long Run waits for close frames to be written
+	queueLimit    int           // messages queued per client before it is dropped
+	ringSize      int           // recent deltas kept for resume (also the most a resume replays)
+	ringBytes     int           // … and at most this many bytes of them
+	writeWait     time.Duration // deadline of one write (plus size/minWriteRate)
+	pingEvery     time.Duration
+	pongWait      time.Duration // a client silent this long is gone
+	block         time.Duration // XREAD block; also bounds how long Run takes to notice ctx
+	batchMin      time.Duration // least time between two stream reads when little is going on …
+	batchMax      time.Duration // … and under load: deltas are fanned out in batches
+	busyBatch     int           // messages queued by one round that count as load
+	sndBuf        int           // kernel send buffer per connection (bytes; 0 = system default)
+	accountsEvery time.Duration // how often the published accounts are looked at (accounts.go)
+	shutdownWait  time.Duration // how long Run waits for close frames to be written
 
 	mu      sync.Mutex
 	pos     streamID         // the last stream entry broadcast
@@ -78,12 +79,13 @@ type Gateway struct {
 	readers   sync.WaitGroup // a reader ends after its connection's writer has closed it
 	wallSnap  snapCache
 	openSnap  snapCache
-	lastStats atomic.Pointer[string] // the latest stats JSON, for snapshots
-	ready     chan struct{}          // closed when Run has positioned itself on the stream
-	wakeBatch []*client              // hub goroutine only
-	pos2      *positions             // worker positions (positions.go)
-	lastMode  atomic.Pointer[string] // the wall's mode JSON, for snapshots
-	kpi       kpiCache               // the KPIs of the stats (stats.go)
+	lastStats atomic.Pointer[string]            // the latest stats JSON, for snapshots
+	ready     chan struct{}                     // closed when Run has positioned itself on the stream
+	wakeBatch []*client                         // hub goroutine only
+	pos2      *positions                        // worker positions (positions.go)
+	lastMode  atomic.Pointer[string]            // the wall's mode JSON, for snapshots
+	kpi       kpiCache                          // the KPIs of the stats (stats.go)
+	accounts  atomic.Pointer[map[string]string] // the accounts published last (accounts.go)
 
 	// workerTask is each worker's current task (of an open incident), for
 	// the task_id of positions. Guarded by mu.
@@ -108,7 +110,7 @@ func New(store *redisstore.Store, origins []string, reg prometheus.Registerer, l
 		queueLimit: 4096, ringSize: 5000, ringBytes: 64 << 20,
 		writeWait: 5 * time.Second, pingEvery: 15 * time.Second, pongWait: 40 * time.Second,
 		block: time.Second, batchMin: 2 * time.Millisecond, batchMax: 40 * time.Millisecond, busyBatch: 1000,
-		sndBuf: 64 << 10, shutdownWait: 3 * time.Second,
+		sndBuf: 64 << 10, shutdownWait: 3 * time.Second, accountsEvery: accountsEvery,
 		conns: map[*client]struct{}{}, prev: map[string]scope{}, workerTask: map[string]string{}, idx: newIndex(), pos2: newPositions(),
 	}
 	// Snapshots hold the open incidents, the newest first: on the wall an
@@ -226,6 +228,10 @@ func (g *Gateway) Admit(w http.ResponseWriter, r *http.Request, check func(http.
 		refuse(w, http.StatusUnauthorized, "bad ticket")
 		return claims, false
 	}
+	if !g.accountValid(viewerOf(claims)) {
+		refuse(w, http.StatusUnauthorized, accountGone)
+		return claims, false
+	}
 	return claims, true
 }
 
@@ -256,7 +262,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &client{
 		g: g, conn: conn, nc: nc,
-		viewer:   viewer{subject: claims.Subject, role: claims.Role, scope: claims.Scope, expires: claims.ExpiresAt},
+		viewer:   viewerOf(claims),
 		finished: make(chan struct{}), readDone: make(chan struct{}),
 	}
 	g.mu.Lock()
@@ -301,6 +307,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		g.positionsLoop(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.accountsLoop(ctx)
 	}()
 	stream := g.store.WallStream()
 	for ctx.Err() == nil {

@@ -570,3 +570,67 @@ func TestConnectionEndsWhenTheTokenExpires(t *testing.T) {
 		break
 	}
 }
+
+// TestConnectionEndsWhenItsAccountChanges: when the api publishes accounts
+// in which a connection's account is changed (its fingerprint differs) or
+// missing, that connection is closed with 1008 and a new one with its old
+// ticket is refused; the others, anonymous viewers included, stay.
+func TestConnectionEndsWhenItsAccountChanges(t *testing.T) {
+	e := newEnv(t, nil, func(g *Gateway) { g.accountsEvery = 50 * time.Millisecond })
+	ctx := t.Context()
+	disp := auth.Claims{Subject: "dispatcher", Role: auth.Dispatcher, Account: "fp-1"}
+	work := auth.Claims{Subject: "worker", Role: auth.Worker, Scope: "321204004012004", Account: "fp-w"}
+	anon := auth.Claims{Subject: "anonymous", Role: auth.Viewer}
+	if err := e.store.PutAccounts(ctx, map[string]string{"dispatcher": "fp-1", "worker": "fp-w"}); err != nil {
+		t.Fatal(err)
+	}
+	var conns []*websocket.Conn
+	for _, c := range []auth.Claims{disp, work, anon} {
+		ws := e.dial(c)
+		subscribe(t, ws, map[string]string{auth.Dispatcher: "dispatcher", auth.Worker: "worker", auth.Viewer: "wall"}[c.Role], "")
+		if m := next(t, ws); m.Type != "snapshot" {
+			t.Fatalf("%s: got %s", c.Subject, m.raw)
+		}
+		conns = append(conns, ws)
+	}
+	closed := func(ws *websocket.Conn) error {
+		_ = ws.SetReadDeadline(time.Now().Add(3 * time.Second))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return err
+			}
+		}
+	}
+
+	// The dispatcher's password changes: a new fingerprint.
+	if err := e.store.PutAccounts(ctx, map[string]string{"dispatcher": "fp-2", "worker": "fp-w"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed(conns[0]); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) || !strings.Contains(err.Error(), accountGone) {
+		t.Fatalf("the changed account's connection: %v", err)
+	}
+	_, resp, err := e.dialWith([]string{Protocol, "ticket." + e.ticket(disp)}, nil, nil)
+	if err == nil || status(resp) != http.StatusUnauthorized {
+		t.Fatalf("a ticket for the old account: %v %d", err, status(resp))
+	}
+	disp.Account = "fp-2"
+	e.dial(disp) // the account as it is now
+
+	// The worker is taken out.
+	if err := e.store.PutAccounts(ctx, map[string]string{"dispatcher": "fp-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := closed(conns[1]); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Fatalf("the removed account's connection: %v", err)
+	}
+	// The anonymous viewer stays; so does everything when nothing is
+	// published (a Redis that lost it).
+	if err := e.store.PutAccounts(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	apply(t, e.store, "INC-ACC", 1, scope{town: "321204004000", grid: "321204004012004"}, event.Received, "t")
+	if got := until(t, conns[2], "INC-ACC"); len(got) != 0 {
+		t.Fatalf("anonymous viewer: got %v first", got)
+	}
+}

@@ -111,6 +111,11 @@ type viewer struct {
 	role    string
 	scope   string // a dispatcher's town code or a worker's grid code; "" is city-wide (dispatchers only)
 	expires int64  // when the token the ticket was issued for expires (Unix seconds; 0: never)
+	account string // the account's fingerprint (auth.Claims.Account); "" for an anonymous viewer
+}
+
+func viewerOf(c auth.Claims) viewer {
+	return viewer{subject: c.Subject, role: c.Role, scope: c.Scope, expires: c.ExpiresAt, account: c.Account}
 }
 
 // sees reports whether v may receive an incident in s on ch. It is the one
