@@ -7,7 +7,7 @@ MODULES := ./gis/... ./services/... ./scripts/...
 HTTP_ADDR ?= :8080
 SIMULATE ?= 1
 SIM_RATE ?= 2
-SIM_STAFF ?= 30
+SIM_STAFF ?= 80
 SIM_FLEET ?= 60
 GOTEST_FLAGS ?= -race -count=1 -timeout=15m
 

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/paulmach/orb/geo"
 
 	"github.com/citybrain-ioc/citybrain/gis"
+	"github.com/citybrain-ioc/citybrain/services/auth"
 )
 
 // Fleet is a patrol of grid workers (the demo roster, "gw-<grid code>",
@@ -54,18 +56,28 @@ func PickCells(city *gis.City, n int) []string {
 // workers) and places each at a random point of its cell.
 func NewFleet(ctx context.Context, url string, c *http.Client, city *gis.City, n int, seed uint64) (*Fleet, error) {
 	f := &Fleet{URL: url, Client: c, city: city, r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
-	st := &Staff{URL: url, Client: c}
 	for _, code := range PickCells(city, n) {
-		id := "gw-" + code
-		var out struct{ Token string }
-		if err := st.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": id, "password": "worker123"}, &out); err != nil {
-			return nil, fmt.Errorf("login %s (is the grid roster enabled?): %w", id, err)
+		p := &patroller{id: "gw-" + code, grid: code}
+		if err := f.login(ctx, p); err != nil {
+			return nil, fmt.Errorf("%w (is the grid roster enabled?)", err)
 		}
-		p, _ := city.RandomPointIn(code, f.r)
-		g, _ := city.RandomPointIn(code, f.r)
-		f.men = append(f.men, &patroller{id: id, grid: code, token: out.Token, at: p, goal: g})
+		p.at, _ = city.RandomPointIn(code, f.r)
+		p.goal, _ = city.RandomPointIn(code, f.r)
+		f.men = append(f.men, p)
 	}
 	return f, nil
+}
+
+// login gets p a token (again when the one it had expired: tokens last 12
+// hours and the simulator runs for days).
+func (f *Fleet) login(ctx context.Context, p *patroller) error {
+	var out struct{ Token string }
+	st := &Staff{URL: f.URL, Client: f.Client}
+	if err := st.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": p.id, "password": auth.DemoWorkerPassword}, &out); err != nil {
+		return fmt.Errorf("login %s: %w", p.id, err)
+	}
+	p.token = out.Token
+	return nil
 }
 
 // Size is the number of patrollers.
@@ -109,7 +121,13 @@ func (f *Fleet) Tick(ctx context.Context) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			body := map[string]any{"lon": round6(p.at[0]), "lat": round6(p.at[1]), "crs": "wgs84", "on_duty": true}
-			if err := st.call(ctx, p.token, http.MethodPost, "/api/v1/workers/position", body, nil); err != nil {
+			err := st.call(ctx, p.token, http.MethodPost, "/api/v1/workers/position", body, nil)
+			if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusUnauthorized {
+				if err = f.login(ctx, p); err == nil {
+					err = st.call(ctx, p.token, http.MethodPost, "/api/v1/workers/position", body, nil)
+				}
+			}
+			if err != nil {
 				mu.Lock()
 				if first == nil {
 					first = fmt.Errorf("%s: %w", p.id, err)

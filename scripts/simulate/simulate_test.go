@@ -3,9 +3,11 @@ package simulate
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,20 +72,39 @@ func TestFleetPatrolsItsCells(t *testing.T) {
 	}
 }
 
-// The demo staff moves cases along but leaves warnings (CAP, with an area)
-// alone: they are in force until they expire or are cancelled.
-func TestStaffLeavesWarningsAlone(t *testing.T) {
+// The demo staff moves cases along, the longest waiting first, each after
+// its dwell; leaves warnings (CAP, with an area) alone: they are in force
+// until they expire or are cancelled; visits closed cases; and logs in
+// again when its token is refused (tokens expire after 12 hours).
+func TestStaffMovesCasesInTurn(t *testing.T) {
 	var acted []string
+	logins, refuse := 0, true
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/api/v1/auth/login":
-			_, _ = w.Write([]byte(`{"token":"t"}`))
+			logins++
+			_, _ = fmt.Fprintf(w, `{"token":"t%d"}`, logins)
 		case "/api/v1/incidents":
-			_, _ = w.Write([]byte(`{"items":[
-				{"id":"INC-W","version":1,"state":"received","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}},
-				{"id":"INC-T","version":1,"state":"received","area":null}]}`))
+			if refuse {
+				refuse = false
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			switch q := r.URL.Query(); {
+			case q.Get("state") == "closed":
+				_, _ = w.Write([]byte(`{"total":1,"items":[{"id":"INC-C","version":8,"state":"closed","updated_at":"2026-12-06T09:00:00Z"}]}`))
+			case q.Get("limit") == "1":
+				_, _ = w.Write([]byte(`{"total":4,"items":[]}`))
+			default: // newest first
+				_, _ = w.Write([]byte(`{"total":4,"items":[
+					{"id":"INC-NEW","version":1,"state":"received","updated_at":"2026-12-06T09:59:58Z"},
+					{"id":"INC-T2","version":2,"state":"filed","updated_at":"2026-12-06T09:50:00Z"},
+					{"id":"INC-T1","version":1,"state":"received","updated_at":"2026-12-06T09:40:00Z"},
+					{"id":"INC-W","version":1,"state":"received","updated_at":"2026-12-06T09:00:00Z","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}}]}`))
+			}
 		default:
-			acted = append(acted, r.URL.Path)
+			acted = append(acted, r.URL.Path+" "+r.Header.Get("Authorization"))
 		}
 	}))
 	defer srv.Close()
@@ -91,10 +112,16 @@ func TestStaffLeavesWarningsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.now = func() time.Time { return now }
 	if err := s.Tick(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if len(acted) != 1 || acted[0] != "/api/v1/tasks/INC-T/file" {
-		t.Fatalf("acted on %v, want only the ticket filed", acted)
+	want := []string{
+		"/api/v1/tasks/INC-T1/file Bearer t4", // the dispatcher logged in again (3 logins at the start)
+		"/api/v1/tasks/INC-T2/dispatch Bearer t4",
+		"/api/v1/tasks/INC-C/visit Bearer t4",
+	}
+	if !slices.Equal(acted, want) {
+		t.Fatalf("acted on\n%v\nwant (oldest first; not the warning, not the case changed 2 s ago)\n%v", acted, want)
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -14,47 +17,96 @@ import (
 // demo city closes cases as a real one does: a dispatcher files and
 // assigns 12345 tickets, the demo workers accept, start and handle their
 // tasks, and the dispatcher verifies, closes and records the 回访 rating.
-// Each tick moves at most Per cases one step.
+// Each tick moves at most Per cases one step, the cases that have waited
+// longest first, and only a case that has been in its state for its dwell
+// (Dwell, from a few seconds to a minute, different for every case and
+// step: people take their time), so that a city fed at a steady rate has
+// a steady number of cases open instead of a backlog that only grows.
 type Staff struct {
 	URL    string
 	Client *http.Client
 	Per    int
+	// Dwell is how long a case stays in a state before the staff moves
+	// it; nil: DefaultDwell.
+	Dwell  func(id string, version int) time.Duration
 	r      *rand.Rand
 	tokens map[string]string
+	now    func() time.Time
 }
+
+// staffLogins are the demo accounts the staff works as.
+var staffLogins = map[string]string{"dispatcher": "dispatcher123", "worker": "worker123", "worker2": "worker123"}
 
 // NewStaff logs in as the demo dispatcher and workers.
 func NewStaff(ctx context.Context, url string, c *http.Client, per int, seed uint64) (*Staff, error) {
-	s := &Staff{URL: url, Client: c, Per: per, r: rand.New(rand.NewPCG(seed, seed+1)), tokens: map[string]string{}}
-	for user, pass := range map[string]string{"dispatcher": "dispatcher123", "worker": "worker123", "worker2": "worker123"} {
-		var out struct{ Token string }
-		if err := s.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": user, "password": pass}, &out); err != nil {
-			return nil, fmt.Errorf("login %s: %w", user, err)
+	s := &Staff{URL: url, Client: c, Per: per, r: rand.New(rand.NewPCG(seed, seed+1)), tokens: map[string]string{}, now: time.Now}
+	for user := range staffLogins {
+		if err := s.login(ctx, user); err != nil {
+			return nil, err
 		}
-		s.tokens[user] = out.Token
 	}
 	return s, nil
 }
 
+func (s *Staff) login(ctx context.Context, user string) error {
+	var out struct{ Token string }
+	if err := s.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": user, "password": staffLogins[user]}, &out); err != nil {
+		return fmt.Errorf("login %s: %w", user, err)
+	}
+	s.tokens[user] = out.Token
+	return nil
+}
+
+// DefaultDwell is 5–60 s, the same for a case's step on every run.
+func DefaultDwell(id string, version int) time.Duration {
+	h := fnv.New32a()
+	_, _ = fmt.Fprintf(h, "%s/%d", id, version)
+	return 5*time.Second + time.Duration(h.Sum32()%55_000)*time.Millisecond
+}
+
 type staffTask struct {
-	ID      string          `json:"id"`
-	Version int             `json:"version"`
-	State   string          `json:"state"`
-	Area    json.RawMessage `json:"area"` // a CAP warning's area
-	Task    *struct {
+	ID        string          `json:"id"`
+	Version   int             `json:"version"`
+	State     string          `json:"state"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Area      json.RawMessage `json:"area"` // a CAP warning's area
+	Task      *struct {
 		WorkerID string `json:"worker_id"`
 	} `json:"task"`
 }
 
-// Tick moves some open cases one step each.
+// staffPage is how many of the oldest open cases a tick looks at.
+const staffPage = 300
+
+// Tick moves some cases one step each: the open ones that have waited
+// longest, then closed ones for their 回访.
 func (s *Staff) Tick(ctx context.Context) error {
-	var list struct{ Items []staffTask }
-	if err := s.call(ctx, s.tokens["dispatcher"], http.MethodGet, "/api/v1/incidents?limit=300&state=all", nil, &list); err != nil {
+	var list struct {
+		Items []staffTask
+		Total int
+	}
+	if err := s.as(ctx, "dispatcher", http.MethodGet, "/api/v1/incidents?state=open&limit=1", nil, &list); err != nil {
 		return err
 	}
+	// The list is newest first: the last page holds the oldest.
+	path := fmt.Sprintf("/api/v1/incidents?state=open&limit=%d&offset=%d", staffPage, max(0, list.Total-staffPage))
+	if err := s.as(ctx, "dispatcher", http.MethodGet, path, nil, &list); err != nil {
+		return err
+	}
+	cases := slices.Clone(list.Items)
+	slices.Reverse(cases)
+	list.Items = nil
+	if err := s.as(ctx, "dispatcher", http.MethodGet, fmt.Sprintf("/api/v1/incidents?state=closed&limit=%d", s.Per), nil, &list); err != nil {
+		return err
+	}
+	slices.Reverse(list.Items)
+	cases = append(cases, list.Items...)
+	dwell := s.Dwell
+	if dwell == nil {
+		dwell = DefaultDwell
+	}
 	moved := 0
-	for i := len(list.Items) - 1; i >= 0; i-- { // oldest first
-		inc := list.Items[i]
+	for _, inc := range cases {
 		if moved >= s.Per {
 			break
 		}
@@ -64,15 +116,32 @@ func (s *Staff) Tick(ctx context.Context) error {
 			// grids' inspections are the workers' part.
 			continue
 		}
+		if s.now().Sub(inc.UpdatedAt) < dwell(inc.ID, inc.Version) {
+			continue
+		}
 		who, action, body := s.next(inc)
 		if action == "" {
 			continue
 		}
 		body["base_version"] = inc.Version
-		_ = s.call(ctx, s.tokens[who], http.MethodPost, "/api/v1/tasks/"+inc.ID+"/"+action, body, nil) // a 409 is fine: someone acted first
+		_ = s.as(ctx, who, http.MethodPost, "/api/v1/tasks/"+inc.ID+"/"+action, body, nil) // a 409 is fine: someone acted first
 		moved++
 	}
 	return nil
+}
+
+// as calls the API as user, logging in again once when its token is
+// refused (it expired: the simulator runs for days; or the server lost
+// its accounts' state).
+func (s *Staff) as(ctx context.Context, user, method, path string, in, out any) error {
+	err := s.call(ctx, s.tokens[user], method, path, in, out)
+	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusUnauthorized {
+		if err := s.login(ctx, user); err != nil {
+			return err
+		}
+		return s.call(ctx, s.tokens[user], method, path, in, out)
+	}
+	return err
 }
 
 // next is the step a case's state asks for, and who takes it.
@@ -138,10 +207,17 @@ func (s *Staff) call(ctx context.Context, token, method, path string, in, out an
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)
 	}
 	return nil
 }
+
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
