@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -32,14 +33,18 @@ type Staff struct {
 	r      *rand.Rand
 	tokens map[string]string
 	now    func() time.Time
+	failed map[string]int // a case whose step was refused (not a 409), at that version: not tried again until it changes
 }
+
+// demoDepartment is the demo workers' department (auth.DemoUsers).
+const demoDepartment = "城市管理局"
 
 // staffLogins are the demo accounts the staff works as.
 var staffLogins = map[string]string{"dispatcher": "dispatcher123", "worker": "worker123", "worker2": "worker123"}
 
 // NewStaff logs in as the demo dispatcher and workers.
 func NewStaff(ctx context.Context, url string, c *http.Client, per int, seed uint64) (*Staff, error) {
-	s := &Staff{URL: url, Client: c, Per: per, r: rand.New(rand.NewPCG(seed, seed+1)), tokens: map[string]string{}, now: time.Now}
+	s := &Staff{URL: url, Client: c, Per: per, r: rand.New(rand.NewPCG(seed, seed+1)), tokens: map[string]string{}, now: time.Now, failed: map[string]int{}}
 	for user := range staffLogins {
 		if err := s.login(ctx, user); err != nil {
 			return nil, err
@@ -106,6 +111,7 @@ func (s *Staff) Tick(ctx context.Context) error {
 		dwell = DefaultDwell
 	}
 	moved := 0
+	var first error
 	for _, inc := range cases {
 		if moved >= s.Per {
 			break
@@ -116,7 +122,7 @@ func (s *Staff) Tick(ctx context.Context) error {
 			// grids' inspections are the workers' part.
 			continue
 		}
-		if s.now().Sub(inc.UpdatedAt) < dwell(inc.ID, inc.Version) {
+		if s.now().Sub(inc.UpdatedAt) < dwell(inc.ID, inc.Version) || s.failed[inc.ID] == inc.Version {
 			continue
 		}
 		who, action, body := s.next(inc)
@@ -124,10 +130,19 @@ func (s *Staff) Tick(ctx context.Context) error {
 			continue
 		}
 		body["base_version"] = inc.Version
-		_ = s.as(ctx, who, http.MethodPost, "/api/v1/tasks/"+inc.ID+"/"+action, body, nil) // a 409 is fine: someone acted first
+		err := s.as(ctx, who, http.MethodPost, "/api/v1/tasks/"+inc.ID+"/"+action, body, nil)
+		if se := (*statusError)(nil); errors.As(err, &se) && se.code != http.StatusConflict { // a 409: someone acted first
+			s.failed[inc.ID] = inc.Version
+			if first == nil {
+				first = fmt.Errorf("%s %s: %w", action, inc.ID, err)
+			}
+		}
 		moved++
 	}
-	return nil
+	if len(s.failed) > 10_000 {
+		clear(s.failed)
+	}
+	return first
 }
 
 // as calls the API as user, logging in again once when its token is
@@ -158,7 +173,10 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 		return "dispatcher", "dispatch", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)]}
 	case "dispatched":
 		if !mine {
-			return "dispatcher", "reassign", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)], "reason": "指派网格员处置"}
+			// Auto-dispatch assigns the nearest worker of the resources layer,
+			// or a department the demo has no accounts for: the dispatcher
+			// hands it to a demo grid worker (网格员), who can log in.
+			return "dispatcher", "reassign", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)], "department": demoDepartment, "reason": "指派网格员核实处置"}
 		}
 		return worker, "accept", map[string]any{}
 	case "accepted":
@@ -207,7 +225,8 @@ func (s *Staff) call(ctx context.Context, token, method, path string, in, out an
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
-		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return &statusError{code: resp.StatusCode, msg: fmt.Sprintf("%s %s: %s %s", method, path, resp.Status, bytes.TrimSpace(b))}
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

@@ -394,20 +394,22 @@ func (a *API) login(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	who := strings.ToLower(strings.TrimSpace(in.Username))
-	n, left, err := a.store.LoginFailures(ctx, who)
+	n, left, err := a.store.LoginAttempt(ctx, who, loginWindow)
 	if err != nil {
-		a.log.Warn("login: failed logins cannot be counted now, not limiting", "err", err)
+		a.log.Warn("login: attempts cannot be counted now, not limiting", "err", err)
 	}
-	if n >= loginFailures {
+	if n > loginFailures {
 		c.Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(left.Seconds())))))
 		return bad(c, fiber.StatusTooManyRequests, "username", fmt.Sprintf("too many failed logins for this user: try again in %d minutes", max(1, int(math.Ceil(left.Minutes())))))
 	}
 	claims, ok := auth.Login(a.users.Load().list, in.Username, in.Password)
 	if !ok {
-		if err := a.store.LoginFailed(ctx, who, loginWindow); err != nil {
-			a.log.Warn("login: a failed login not counted", "err", err)
-		}
 		return bad(c, fiber.StatusUnauthorized, "password", "unknown user or wrong password")
+	}
+	if err == nil {
+		if err := a.store.LoginSucceeded(ctx, who); err != nil {
+			a.log.Warn("login: a successful login still counted as an attempt", "err", err)
+		}
 	}
 	tok, err := a.issuer.Sign(claims)
 	if err != nil {

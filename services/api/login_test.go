@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -141,5 +142,37 @@ func TestChangedAccountLosesAccess(t *testing.T) {
 	a.SetUsers(auth.DemoUsers)
 	if code, body := mode(login("dispatcher123")); code == 401 {
 		t.Fatalf("a new login: %d %s", code, body)
+	}
+}
+
+// TestLoginLimitCountsGuessesSentTogether: guesses sent all at once are
+// counted before their passwords are checked, so no more than
+// loginFailures of them are checked.
+func TestLoginLimitCountsGuessesSentTogether(t *testing.T) {
+	_, app, _ := mediaAPI(t, 1<<20)
+	codes := make(chan int, 3*loginFailures)
+	var wg sync.WaitGroup
+	for i := range 3 * loginFailures {
+		wg.Go(func() {
+			req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(fmt.Sprintf(`{"username":"admin","password":"guess%d"}`, i)))
+			req.Header.Set("Content-Type", "application/json")
+			code, _, _ := call(t, app, req)
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for code := range codes {
+		switch code {
+		case 401:
+			checked++
+		case 429:
+		default:
+			t.Fatalf("a guess answered %d", code)
+		}
+	}
+	if checked != loginFailures {
+		t.Fatalf("%d of %d guesses sent together were checked, want %d", checked, 3*loginFailures, loginFailures)
 	}
 }

@@ -77,27 +77,29 @@ func AccountsSum(accounts map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-// LoginFailures returns how many failed logins a username has had in its
-// current window, and how long that window still lasts (0 with no window).
-// The count is shared by every api instance, so n instances do not allow
-// n times the guesses.
-func (s *Store) LoginFailures(ctx context.Context, username string) (int, time.Duration, error) {
-	pipe := s.rdb.Pipeline()
-	n := pipe.Get(ctx, s.key("loginfail", username))
-	ttl := pipe.PTTL(ctx, s.key("loginfail", username))
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+// LoginAttempt counts a login attempt of username and returns the count
+// in the current window (this attempt included) and how long the window
+// still lasts. The first attempt starts a window of length window; a
+// successful login takes its attempt back (LoginSucceeded), so the count
+// is of the failed ones and of those still being checked — counted before
+// the password is checked, so that guesses sent all at once are counted
+// one by one. The count is shared by every api instance, so n instances
+// do not allow n times the guesses.
+func (s *Store) LoginAttempt(ctx context.Context, username string, window time.Duration) (int, time.Duration, error) {
+	k := s.key("loginfail", username)
+	pipe := s.rdb.TxPipeline()
+	pipe.SetNX(ctx, k, 0, window) // INCR keeps the TTL
+	n := pipe.Incr(ctx, k)
+	ttl := pipe.PTTL(ctx, k)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, err
 	}
-	count, _ := n.Int()
-	return count, max(ttl.Val(), 0), nil
+	return int(n.Val()), max(ttl.Val(), 0), nil
 }
 
-// LoginFailed counts a failed login of username; the first one starts a
-// window of length window, at the end of which the count starts again.
-func (s *Store) LoginFailed(ctx context.Context, username string, window time.Duration) error {
-	pipe := s.rdb.TxPipeline()
-	pipe.SetNX(ctx, s.key("loginfail", username), 0, window) // INCR keeps the TTL
-	pipe.Incr(ctx, s.key("loginfail", username))
-	_, err := pipe.Exec(ctx)
-	return err
+// LoginSucceeded takes back the attempt LoginAttempt counted (unless its
+// window has ended meanwhile).
+func (s *Store) LoginSucceeded(ctx context.Context, username string) error {
+	const lua = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0`
+	return s.rdb.Eval(ctx, lua, []string{s.key("loginfail", username)}).Err()
 }
