@@ -36,7 +36,8 @@ type Staff struct {
 	failed map[string]int // a case whose step was refused (not a 409), at that version: not tried again until it changes
 }
 
-// demoDepartment is the demo workers' department (auth.DemoUsers).
+// demoDepartment is the demo workers' department (auth.DemoUsers), for a
+// task that names none.
 const demoDepartment = "城市管理局"
 
 // staffLogins are the demo accounts the staff works as.
@@ -76,7 +77,8 @@ type staffTask struct {
 	UpdatedAt time.Time       `json:"updated_at"`
 	Area      json.RawMessage `json:"area"` // a CAP warning's area
 	Task      *struct {
-		WorkerID string `json:"worker_id"`
+		WorkerID   string `json:"worker_id"`
+		Department string `json:"department"`
 	} `json:"task"`
 }
 
@@ -169,14 +171,18 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 	switch inc.State {
 	case "received":
 		return "dispatcher", "file", map[string]any{}
-	case "filed":
+	case "filed", "reopened": // reopened: the caller was not satisfied (回访), the work is done again
 		return "dispatcher", "dispatch", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)]}
 	case "dispatched":
 		if !mine {
 			// Auto-dispatch assigns the nearest worker of the resources layer,
-			// or a department the demo has no accounts for: the dispatcher
-			// hands it to a demo grid worker (网格员), who can log in.
-			return "dispatcher", "reassign", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)], "department": demoDepartment, "reason": "指派网格员核实处置"}
+			// who has no account in the demo: the dispatcher hands the task,
+			// in its department, to a demo worker, who can log in.
+			dept := demoDepartment
+			if inc.Task != nil && inc.Task.Department != "" {
+				dept = inc.Task.Department
+			}
+			return "dispatcher", "reassign", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)], "department": dept, "reason": "指派网格员处置"}
 		}
 		return worker, "accept", map[string]any{}
 	case "accepted":
@@ -195,7 +201,7 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 	case "verified":
 		return "dispatcher", "close", map[string]any{}
 	case "closed":
-		rating := []int{5, 5, 4, 4, 4, 3, 2}[s.r.IntN(7)]
+		rating := []int{5, 5, 5, 5, 5, 4, 4, 4, 3, 2}[s.r.IntN(10)] // most callers satisfied; a 2 reopens the case
 		return "dispatcher", "visit", map[string]any{"rating": rating}
 	}
 	return "", "", nil

@@ -53,6 +53,9 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
+// readBuffer is the clients' read buffer by kind.
+var readBuffer = [...]int{kindWall: 64 << 10, kindDispatcher: 16 << 10, kindWorker: 4 << 10}
+
 func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
@@ -314,10 +317,16 @@ func (b *bench) connect(ctx context.Context, url string) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 16 << 10, WriteBufferSize: 512}
+			d := websocket.Dialer{HandshakeTimeout: 30 * time.Second, WriteBufferSize: 512}
 			for i := range work {
 				c := b.pop.clients[i]
 				d.Subprotocols = []string{realtime.Protocol, "ticket." + tickets[i]}
+				// A read buffer that takes a round's batch in one read
+				// (a wall gets ~40 deltas of ~1 KB per 40 ms round, a
+				// worker one now and then): these 10,000 clients share
+				// the gateway's two cores, where a city's devices would
+				// each read with their own CPU.
+				d.ReadBufferSize = readBuffer[c.kind]
 				var ws *websocket.Conn
 				var err error
 				for attempt := range 5 { // a full accept queue resets a few dials under a burst
