@@ -21,33 +21,29 @@ import (
 // api publishes again) nothing is closed: every connection was checked at
 // its upgrade.
 
-// accountsEvery is how often the gateway looks at the published accounts.
+// accountsEvery is how often the gateway looks at the published accounts
+// (at most: statsLoop ticks every statsEvery).
 const accountsEvery = 5 * time.Second
 
 // accountGone is the close reason of a connection whose account changed.
 const accountGone = "account changed or removed: log in again"
 
-// accountsLoop polls the published accounts until ctx ends.
-func (g *Gateway) accountsLoop(ctx context.Context) {
-	last := ""
-	t := time.NewTicker(g.accountsEvery)
-	defer t.Stop()
-	for {
-		if sum, err := g.store.PublishedAccountsSum(ctx); err == nil && sum != "" && sum != last {
-			m, sum, err := g.store.Accounts(ctx)
-			if err == nil && sum != "" {
-				last = sum
-				g.accounts.Store(&m)
-				if n := g.closeChangedAccounts(m); n > 0 {
-					g.log.Info("realtime: closed the connections of accounts changed or removed", "connections", n)
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// refreshAccounts looks at the published accounts (statsLoop calls it
+// every accountsEvery) and, when they changed, closes the connections of
+// the accounts changed or removed.
+func (g *Gateway) refreshAccounts(ctx context.Context) {
+	sum, err := g.store.PublishedAccountsSum(ctx)
+	if err != nil || sum == "" || sum == g.accountsSum {
+		return
+	}
+	m, sum, err := g.store.Accounts(ctx)
+	if err != nil || sum == "" {
+		return
+	}
+	g.accountsSum = sum
+	g.accounts.Store(&m)
+	if n := g.closeChangedAccounts(m); n > 0 {
+		g.log.Info("realtime: closed the connections of accounts changed or removed", "connections", n)
 	}
 }
 

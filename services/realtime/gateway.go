@@ -74,18 +74,19 @@ type Gateway struct {
 	conns   map[*client]struct{}
 	idx     index
 
-	dirty     atomic.Bool    // an incident changed since the last stats push
-	wasBuilt  bool           // statsLoop only
-	readers   sync.WaitGroup // a reader ends after its connection's writer has closed it
-	wallSnap  snapCache
-	openSnap  snapCache
-	lastStats atomic.Pointer[string]            // the latest stats JSON, for snapshots
-	ready     chan struct{}                     // closed when Run has positioned itself on the stream
-	wakeBatch []*client                         // hub goroutine only
-	pos2      *positions                        // worker positions (positions.go)
-	lastMode  atomic.Pointer[string]            // the wall's mode JSON, for snapshots
-	kpi       kpiCache                          // the KPIs of the stats (stats.go)
-	accounts  atomic.Pointer[map[string]string] // the accounts published last (accounts.go)
+	dirty       atomic.Bool    // an incident changed since the last stats push
+	wasBuilt    bool           // statsLoop only
+	readers     sync.WaitGroup // a reader ends after its connection's writer has closed it
+	wallSnap    snapCache
+	openSnap    snapCache
+	lastStats   atomic.Pointer[string]            // the latest stats JSON, for snapshots
+	ready       chan struct{}                     // closed when Run has positioned itself on the stream
+	wakeBatch   []*client                         // hub goroutine only
+	pos2        *positions                        // worker positions (positions.go)
+	lastMode    atomic.Pointer[string]            // the wall's mode JSON, for snapshots
+	kpi         kpiCache                          // the KPIs of the stats (stats.go)
+	accounts    atomic.Pointer[map[string]string] // the accounts published last (accounts.go)
+	accountsSum string                            // their sum; statsLoop only
 
 	// workerTask is each worker's current task (of an open incident), for
 	// the task_id of positions. Guarded by mu.
@@ -308,11 +309,6 @@ func (g *Gateway) Run(ctx context.Context) error {
 		defer wg.Done()
 		g.positionsLoop(ctx)
 	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		g.accountsLoop(ctx)
-	}()
 	stream := g.store.WallStream()
 	for ctx.Err() == nil {
 		g.mu.Lock()
@@ -458,6 +454,7 @@ func (g *Gateway) seedPrev(ctx context.Context) {
 func (g *Gateway) statsLoop(ctx context.Context) {
 	t := time.NewTicker(statsEvery)
 	defer t.Stop()
+	var accountsAt time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -465,6 +462,10 @@ func (g *Gateway) statsLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		g.detectReset(ctx)
+		if now := time.Now(); now.Sub(accountsAt) >= g.accountsEvery {
+			accountsAt = now
+			g.refreshAccounts(ctx)
+		}
 		if !g.dirty.Swap(false) {
 			continue
 		}
