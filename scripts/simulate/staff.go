@@ -20,16 +20,13 @@ import (
 // tasks, and the dispatcher verifies, closes and records the 回访 rating.
 // Each tick moves at most Per cases one step, the cases that have waited
 // longest first, and only a case that has been in its state for its dwell
-// (Dwell, from a few seconds to a minute, different for every case and
+// (dwell: from a few seconds to a minute, different for every case and
 // step: people take their time), so that a city fed at a steady rate has
 // a steady number of cases open instead of a backlog that only grows.
 type Staff struct {
 	URL    string
 	Client *http.Client
 	Per    int
-	// Dwell is how long a case stays in a state before the staff moves
-	// it; nil: DefaultDwell.
-	Dwell  func(id string, version int) time.Duration
 	r      *rand.Rand
 	tokens map[string]string
 	now    func() time.Time
@@ -63,8 +60,9 @@ func (s *Staff) login(ctx context.Context, user string) error {
 	return nil
 }
 
-// DefaultDwell is 5–60 s, the same for a case's step on every run.
-func DefaultDwell(id string, version int) time.Duration {
+// dwell is how long a case stays in a state before the staff moves it:
+// 5–60 s, the same for a case's step on every run.
+func dwell(id string, version int) time.Duration {
 	h := fnv.New32a()
 	_, _ = fmt.Fprintf(h, "%s/%d", id, version)
 	return 5*time.Second + time.Duration(h.Sum32()%55_000)*time.Millisecond
@@ -108,10 +106,6 @@ func (s *Staff) Tick(ctx context.Context) error {
 	}
 	slices.Reverse(list.Items)
 	cases = append(cases, list.Items...)
-	dwell := s.Dwell
-	if dwell == nil {
-		dwell = DefaultDwell
-	}
 	moved := 0
 	var first error
 	for _, inc := range cases {

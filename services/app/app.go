@@ -80,10 +80,9 @@ type Deps struct {
 // without USERS_FILE), and how it publishes the accounts.
 type accountsFile struct {
 	modTime   time.Time
-	set       func([]auth.User)                         // the API's SetUsers
-	publish   func(ctx context.Context) error           // the API's PublishAccounts
-	sum       func(ctx context.Context) (string, error) // what Redis holds
-	published bool                                      // by this instance, since its accounts last changed
+	set       func([]auth.User)               // the API's SetUsers
+	publish   func(ctx context.Context) error // the API's PublishAccounts
+	published bool                            // by this instance, since its accounts last changed
 }
 
 // Open connects to (or starts) Kafka and Redis and loads the city.
@@ -337,7 +336,7 @@ func (d *Deps) refreshAccounts(ctx context.Context) {
 		a.published = a.published && !changed
 	}
 	if a.published {
-		sum, err := a.sum(ctx)
+		sum, err := d.Store.PublishedAccountsSum(ctx)
 		a.published = err != nil || sum != ""
 	}
 	if !a.published {
@@ -465,7 +464,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		a := api.New(d.Store, d.City, auth.NewIssuer(secret, 12*time.Hour), d.Cfg.AnonymousViewer, d.Producer, d.Topics, d.Cfg.TimeZone, d.Routing.Rules, log.With("service", "api")).
 			WithMedia(photos, d.Cfg.MediaMaxBytes).WithUsers(users, d.Cfg.DemoAccounts)
 		a.Register(fapp)
-		d.accounts = &accountsFile{modTime: modTime, set: a.SetUsers, publish: a.PublishAccounts, sum: d.Store.PublishedAccountsSum}
+		d.accounts = &accountsFile{modTime: modTime, set: a.SetUsers, publish: a.PublishAccounts}
 		if !webui.Built() {
 			log.Warn("the web UI is not built into this binary: run make web")
 		}
