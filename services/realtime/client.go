@@ -39,6 +39,7 @@ type client struct {
 	closed    bool
 	closeCode int // the close frame to send; 0 for none
 	closeText string
+	abandoned bool // the reader has ended: no more write deadlines (abandon)
 
 	finished chan struct{} // closed when the writer has closed the connection
 	readDone chan struct{} // closed when the reader has stopped reading
@@ -207,7 +208,11 @@ func (c *client) write(batch []*frame) error {
 	// shorter than writeWait.
 	now := time.Now()
 	if d := now.Add(c.g.writeWait + time.Duration(n)*time.Second/minWriteRate); d.Sub(c.deadline) > time.Second {
-		_ = c.nc.SetWriteDeadline(d)
+		c.mu.Lock()
+		if !c.abandoned {
+			_ = c.nc.SetWriteDeadline(d)
+		}
+		c.mu.Unlock()
 		c.deadline = d
 	}
 	v := *bufs
@@ -265,6 +270,7 @@ func (c *client) readLoop() {
 		close(c.readDone)
 		c.g.remove(c)
 		c.close(0, "")
+		c.abandon()
 		<-c.finished
 		c.g.metrics.conns.Dec()
 	}()
@@ -296,6 +302,21 @@ func (c *client) readLoop() {
 		}()
 		<-done
 	}
+}
+
+// abandon ends a write in progress once the reader has ended: the client
+// is gone, has closed, or has been silent for pongWait, and a writer blocked
+// on its full socket would otherwise wait out its deadline — which allows
+// size/minWriteRate for a large batch, over a minute for a slow reader's
+// backlog — while that backlog stays in memory. A close frame the writer
+// has to send (closeCode) keeps the second finish gives it.
+func (c *client) abandon() {
+	c.mu.Lock()
+	c.abandoned = true
+	if c.closeCode == 0 {
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
+	c.mu.Unlock()
 }
 
 // drain reads and drops what the client still sends after the server

@@ -480,6 +480,35 @@ func TestSlowClientIsDroppedOthersKeepUp(t *testing.T) {
 	}
 }
 
+func TestSilentClientIsDroppedThoughItsWriteIsStalled(t *testing.T) {
+	// A client that stops reading stops answering pings too. Once it has
+	// been silent for pongWait it is gone, even while the writer is still
+	// blocked on its full socket with a deadline far away (a large batch
+	// is allowed size/minWriteRate; here writeWait itself is long).
+	e := newEnv(t, nil, func(g *Gateway) {
+		g.pingEvery, g.pongWait, g.writeWait = 100*time.Millisecond, time.Second, time.Minute
+		g.sndBuf = 4096
+	})
+	slow, _, err := e.dialWith([]string{Protocol, "ticket." + e.ticket(viewerClaims)}, nil, smallReadDialer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subscribe(t, slow, "wall", "") // and never read
+	waitFor(t, 2*time.Second, "subscribed", func() bool {
+		e.g.mu.Lock()
+		defer e.g.mu.Unlock()
+		return len(e.g.idx.wall) == 1
+	})
+	title := strings.Repeat("路面塌陷", 400) // ~5 KB per delta: the socket is full after a few
+	for i := range 100 {
+		apply(t, e.store, fmt.Sprintf("S%03d", i), 1, scope{}, event.Received, title)
+	}
+	waitFor(t, 10*time.Second, "the silent client to be closed", func() bool { return counter(e.g.metrics.conns) == 0 })
+	if n := counter(e.g.metrics.dropped); n != 0 {
+		t.Fatalf("dropped for a full queue: %v (the queue limit was not reached)", n)
+	}
+}
+
 func TestShutdownSendsGoingAway(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	var conns []*websocket.Conn
