@@ -189,13 +189,12 @@ func quantileOf(counts *[1902]int64, total int64, q float64) float64 {
 	return bucketMs(len(counts) - 1)
 }
 
-// reader reads c's messages until the connection ends, recording the
-// latency of every incident delta from its commit to the stream (the
-// stream id is the commit time in ms on the Redis clock, which is this
-// machine's clock) to its arrival here.
+// reader reads c's messages through gorilla until the connection ends
+// (-reader gorilla; the default reader is the event loops of
+// epoll_linux.go).
 func (c *bclient) reader(h *atomic.Pointer[hist], stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
-	head := make([]byte, 128)
+	head := make([]byte, headLen)
 	snapped := false
 	for {
 		if c.slow.Load() {
@@ -225,44 +224,52 @@ func (c *bclient) reader(h *atomic.Pointer[hist], stop <-chan struct{}, wg *sync
 				return
 			}
 		}
-		m := head[:n]
-		switch field(m, `"type":"`) {
-		case "snapshot":
-			if !snapped {
-				snapped = true
-				close(c.snapshot)
-			}
-		case "delta":
-			if field(m, `"kind":"`) != "incident" {
-				continue
-			}
-			seq := field(m, `"seq":"`)
-			i := bytes.IndexByte([]byte(seq), '-')
-			if i <= 0 {
-				continue
-			}
-			var ms int64
-			for _, d := range seq[:i] {
-				ms = ms*10 + int64(d-'0')
-			}
-			h.Load().add(c.idx, now-ms)
-		case "error":
-			c.err = fmt.Errorf("server error: %s", m)
-		}
+		c.message(head[:n], now, h.Load(), &snapped)
 	}
 }
 
-func field(b []byte, key string) string {
+// message looks at the first bytes of a message (m) read at now (Unix ms):
+// the first snapshot closes c.snapshot, and an incident delta records its
+// latency from its commit to the stream (the stream id is the commit time
+// in ms on the Redis clock, which is this machine's clock) to its arrival.
+func (c *bclient) message(m []byte, now int64, h *hist, snapped *bool) {
+	switch typ := field(m, `"type":"`); {
+	case bytes.Equal(typ, []byte("snapshot")):
+		if !*snapped {
+			*snapped = true
+			close(c.snapshot)
+		}
+	case bytes.Equal(typ, []byte("delta")):
+		if !bytes.Equal(field(m, `"kind":"`), []byte("incident")) {
+			return
+		}
+		seq := field(m, `"seq":"`)
+		i := bytes.IndexByte(seq, '-')
+		if i <= 0 {
+			return
+		}
+		var ms int64
+		for _, d := range seq[:i] {
+			ms = ms*10 + int64(d-'0')
+		}
+		h.add(c.idx, now-ms)
+	case bytes.Equal(typ, []byte("error")):
+		c.err = fmt.Errorf("server error: %s", m)
+	}
+}
+
+// field is the string value after key in b, without copying.
+func field(b []byte, key string) []byte {
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
-		return ""
+		return nil
 	}
 	b = b[i+len(key):]
 	j := bytes.IndexByte(b, '"')
 	if j < 0 {
-		return ""
+		return nil
 	}
-	return string(b[:j])
+	return b[:j]
 }
 
 func median(xs []float64) float64 {

@@ -87,6 +87,8 @@ type config struct {
 	slow           float64
 	slowWait       time.Duration
 	dialers        int
+	reader         string
+	loops          int
 	baseline       bool
 	hold           time.Duration
 	memProfileRate int
@@ -94,6 +96,7 @@ type config struct {
 }
 
 type bench struct {
+	loops       *loops // the event loops of -reader epoll, while connected
 	cfg         config
 	rdb         *redis.Client
 	store       *redisstore.Store
@@ -125,6 +128,8 @@ func run() error {
 	flag.Float64Var(&cfg.slow, "slow", 0.1, "share of clients that stop reading in the slow-reader phase (0: skip)")
 	flag.DurationVar(&cfg.slowWait, "slow-wait", 90*time.Second, "longest wait for the gateway to drop the slow readers")
 	flag.IntVar(&cfg.dialers, "dialers", 200, "concurrent dials")
+	flag.StringVar(&cfg.reader, "reader", "epoll", "how the clients read: epoll (a few event loops, the least CPU) or gorilla (a goroutine per connection)")
+	flag.IntVar(&cfg.loops, "loops", 2, "event loops of -reader epoll")
 	flag.BoolVar(&cfg.baseline, "baseline", true, "measure the baselines")
 	flag.IntVar(&cfg.memProfileRate, "memprofilerate", 0, "the gateway's runtime.MemProfileRate (1 for exact heap profiles while holding)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this process's CPU profile of the load runs here")
@@ -310,6 +315,17 @@ func (b *bench) connect(ctx context.Context, url string) error {
 	if err := <-terr; err != nil {
 		return err
 	}
+	switch b.cfg.reader {
+	case "epoll":
+		ls, err := newLoops(b.cfg.loops, &b.hist, b.stop, &b.readers)
+		if err != nil {
+			return err
+		}
+		b.loops = ls
+	case "gorilla":
+	default:
+		return fmt.Errorf("-reader %q: epoll or gorilla", b.cfg.reader)
+	}
 	work := make(chan int)
 	errs := make(chan error, len(b.pop.clients))
 	var wg sync.WaitGroup
@@ -344,11 +360,18 @@ func (b *bench) connect(ctx context.Context, url string) error {
 					errs <- fmt.Errorf("dial %d: %w", i, err)
 					continue
 				}
-				c.ws = ws
 				if err := ws.WriteJSON(map[string]string{"op": "subscribe", "channel": c.channel()}); err != nil {
+					_ = ws.Close()
 					errs <- err
 					continue
 				}
+				if b.loops != nil {
+					if err := b.loops.add(c, ws); err != nil {
+						errs <- err
+					}
+					continue
+				}
+				c.ws = ws
 				b.readers.Add(1)
 				go c.reader(&b.hist, b.stop, &b.readers)
 			}
@@ -388,6 +411,7 @@ func (b *bench) closeAll() {
 	close(b.stop)
 	b.readers.Wait()
 	b.stop = make(chan struct{})
+	b.loops = nil
 }
 
 // dead counts the clients whose connection has ended.
