@@ -123,10 +123,16 @@ func (p *population) recipients(town, grid, worker int) int {
 }
 
 // hist is a latency histogram: 1 ms buckets to 1 s, 10 ms buckets to 10 s,
-// sharded so that 10,000 readers do not contend on one cache line.
+// sharded so that 10,000 readers do not contend on one cache line, and by
+// client kind (shardsPerKind each) so that each kind's quantiles can be told.
 type hist struct {
 	shards [64][1902]atomic.Int64
 }
+
+const shardsPerKind = 21
+
+// shard is the histogram shard of c's deliveries.
+func (c *bclient) shard() int { return c.kind*shardsPerKind + c.idx%shardsPerKind }
 
 func bucket(ms int64) int {
 	switch {
@@ -151,7 +157,11 @@ func bucketMs(b int) float64 {
 func (h *hist) add(shard int, ms int64) { h.shards[shard%64][bucket(ms)].Add(1) }
 
 func (h *hist) merged() (counts [1902]int64, total int64) {
-	for s := range h.shards {
+	return h.mergedShards(0, len(h.shards))
+}
+
+func (h *hist) mergedShards(from, to int) (counts [1902]int64, total int64) {
+	for s := from; s < to; s++ {
 		for b := range h.shards[s] {
 			v := h.shards[s][b].Load()
 			counts[b] += v
@@ -169,6 +179,12 @@ func (h *hist) count() int64 {
 // quantile returns the q-quantile in milliseconds (bucket upper bound).
 func (h *hist) quantile(q float64) float64 {
 	counts, total := h.merged()
+	return quantileOf(&counts, total, q)
+}
+
+// kindQuantile is the q-quantile of one kind of client's deliveries.
+func (h *hist) kindQuantile(kind int, q float64) float64 {
+	counts, total := h.mergedShards(kind*shardsPerKind, (kind+1)*shardsPerKind)
 	return quantileOf(&counts, total, q)
 }
 
@@ -252,7 +268,7 @@ func (c *bclient) message(m []byte, now int64, h *hist, snapped *bool) {
 		for _, d := range seq[:i] {
 			ms = ms*10 + int64(d-'0')
 		}
-		h.add(c.idx, now-ms)
+		h.add(c.shard(), now-ms)
 	case bytes.Equal(typ, []byte("error")):
 		c.err = fmt.Errorf("server error: %s", m)
 	}

@@ -239,9 +239,9 @@ func run() error {
 	for i := range cfg.runs {
 		res := b.load(ctx, cfg.rate, cfg.duration)
 		r.runs = append(r.runs, res)
-		fmt.Printf("load run %d: %d events/s for %s to %d clients: %s deliveries/s (%.2f%% of expected %s), latency p50 %s p99 %s p99.9 %s max %s (gateway's own p99 to the socket ≤ %s); CPU: gateway %.0f%%, clients %.0f%%, producer %.0f%%, redis %.0f%%; clients disconnected so far: %d\n",
+		fmt.Printf("load run %d: %d events/s for %s to %d clients: %s deliveries/s (%.2f%% of expected %s), latency p50 %s p99 %s p99.9 %s max %s (p99 wall %s, dispatcher %s, worker %s; gateway's own p99 to the socket ≤ %s); CPU: gateway %.0f%%, clients %.0f%%, producer %.0f%%, redis %.0f%%; clients disconnected so far: %d\n",
 			i+1, res.rate, cfg.duration, cfg.clients, num(res.perSec), 100*float64(res.delivered)/float64(max(res.expected, 1)), num(float64(res.expected)/res.secs),
-			ms(res.p50), ms(res.p99), ms(res.p999), ms(res.max), ms(res.serverP99), res.cpu*100, res.selfCPU*100, res.prodCPU*100, res.redisCPU*100, res.dead)
+			ms(res.p50), ms(res.p99), ms(res.p999), ms(res.max), ms(res.kindP99[kindWall]), ms(res.kindP99[kindDispatcher]), ms(res.kindP99[kindWorker]), ms(res.serverP99), res.cpu*100, res.selfCPU*100, res.prodCPU*100, res.redisCPU*100, res.dead)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -439,7 +439,8 @@ type loadResult struct {
 	prodCPU   float64 // the producer process's
 	redisCPU  float64 // Redis's
 	serverP99 float64 // the gateway's own p99 lag (commit → written to the socket), ms, bucket bound
-	dead      int     // clients whose connection had ended by the end of the run
+	kindP99   [3]float64
+	dead      int // clients whose connection had ended by the end of the run
 }
 
 // load commits rate incidents per second for d and measures what arrives.
@@ -468,6 +469,7 @@ func (b *bench) load(ctx context.Context, rate int, d time.Duration) loadResult 
 		p50: h.quantile(.5), p99: h.quantile(.99), p999: h.quantile(.999), max: h.quantile(1),
 		cpu: (cpu1 - cpu0) / el, selfCPU: (self1 - self0) / el, redisCPU: (redis1 - redis0) / el, prodCPU: (b.producerCPU - prod0) / el,
 		serverP99: lagQuantile(s0, s1, .99), dead: b.dead(),
+		kindP99: [3]float64{h.kindQuantile(kindWall, .99), h.kindQuantile(kindDispatcher, .99), h.kindQuantile(kindWorker, .99)},
 	}
 }
 
