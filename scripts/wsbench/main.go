@@ -317,6 +317,9 @@ func (b *bench) connect(ctx context.Context, url string) error {
 	}
 	switch b.cfg.reader {
 	case "epoll":
+		if b.cfg.loops < 1 {
+			return fmt.Errorf("-loops %d: at least 1", b.cfg.loops)
+		}
 		ls, err := newLoops(b.cfg.loops, &b.hist, b.stop, &b.readers)
 		if err != nil {
 			return err
