@@ -131,6 +131,9 @@ type hist struct {
 
 const shardsPerKind = 21
 
+// headLen is how many bytes of a message's payload a client looks at.
+const headLen = 128
+
 // shard is the histogram shard of c's deliveries.
 func (c *bclient) shard() int { return c.kind*shardsPerKind + c.idx%shardsPerKind }
 
@@ -249,14 +252,14 @@ func (c *bclient) reader(h *atomic.Pointer[hist], stop <-chan struct{}, wg *sync
 // latency from its commit to the stream (the stream id is the commit time
 // in ms on the Redis clock, which is this machine's clock) to its arrival.
 func (c *bclient) message(m []byte, now int64, h *hist, snapped *bool) {
-	switch typ := field(m, `"type":"`); {
-	case bytes.Equal(typ, []byte("snapshot")):
+	switch string(field(m, `"type":"`)) { // (compared without a copy)
+	case "snapshot":
 		if !*snapped {
 			*snapped = true
 			close(c.snapshot)
 		}
-	case bytes.Equal(typ, []byte("delta")):
-		if !bytes.Equal(field(m, `"kind":"`), []byte("incident")) {
+	case "delta":
+		if string(field(m, `"kind":"`)) != "incident" {
 			return
 		}
 		seq := field(m, `"seq":"`)
@@ -269,7 +272,7 @@ func (c *bclient) message(m []byte, now int64, h *hist, snapped *bool) {
 			ms = ms*10 + int64(d-'0')
 		}
 		h.add(c.shard(), now-ms)
-	case bytes.Equal(typ, []byte("error")):
+	case "error":
 		c.err = fmt.Errorf("server error: %s", m)
 	}
 }

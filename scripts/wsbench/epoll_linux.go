@@ -28,9 +28,8 @@ import (
 // was read, against its commit time. -reader gorilla keeps the old way.
 
 const (
-	headLen     = 128 // bytes of a message's payload looked at (reader in clients.go)
-	maxCarry    = 14 + headLen
-	loopTimeout = 50 // ms: how often a loop looks at stop while idle
+	maxCarry    = 14 + headLen // the longest frame header and a head
+	loopTimeout = 50           // ms: how often a loop looks at stop while idle
 )
 
 // rawConn is a client connection owned by an event loop.

@@ -10,8 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-const headLen = 128
-
 type loops struct{}
 
 func newLoops(int, *atomic.Pointer[hist], <-chan struct{}, *sync.WaitGroup) (*loops, error) {
