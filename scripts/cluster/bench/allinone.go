@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/citybrain-ioc/citybrain/gis"
 	"github.com/citybrain-ioc/citybrain/scripts/cluster"
@@ -26,11 +29,67 @@ type allInOne struct {
 	pprof string // base URL of its pprof server ("" = not asked for)
 	dir   string
 	logf  *os.File
+	redis *externalRedis // nil: the embedded one
+}
+
+// externalRedis is a real Redis server on this machine that the process
+// uses instead of its embedded one (-redis), under a key prefix of its own.
+type externalRedis struct {
+	rdb    *redis.Client
+	prefix string
+	pid    int // the server's process, for its CPU time
+}
+
+// useRedis connects to addr and picks a fresh key prefix.
+func useRedis(ctx context.Context, addr string) (*externalRedis, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	info, err := rdb.Info(ctx, "server").Result()
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis %s: %w", addr, err)
+	}
+	r := &externalRedis{rdb: rdb, prefix: fmt.Sprintf("bench%d:", time.Now().UnixNano())}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			r.pid, _ = strconv.Atoi(v)
+		}
+	}
+	if !isRedisServer(r.pid) {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis %s: its server process (pid %d) is not on this machine: its CPU could not be counted", addr, r.pid)
+	}
+	return r, nil
+}
+
+// isRedisServer reports whether pid is a Redis server process here.
+func isRedisServer(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return pid > 0 && err == nil && strings.HasPrefix(string(comm), "redis")
+}
+
+// drop deletes the run's keys and closes the client.
+func (r *externalRedis) drop(ctx context.Context) {
+	it := r.rdb.Scan(ctx, 0, r.prefix+"*", 1000).Iterator()
+	var keys []string
+	flush := func() {
+		if len(keys) > 0 {
+			_ = r.rdb.Unlink(ctx, keys...).Err()
+			keys = keys[:0]
+		}
+	}
+	for it.Next(ctx) {
+		if keys = append(keys, it.Val()); len(keys) == 1000 {
+			flush()
+		}
+	}
+	flush()
+	_ = r.rdb.Close()
 }
 
 // startAllInOne runs the binary on free loopback ports with a fresh
-// DATA_DIR under dir, no simulator and no intake rate limit.
-func startAllInOne(ctx context.Context, bin, dir string, pprof bool) (*allInOne, error) {
+// DATA_DIR under dir, no simulator and no intake rate limit; with
+// redisAddr, on that Redis instead of the embedded one.
+func startAllInOne(ctx context.Context, bin, dir string, pprof bool, redisAddr string) (*allInOne, error) {
 	if bin == "" {
 		root, err := cluster.FindRoot()
 		if err != nil {
@@ -53,6 +112,12 @@ func startAllInOne(ctx context.Context, bin, dir string, pprof bool) (*allInOne,
 	a.url = "http://" + addr
 	env := append(os.Environ(), "HTTP_ADDR="+addr, "DATA_DIR="+data, "LOG_LEVEL=warn",
 		"INGEST_RATE_PER_MINUTE=100000000", "KAFKA_BROKERS=", "REDIS_ADDR=", "PPROF=")
+	if redisAddr != "" {
+		if a.redis, err = useRedis(ctx, redisAddr); err != nil {
+			return nil, err
+		}
+		env = append(env, "REDIS_ADDR="+redisAddr, "REDIS_PREFIX="+a.redis.prefix)
+	}
 	if pprof {
 		paddr, err := freeAddr()
 		if err != nil {
@@ -94,19 +159,34 @@ func (a *allInOne) Stop() {
 	if a.logf != nil {
 		_ = a.logf.Close()
 	}
+	if a.redis != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		a.redis.drop(ctx)
+		cancel()
+	}
 	_ = os.RemoveAll(a.dir)
 }
 
 // URLs: every target is served by the one process.
 func (a *allInOne) URLs(string) []string { return []string{a.url} }
 
-// CPU is the process's CPU time and this benchmark's own (load generator
-// and wall clients).
+// CPU is the process's CPU time, this benchmark's own (load generator
+// and wall clients) and, with -redis, the Redis server's (all of it: keep
+// other clients off it while measuring).
 func (a *allInOne) CPU(context.Context) map[string]float64 {
-	return map[string]float64{"citybrain": procCPU(a.cmd.Process.Pid), "bench": procCPU(os.Getpid())}
+	cpu := map[string]float64{"citybrain": procCPU(a.cmd.Process.Pid), "bench": procCPU(os.Getpid())}
+	if a.redis != nil {
+		cpu["redis"] = procCPU(a.redis.pid)
+	}
+	return cpu
 }
 
-func (a *allInOne) CPUNames() []string { return []string{"citybrain", "bench"} }
+func (a *allInOne) CPUNames() []string {
+	if a.redis != nil {
+		return []string{"citybrain", "redis", "bench"}
+	}
+	return []string{"citybrain", "bench"}
+}
 
 // Profile takes a CPU profile of d into path.
 func (a *allInOne) Profile(ctx context.Context, d time.Duration, path string) error {
@@ -193,8 +273,12 @@ func (p sweepPoint) keptUp() bool {
 // 1,000 reports, then the latency sweep.
 func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
 	load0 := loadavg()
-	fmt.Printf("bench: starting citybrain -target=all (embedded broker and Redis, fresh DATA_DIR under %s)\n", o.dir)
-	a, err := startAllInOne(ctx, o.bin, o.dir, o.pprof != "")
+	what := "embedded broker and Redis"
+	if o.redis != "" {
+		what = "embedded broker, the Redis at " + o.redis
+	}
+	fmt.Printf("bench: starting citybrain -target=all (%s, fresh DATA_DIR under %s)\n", what, o.dir)
+	a, err := startAllInOne(ctx, o.bin, o.dir, o.pprof != "", o.redis)
 	if err != nil {
 		return err
 	}
@@ -260,7 +344,11 @@ func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
 		}
 	}
 
-	fmt.Printf("\n=== all-in-one benchmark: citybrain -target=all, embedded broker (kfake) and Redis (miniredis), simulator mix, everything on this machine\n")
+	store := "Redis (miniredis)"
+	if o.redis != "" {
+		store = "a real Redis beside it (" + o.redis + ")"
+	}
+	fmt.Printf("\n=== all-in-one benchmark: citybrain -target=all, embedded broker (kfake) and %s, simulator mix, everything on this machine\n", store)
 	fmt.Printf("%d cores, load average %s at the start, %s at the end (other work on the machine takes cores from the benchmark)\n", nproc(), load0, loadavg())
 	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests (%s); latency phases %v, open loop\n",
 		o.runs, o.duration, o.workers, perRequest(), o.duration)
@@ -367,7 +455,7 @@ func compareAllInOne(ctx context.Context, o opts, city *gis.City) error {
 // abRun is one side of one A/B pair: a fresh process, a short warm-up, one
 // throughput phase and one latency phase.
 func abRun(ctx context.Context, o opts, city *gis.City, bin string, rate float64, tag string) (phase, error) {
-	a, err := startAllInOne(ctx, bin, o.dir, false)
+	a, err := startAllInOne(ctx, bin, o.dir, false, o.redis)
 	if err != nil {
 		return phase{}, err
 	}
