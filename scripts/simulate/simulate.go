@@ -179,7 +179,7 @@ func (g *Generator) grid(now time.Time) Record {
 	c := gridCats[g.r.IntN(len(gridCats))]
 	return Record{Source: "grid", Body: map[string]any{
 		"report_id":   g.ref("WG", now),
-		"worker_id":   fmt.Sprintf("W%s", lastN(u.Code, 6)),
+		"worker_id":   gridWorker(u.Code), // the cell's own 网格员 reports what they find on patrol
 		"grid_code":   u.Code,
 		"category":    c.cat,
 		"description": c.text,
@@ -284,10 +284,3 @@ func (g *Generator) inside(p orb.Point) bool {
 }
 
 func round6(x float64) float64 { return float64(int64(x*1e6+0.5)) / 1e6 }
-
-func lastN(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
-}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,9 +74,12 @@ func TestFleetPatrolsItsCells(t *testing.T) {
 }
 
 // The demo staff moves cases along, the longest waiting first, each after
-// its dwell; leaves warnings (CAP, with an area) alone: they are in force
-// until they expire or are cancelled; visits closed cases; and logs in
-// again when its token is refused (tokens expire after 12 hours).
+// its dwell; gives each to the duty worker of its grid cell (the demo
+// worker in his own cell, the roster's "gw-<cell>" elsewhere) and acts as
+// that worker, logging in when it first does; leaves warnings (CAP, with an
+// area) alone: they are in force until they expire or are cancelled;
+// visits closed cases; and logs in again when its token is refused
+// (tokens expire after 12 hours).
 func TestStaffMovesCasesInTurn(t *testing.T) {
 	var acted []string
 	logins, refuse := 0, true
@@ -97,14 +101,21 @@ func TestStaffMovesCasesInTurn(t *testing.T) {
 			case q.Get("limit") == "1":
 				_, _ = w.Write([]byte(`{"total":4,"items":[]}`))
 			default: // newest first
-				_, _ = w.Write([]byte(`{"total":4,"items":[
+				_, _ = w.Write([]byte(`{"total":6,"items":[
 					{"id":"INC-NEW","version":1,"state":"received","updated_at":"2026-12-06T09:59:58Z"},
-					{"id":"INC-T2","version":2,"state":"filed","updated_at":"2026-12-06T09:50:00Z"},
+					{"id":"INC-T2","version":2,"state":"filed","updated_at":"2026-12-06T09:50:00Z","place":{"grid":{"code":"321204004012004"}}},
 					{"id":"INC-T1","version":1,"state":"received","updated_at":"2026-12-06T09:40:00Z"},
+					{"id":"INC-D2","version":3,"state":"dispatched","updated_at":"2026-12-06T09:35:00Z","task":{"worker_id":"gw-321204001001001"}},
+					{"id":"INC-D1","version":2,"state":"dispatched","updated_at":"2026-12-06T09:30:00Z","task":{"department":"交通运输局"},"place":{"grid":{"code":"321204001001001"}}},
 					{"id":"INC-W","version":1,"state":"received","updated_at":"2026-12-06T09:00:00Z","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}}]}`))
 			}
 		default:
-			acted = append(acted, r.URL.Path+" "+r.Header.Get("Authorization"))
+			var body struct {
+				WorkerID   string `json:"worker_id"`
+				Department string `json:"department"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			acted = append(acted, strings.TrimSpace(r.URL.Path+" "+r.Header.Get("Authorization")+" "+body.WorkerID+" "+body.Department))
 		}
 	}))
 	defer srv.Close()
@@ -117,8 +128,10 @@ func TestStaffMovesCasesInTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/api/v1/tasks/INC-T1/file Bearer t4", // the dispatcher logged in again (3 logins at the start)
-		"/api/v1/tasks/INC-T2/dispatch Bearer t4",
+		"/api/v1/tasks/INC-D1/reassign Bearer t4 gw-321204001001001 交通运输局", // the dispatcher logged in again (3 logins at the start)
+		"/api/v1/tasks/INC-D2/accept Bearer t5",                            // as the roster worker, logged in now
+		"/api/v1/tasks/INC-T1/file Bearer t4",
+		"/api/v1/tasks/INC-T2/dispatch Bearer t4 worker", // the demo worker's own cell
 		"/api/v1/tasks/INC-C/visit Bearer t4",
 	}
 	if !slices.Equal(acted, want) {

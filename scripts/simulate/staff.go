@@ -11,13 +11,16 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
 // Staff plays the people of the loop through the public API, so that a
 // demo city closes cases as a real one does: a dispatcher files and
-// assigns 12345 tickets, the demo workers accept, start and handle their
-// tasks, and the dispatcher verifies, closes and records the 回访 rating.
+// assigns 12345 tickets, each case goes to the duty worker of its grid
+// cell (网格化管理: the demo worker 李明 in his own cell, the grid roster's
+// "gw-<grid code>" elsewhere), who accepts, starts and handles it, and the
+// dispatcher verifies, closes and records the 回访 rating.
 // Each tick moves at most Per cases one step, the cases that have waited
 // longest first, and only a case that has been in its state for its dwell
 // (dwell: from a few seconds to a minute, different for every case and
@@ -37,8 +40,24 @@ type Staff struct {
 // task that names none.
 const demoDepartment = "城市管理局"
 
-// staffLogins are the demo accounts the staff works as.
+// staffLogins are the demo accounts the staff logs in as at the start; it
+// logs in as a roster worker ("gw-<grid code>", the demo workers'
+// password) when it first acts as one.
 var staffLogins = map[string]string{"dispatcher": "dispatcher123", "worker": "worker123", "worker2": "worker123"}
+
+// demoWorkerGrid is the grid cell of the demo worker "worker" (李明, whose
+// phone a visitor opens): his cell's cases are his (auth.DemoUsers).
+const demoWorkerGrid = "321204004012004"
+
+// rosterPrefix starts the user name of a grid roster worker (auth.GridRoster).
+const rosterPrefix = "gw-"
+
+func password(user string) string {
+	if p, ok := staffLogins[user]; ok {
+		return p
+	}
+	return "worker123" // the roster's (auth.DemoWorkerPassword)
+}
 
 // NewStaff logs in as the demo dispatcher and workers.
 func NewStaff(ctx context.Context, url string, c *http.Client, per int, seed uint64) (*Staff, error) {
@@ -53,7 +72,7 @@ func NewStaff(ctx context.Context, url string, c *http.Client, per int, seed uin
 
 func (s *Staff) login(ctx context.Context, user string) error {
 	var out struct{ Token string }
-	if err := s.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": user, "password": staffLogins[user]}, &out); err != nil {
+	if err := s.call(ctx, "", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": user, "password": password(user)}, &out); err != nil {
 		return fmt.Errorf("login %s: %w", user, err)
 	}
 	s.tokens[user] = out.Token
@@ -78,6 +97,11 @@ type staffTask struct {
 		WorkerID   string `json:"worker_id"`
 		Department string `json:"department"`
 	} `json:"task"`
+	Place struct {
+		Grid struct {
+			Code string `json:"code"`
+		} `json:"grid"`
+	} `json:"place"`
 }
 
 // staffPage is how many of the oldest open cases a tick looks at.
@@ -141,10 +165,15 @@ func (s *Staff) Tick(ctx context.Context) error {
 	return first
 }
 
-// as calls the API as user, logging in again once when its token is
-// refused (it expired: the simulator runs for days; or the server lost
-// its accounts' state).
+// as calls the API as user, logging in first if it has not yet, and again
+// once when its token is refused (it expired: the simulator runs for days;
+// or the server lost its accounts' state).
 func (s *Staff) as(ctx context.Context, user, method, path string, in, out any) error {
+	if s.tokens[user] == "" {
+		if err := s.login(ctx, user); err != nil {
+			return err
+		}
+	}
 	err := s.call(ctx, s.tokens[user], method, path, in, out)
 	if se := (*statusError)(nil); errors.As(err, &se) && se.code == http.StatusUnauthorized {
 		if err := s.login(ctx, user); err != nil {
@@ -161,22 +190,22 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 	if inc.Task != nil {
 		worker = inc.Task.WorkerID
 	}
-	mine := worker == "worker" || worker == "worker2"
+	mine := worker == "worker" || worker == "worker2" || strings.HasPrefix(worker, rosterPrefix)
 	switch inc.State {
 	case "received":
 		return "dispatcher", "file", map[string]any{}
 	case "filed", "reopened": // reopened: the caller was not satisfied (回访), the work is done again
-		return "dispatcher", "dispatch", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)]}
+		return "dispatcher", "dispatch", map[string]any{"worker_id": dutyWorker(inc)}
 	case "dispatched":
 		if !mine {
-			// Auto-dispatch assigns the nearest worker of the resources layer,
-			// who has no account in the demo: the dispatcher hands the task,
-			// in its department, to a demo worker, who can log in.
+			// Auto-dispatch gives a task to a department (a grid report to
+			// its reporter): the dispatcher hands it, in its department, to
+			// the duty worker of its cell, who can log in.
 			dept := demoDepartment
 			if inc.Task != nil && inc.Task.Department != "" {
 				dept = inc.Task.Department
 			}
-			return "dispatcher", "reassign", map[string]any{"worker_id": []string{"worker", "worker2"}[s.r.IntN(2)], "department": dept, "reason": "指派网格员处置"}
+			return "dispatcher", "reassign", map[string]any{"worker_id": dutyWorker(inc), "department": dept, "reason": "指派网格员处置"}
 		}
 		return worker, "accept", map[string]any{}
 	case "accepted":
@@ -199,6 +228,23 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 		return "dispatcher", "visit", map[string]any{"rating": rating}
 	}
 	return "", "", nil
+}
+
+// dutyWorker is the worker a case goes to: the demo worker 李明 in his own
+// cell, the roster's worker of any other cell, and the demo worker 赵强
+// (no cell of his own) for a case outside every cell.
+func dutyWorker(inc staffTask) string { return gridWorker(inc.Place.Grid.Code) }
+
+// gridWorker is the duty worker of grid cell g (see dutyWorker).
+func gridWorker(g string) string {
+	switch g {
+	case demoWorkerGrid:
+		return "worker"
+	case "":
+		return "worker2"
+	default:
+		return rosterPrefix + g
+	}
 }
 
 func (s *Staff) call(ctx context.Context, token, method, path string, in, out any) error {
