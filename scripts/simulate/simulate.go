@@ -8,6 +8,7 @@ package simulate
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -36,6 +37,7 @@ type Generator struct {
 	run    string
 	n      int
 	grids  []gis.Unit
+	busy   int // index in grids of the demo worker's cell, -1 if the city has none
 	towns  []gis.Unit
 	roads  []gis.Road
 	sensor []gis.Resource
@@ -47,6 +49,7 @@ type Generator struct {
 func New(city *gis.City, seed uint64, mix Mix, run string) *Generator {
 	g := &Generator{city: city, r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), mix: mix, run: run}
 	g.grids = city.Units(gis.LevelGrid)
+	g.busy = slices.IndexFunc(g.grids, func(u gis.Unit) bool { return u.Code == demoWorkerGrid })
 	g.towns = city.Units(gis.LevelTown)
 	g.roads = city.Roads()
 	g.sensor = append(city.Resources("smoke_sensor"), city.Resources("water_sensor")...)
@@ -128,7 +131,19 @@ func (g *Generator) ref(prefix string, now time.Time) string {
 	return fmt.Sprintf("%s%s%s%06d", prefix, now.Format("20060102"), g.run, g.n)
 }
 
+// busyShare: one report in busyShare falls in the demo worker's cell (a
+// busy market street, say), so that his phone — the one a visitor opens —
+// has work to show after a minute; the rest spread evenly over the cells
+// (one in several hundred each).
+const busyShare = 25
+
 func (g *Generator) randomGrid() (gis.Unit, orb.Point) {
+	if g.busy >= 0 && g.r.IntN(busyShare) == 0 {
+		u := g.grids[g.busy]
+		if p, ok := g.city.RandomPointIn(u.Code, g.r); ok {
+			return u, p
+		}
+	}
 	for range 10 {
 		u := g.grids[g.r.IntN(len(g.grids))]
 		if p, ok := g.city.RandomPointIn(u.Code, g.r); ok {

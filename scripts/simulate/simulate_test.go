@@ -27,6 +27,7 @@ func TestRecordsAreValid(t *testing.T) {
 	}
 	g := New(city, 7, DefaultMix, "t")
 	now := time.Now()
+	located, busy := 0, 0
 	for i := 0; i < 5000; i++ {
 		rec := g.Next(now)
 		b, _ := json.Marshal(rec.Body)
@@ -37,10 +38,20 @@ func TestRecordsAreValid(t *testing.T) {
 		}
 		if r.Location != nil {
 			p := [2]float64{r.Location.Lon, r.Location.Lat}
-			if _, err := city.Locate(p); err != nil {
+			place, err := city.Locate(p)
+			if err != nil {
 				t.Fatalf("record %d (%s) outside the city: %v\n%s", i, rec.Source, p, b)
 			}
+			located++
+			if place.Grid.Code == demoWorkerGrid {
+				busy++
+			}
 		}
+	}
+	// The demo worker's cell gets about one report in busyShare (his phone
+	// has work to show), not one in the several hundred cells.
+	if share := float64(busy) / float64(located); share < 0.5/busyShare || share > 2.0/busyShare {
+		t.Errorf("%d of %d located reports in the demo worker's cell %s (%.3f), want about 1/%d", busy, located, demoWorkerGrid, share, busyShare)
 	}
 }
 
