@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { startPlayback } from './playback'
+import { RESUME_BACKOFF_MS, RESUME_TRIES, startPlayback } from './playback'
 
 /** A stand-in for the browser WebSocket that records what the client sends. */
 class FakeSocket {
@@ -64,6 +64,75 @@ describe('playback client', () => {
     expect(pb.state.value).toBe('ended')
     s.onclose?.({ code: 1000, reason: '' })
     expect(pb.state.value).toBe('ended')
+    pb.stop()
+  })
+
+  it('picks up at its clock when the connection drops, merging what it shows; gives up after a few drops in a row', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    vi.stubGlobal('WebSocket', FakeSocket)
+    vi.stubGlobal('location', { protocol: 'http:', host: 'wall.test' })
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ ticket: 'T' }), { status: 200 }))
+    const socks: FakeSocket[] = []
+    const from = new Date('2026-11-22T03:00:00Z')
+    const to = new Date('2026-11-22T04:00:00Z')
+    const pb = startPlayback({ from, to, speed: 30 }, (url, protocols) => {
+      const s = new FakeSocket(url, protocols)
+      socks.push(s)
+      return s as unknown as WebSocket
+    })
+    await vi.waitFor(() => expect(socks.length).toBe(1))
+    socks[0]!.emit({ type: 'snapshot', channel: 'playback', data: { incidents: [{ id: 'A', version: 1 }], at: from.toISOString() } })
+    socks[0]!.emit({ type: 'delta', channel: 'playback', kind: 'incident', at: '2026-11-22T03:20:00Z', data: { id: 'B', version: 2, state: 'closed' } })
+    pb.setSpeed(5)
+    pb.pause()
+    socks[0]!.onclose?.({ code: 1006, reason: '' }) // dropped: no end, no error
+    expect(pb.state.value).toBe('connecting')
+    expect(pb.error.value).toBeNull()
+    await vi.advanceTimersByTimeAsync(RESUME_BACKOFF_MS)
+    await vi.waitFor(() => expect(socks.length).toBe(2))
+    const again = socks[1]!
+    expect(again.url).toContain('from=2026-11-22T03%3A20%3A00.000Z') // the clock, not the period's start
+    expect(again.url).toContain('to=2026-11-22T04%3A00%3A00.000Z')
+    expect(again.url).toContain('speed=5')
+    again.emit({ type: 'snapshot', channel: 'playback', data: { incidents: [{ id: 'A', version: 3 }, { id: 'C', version: 1 }], at: '2026-11-22T03:20:00Z' } })
+    expect(pb.state.value).toBe('paused')
+    expect(JSON.parse(again.sent.at(-1) ?? '{}')).toEqual({ op: 'pause' }) // paused as the viewer left it
+    expect([...pb.store.incidents.keys()].sort()).toEqual(['A', 'B', 'C']) // B (closed before the gap) still shown
+    expect(pb.store.incidents.get('A')?.version).toBe(3)
+    expect(pb.range.from).toEqual(from)
+
+    // Drops in a row without a snapshot: resumed RESUME_TRIES times, then an error.
+    for (let i = 0; i < RESUME_TRIES; i++) {
+      socks.at(-1)!.onclose?.({ code: 1006, reason: '' })
+      expect(pb.state.value).toBe('connecting')
+      await vi.advanceTimersByTimeAsync(RESUME_BACKOFF_MS * 2 ** i)
+      await vi.waitFor(() => expect(socks.length).toBe(3 + i))
+    }
+    socks.at(-1)!.onclose?.({ code: 1006, reason: 'gone' })
+    expect(pb.state.value).toBe('error')
+    expect(pb.error.value).toBe('gone')
+    pb.stop()
+    vi.useRealTimers()
+  })
+
+  it('does not resume a playback the server ended or refused', async () => {
+    vi.stubGlobal('WebSocket', FakeSocket)
+    vi.stubGlobal('location', { protocol: 'http:', host: 'wall.test' })
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ ticket: 'T' }), { status: 200 }))
+    const socks: FakeSocket[] = []
+    const pb = startPlayback({ from: new Date('2026-11-22T03:00:00Z'), to: new Date('2026-11-22T04:00:00Z'), speed: 30 }, (url, protocols) => {
+      const s = new FakeSocket(url, protocols)
+      socks.push(s)
+      return s as unknown as WebSocket
+    })
+    await vi.waitFor(() => expect(socks.length).toBe(1))
+    socks[0]!.emit({ type: 'snapshot', channel: 'playback', data: { incidents: [], at: '2026-11-22T03:00:00Z' } })
+    socks[0]!.emit({ type: 'error', channel: 'playback', code: 'unavailable', message: 'kafka down' })
+    socks[0]!.onclose?.({ code: 1006, reason: '' })
+    expect(pb.state.value).toBe('error')
+    expect(pb.error.value).toBe('kafka down')
+    await new Promise((r) => setTimeout(r, 20))
+    expect(socks.length).toBe(1)
     pb.stop()
   })
 })

@@ -1,6 +1,9 @@
 // 回放: the client of GET /ws/playback (docs/realtime-protocol.md). It authenticates like /ws (a
 // ticket in the subprotocol), feeds the snapshot and incident deltas into a wall store of its own,
-// and exposes the playback clock, speed, pause and end. No resume: a dropped playback ends.
+// and exposes the playback clock, speed, pause and end. A playback whose connection drops (closed
+// without the server's end or error: a network blip, a server restart) picks up where its clock
+// was: a new connection from that moment, at the same speed, paused if it was, its snapshot merged
+// into what is shown; after RESUME_TRIES drops in a row without a snapshot it ends in an error.
 import { shallowRef, type ShallowRef } from 'vue'
 import { fetchWsTicket, wsURL } from '../lib/api'
 import { parseTime } from '../lib/format'
@@ -11,6 +14,10 @@ export const SPEEDS = [1, 5, 10, 30, 60] as const
 export type Speed = (typeof SPEEDS)[number]
 
 export type PlaybackState = 'connecting' | 'playing' | 'paused' | 'ended' | 'error'
+
+/** Drops in a row (without a snapshot between) a playback resumes from, and the first wait, ms (doubling). */
+export const RESUME_TRIES = 4
+export const RESUME_BACKOFF_MS = 1000
 
 export interface PlaybackRange {
   from: Date
@@ -55,6 +62,9 @@ export function startPlayback(
   const error = shallowRef<string | null>(null)
   let sock: WebSocket | null = null
   let stopped = false
+  let resuming = false // the connection is a resumed one: its snapshot is merged, not a new start
+  let failures = 0 // drops in a row without a snapshot
+  let paused = false // as the viewer left it, for a resumed connection
 
   const send = (op: Record<string, unknown>) => {
     if (sock?.readyState === WebSocket.OPEN) sock.send(JSON.stringify(op))
@@ -73,10 +83,18 @@ export function startPlayback(
     }
     switch (msg.type) {
       case 'snapshot': {
-        const d = (msg.data ?? {}) as { at?: unknown }
-        store.channel.onSnapshot(msg.data)
-        tick(d.at)
-        if (state.value === 'connecting') state.value = 'playing'
+        const d = (msg.data ?? {}) as { at?: unknown; incidents?: unknown }
+        if (resuming) {
+          // The incidents open at the clock: newer states of what is shown, plus what opened
+          // during the gap; what closed before it stays as shown (a period is shown as it was).
+          if (Array.isArray(d.incidents)) for (const inc of d.incidents) store.channel.onDelta('incident', inc)
+          if (paused) send({ op: 'pause' })
+        } else {
+          store.channel.onSnapshot(msg.data)
+          tick(d.at)
+        }
+        failures = 0
+        if (state.value === 'connecting') state.value = paused ? 'paused' : 'playing'
         break
       }
       case 'delta':
@@ -88,6 +106,7 @@ export function startPlayback(
         // The server's word on speed and pause wins (another op may have been refused).
         if (SPEEDS.includes(msg.speed as Speed)) speed.value = msg.speed as Speed
         if (typeof msg.paused === 'boolean' && (state.value === 'playing' || state.value === 'paused')) {
+          paused = msg.paused
           state.value = msg.paused ? 'paused' : 'playing'
         }
         break
@@ -102,28 +121,52 @@ export function startPlayback(
     }
   }
 
-  const q = new URLSearchParams({ from: range.from.toISOString(), to: range.to.toISOString(), speed: String(range.speed) })
-  fetchWsTicket()
-    .then((ticket) => {
-      if (stopped) return
-      sock = open(wsURL(`/ws/playback?${q.toString()}`), [PROTOCOL, `ticket.${ticket}`])
-      sock.onmessage = (e) => onMessage(e.data)
-      sock.onerror = () => {
-        if (state.value === 'connecting') {
-          error.value = 'websocket'
+  const connect = (from: Date) => {
+    const q = new URLSearchParams({ from: from.toISOString(), to: range.to.toISOString(), speed: String(speed.value) })
+    fetchWsTicket()
+      .then((ticket) => {
+        if (stopped) return
+        const s = open(wsURL(`/ws/playback?${q.toString()}`), [PROTOCOL, `ticket.${ticket}`])
+        sock = s
+        s.onmessage = (e) => onMessage(e.data)
+        s.onerror = () => {
+          if (state.value === 'connecting' && !resuming) {
+            error.value = 'websocket'
+            state.value = 'error'
+          }
+        }
+        s.onclose = (e) => {
+          if (stopped || sock !== s || state.value === 'ended' || state.value === 'error') return
+          dropped(e.reason || `closed (${e.code})`)
+        }
+      })
+      .catch((err: unknown) => {
+        if (resuming) dropped(err instanceof Error ? err.message : String(err))
+        else {
+          error.value = err instanceof Error ? err.message : String(err)
           state.value = 'error'
         }
-      }
-      sock.onclose = (e) => {
-        if (stopped || state.value === 'ended' || state.value === 'error') return
-        error.value = e.reason || `closed (${e.code})`
-        state.value = 'error'
-      }
-    })
-    .catch((err: unknown) => {
-      error.value = err instanceof Error ? err.message : String(err)
+      })
+  }
+
+  /** The connection ended without the server's end or error: pick up at the clock, or give up. */
+  const dropped = (why: string) => {
+    if (stopped) return
+    failures++
+    if (failures > RESUME_TRIES || clock.value === null) {
+      error.value = why
       state.value = 'error'
-    })
+      return
+    }
+    resuming = true
+    state.value = 'connecting'
+    const at = new Date(Math.min(Math.max(clock.value, range.from.getTime()), range.to.getTime()))
+    setTimeout(() => {
+      if (!stopped) connect(at)
+    }, RESUME_BACKOFF_MS * 2 ** (failures - 1))
+  }
+
+  connect(range.from)
 
   return {
     store,
@@ -139,11 +182,13 @@ export function startPlayback(
     pause() {
       if (state.value !== 'playing') return
       send({ op: 'pause' })
+      paused = true
       state.value = 'paused'
     },
     resume() {
       if (state.value !== 'paused') return
       send({ op: 'resume' })
+      paused = false
       state.value = 'playing'
     },
     stop() {
