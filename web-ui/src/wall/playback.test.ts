@@ -113,6 +113,20 @@ describe('playback client', () => {
     expect(pb.error.value).toBe('gone')
     pb.stop()
     vi.useRealTimers()
+
+    // Dropped with the clock at the period's end: nothing is left to play.
+    const socks2: FakeSocket[] = []
+    const pb2 = startPlayback({ from, to, speed: 30 }, (url, protocols) => {
+      const s = new FakeSocket(url, protocols)
+      socks2.push(s)
+      return s as unknown as WebSocket
+    })
+    await vi.waitFor(() => expect(socks2.length).toBe(1))
+    socks2[0]!.emit({ type: 'snapshot', channel: 'playback', data: { incidents: [], at: from.toISOString() } })
+    socks2[0]!.emit({ type: 'clock', channel: 'playback', at: to.toISOString(), speed: 30, paused: false })
+    socks2[0]!.onclose?.({ code: 1006, reason: '' })
+    expect(pb2.state.value).toBe('ended')
+    pb2.stop()
   })
 
   it('does not resume a playback the server ended or refused', async () => {

@@ -152,6 +152,10 @@ export function startPlayback(
   /** The connection ended without the server's end or error: pick up at the clock, or give up. */
   const dropped = (why: string) => {
     if (stopped) return
+    if (clock.value !== null && clock.value >= range.to.getTime()) {
+      state.value = 'ended' // dropped at the very end: nothing is left to play
+      return
+    }
     failures++
     if (failures > RESUME_TRIES || clock.value === null) {
       error.value = why
