@@ -49,6 +49,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/citybrain-ioc/citybrain/scripts/cluster"
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
@@ -184,7 +185,7 @@ func run() error {
 	load, _ := os.ReadFile("/proc/loadavg")
 	rv, _ := b.rdb.Info(ctx, "server").Result()
 	fmt.Printf("wsbench: %d CPUs, load average %s, %s, redis %s at %s, gateway %s (pid %d), prefix %s\n",
-		runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "), runtime.Version(), infoField(rv, "redis_version"), cfg.redis, wsURL, b.pid, cfg.prefix)
+		runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "), runtime.Version(), cluster.InfoField(rv, "redis_version"), cfg.redis, wsURL, b.pid, cfg.prefix)
 	mix := fmt.Sprintf("%d wall, %d dispatcher (%d towns), %d worker (%d grids)", cfg.walls, cfg.dispatchers, cfg.towns, cfg.clients-cfg.walls-cfg.dispatchers, cfg.grids)
 
 	r := report{}
@@ -451,7 +452,7 @@ func (b *bench) load(ctx context.Context, rate int, d time.Duration) loadResult 
 	h := new(hist)
 	b.hist.Store(h)
 	s0 := b.scrape(ctx)
-	cpu0, self0, redis0, prod0 := s0["process_cpu_seconds_total"], selfCPU(), b.redisCPU(ctx), b.producerCPU
+	cpu0, self0, redis0, prod0 := s0["process_cpu_seconds_total"], selfCPU(), cluster.RedisCPU(ctx, b.rdb), b.producerCPU
 	t0 := time.Now()
 	sent, expected := b.produce(ctx, rate, d, nil)
 	// Drain: until nothing more arrives for a second (or 10 s).
@@ -464,7 +465,7 @@ func (b *bench) load(ctx context.Context, rate int, d time.Duration) loadResult 
 	}
 	secs := d.Seconds()
 	s1 := b.scrape(ctx)
-	cpu1, self1, redis1 := s1["process_cpu_seconds_total"], selfCPU(), b.redisCPU(ctx)
+	cpu1, self1, redis1 := s1["process_cpu_seconds_total"], selfCPU(), cluster.RedisCPU(ctx, b.rdb)
 	el := time.Since(t0).Seconds()
 	_, delivered := h.merged()
 	return loadResult{
@@ -790,26 +791,6 @@ func selfCPU() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-// redisCPU is the Redis server's user+system CPU time in seconds.
-func (b *bench) redisCPU(ctx context.Context) float64 {
-	info, err := b.rdb.Info(ctx, "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	u, _ := strconv.ParseFloat(infoField(info, "used_cpu_user"), 64)
-	s, _ := strconv.ParseFloat(infoField(info, "used_cpu_sys"), 64)
-	return u + s
-}
-
-func infoField(info, key string) string {
-	for _, l := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), key+":"); ok {
-			return v
-		}
-	}
-	return "?"
 }
 
 func num(f float64) string {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,39 +31,21 @@ type allInOne struct {
 	redis *externalRedis // nil: the embedded one
 }
 
-// externalRedis is a real Redis server on this machine that the process
-// uses instead of its embedded one (-redis), under a key prefix of its own.
+// externalRedis is a real Redis server that the process uses instead of
+// its embedded one (-redis), under a key prefix of its own.
 type externalRedis struct {
 	rdb    *redis.Client
 	prefix string
-	pid    int // the server's process, for its CPU time
 }
 
 // useRedis connects to addr and picks a fresh key prefix.
 func useRedis(ctx context.Context, addr string) (*externalRedis, error) {
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	info, err := rdb.Info(ctx, "server").Result()
-	if err != nil {
+	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("redis %s: %w", addr, err)
 	}
-	r := &externalRedis{rdb: rdb, prefix: fmt.Sprintf("bench%d:", time.Now().UnixNano())}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			r.pid, _ = strconv.Atoi(v)
-		}
-	}
-	if !isRedisServer(r.pid) {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis %s: its server process (pid %d) is not on this machine: its CPU could not be counted", addr, r.pid)
-	}
-	return r, nil
-}
-
-// isRedisServer reports whether pid is a Redis server process here.
-func isRedisServer(pid int) bool {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	return pid > 0 && err == nil && strings.HasPrefix(string(comm), "redis")
+	return &externalRedis{rdb: rdb, prefix: fmt.Sprintf("bench%d:", time.Now().UnixNano())}, nil
 }
 
 // drop deletes the run's keys and closes the client.
@@ -173,10 +154,10 @@ func (a *allInOne) URLs(string) []string { return []string{a.url} }
 // CPU is the process's CPU time, this benchmark's own (load generator
 // and wall clients) and, with -redis, the Redis server's (all of it: keep
 // other clients off it while measuring).
-func (a *allInOne) CPU(context.Context) map[string]float64 {
+func (a *allInOne) CPU(ctx context.Context) map[string]float64 {
 	cpu := map[string]float64{"citybrain": procCPU(a.cmd.Process.Pid), "bench": procCPU(os.Getpid())}
 	if a.redis != nil {
-		cpu["redis"] = procCPU(a.redis.pid)
+		cpu["redis"] = cluster.RedisCPU(ctx, a.redis.rdb)
 	}
 	return cpu
 }

@@ -26,8 +26,8 @@
 //     the first throughput run (-pprof FILE, broken down by the services'
 //     pprof labels), and an A/B of two binaries (-compare: alternating
 //     runs on fresh processes, medians and ratios); with -redis ADDR the
-//     process uses a real Redis on this machine instead of its embedded
-//     one, and the server's CPU is counted beside the process's.
+//     process uses a real Redis instead of its embedded one, and the
+//     server's CPU is counted beside the process's.
 //
 // Each measurement runs -runs times; the medians are printed. Everything
 // runs on this machine, the load generator and wall clients included, so
@@ -99,7 +99,7 @@ func run() error {
 		"with -allinone: open-loop rates (reports/s) of the latency sweep, ascending; it stops after the first rate not kept up with (\"\" = no sweep)")
 	flag.StringVar(&o.compare, "compare", "", "with -allinone: A/B of -bin against this binary: fresh processes, alternating A B A B …, -runs pairs of one throughput and one latency phase (at -rate, default 200/s)")
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the throughput phase waits for the acknowledged reports to reach the wall")
-	flag.StringVar(&o.redis, "redis", "", "with -allinone: a real Redis on this machine (host:port) for the process instead of its embedded one, under a fresh key prefix per process (deleted after); the server's CPU is counted too")
+	flag.StringVar(&o.redis, "redis", "", "with -allinone: a real Redis (host:port) for the process instead of its embedded one, under a fresh key prefix per process (deleted after); the server's CPU (INFO cpu) is counted too")
 	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
 	flag.BoolVar(&timeline, "timeline", false, "print each latency phase's slowest report per second sent (where a tail comes from: a steady queue or a stall)")
 	flag.Parse()
