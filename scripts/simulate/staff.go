@@ -195,7 +195,7 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 	case "received":
 		return "dispatcher", "file", map[string]any{}
 	case "filed", "reopened": // reopened: the caller was not satisfied (回访), the work is done again
-		return "dispatcher", "dispatch", map[string]any{"worker_id": dutyWorker(inc)}
+		return "dispatcher", "dispatch", map[string]any{"worker_id": gridWorker(inc.Place.Grid.Code)}
 	case "dispatched":
 		if !mine {
 			// Auto-dispatch gives a task to a department (a grid report to
@@ -205,7 +205,7 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 			if inc.Task != nil && inc.Task.Department != "" {
 				dept = inc.Task.Department
 			}
-			return "dispatcher", "reassign", map[string]any{"worker_id": dutyWorker(inc), "department": dept, "reason": "指派网格员处置"}
+			return "dispatcher", "reassign", map[string]any{"worker_id": gridWorker(inc.Place.Grid.Code), "department": dept, "reason": "指派网格员处置"}
 		}
 		return worker, "accept", map[string]any{}
 	case "accepted":
@@ -230,12 +230,9 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 	return "", "", nil
 }
 
-// dutyWorker is the worker a case goes to: the demo worker 李明 in his own
-// cell, the roster's worker of any other cell, and the demo worker 赵强
-// (no cell of his own) for a case outside every cell.
-func dutyWorker(inc staffTask) string { return gridWorker(inc.Place.Grid.Code) }
-
-// gridWorker is the duty worker of grid cell g (see dutyWorker).
+// gridWorker is the worker a case in grid cell g goes to: the demo worker
+// 李明 in his own cell, the roster's worker of any other cell, and the demo
+// worker 赵强 (no cell of his own) for a case outside every cell.
 func gridWorker(g string) string {
 	switch g {
 	case demoWorkerGrid:

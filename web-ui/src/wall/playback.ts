@@ -164,7 +164,7 @@ export function startPlayback(
     }
     resuming = true
     state.value = 'connecting'
-    const at = new Date(Math.min(Math.max(clock.value, range.from.getTime()), range.to.getTime()))
+    const at = new Date(Math.max(clock.value, range.from.getTime())) // before `to`: checked above
     setTimeout(() => {
       if (!stopped) connect(at)
     }, RESUME_BACKOFF_MS * 2 ** (failures - 1))
