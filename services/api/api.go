@@ -324,6 +324,7 @@ func (a *API) categories(c *fiber.Ctx) error {
 	type cat struct {
 		Code       string   `json:"code"`
 		Name       string   `json:"name"`
+		NameEn     string   `json:"name_en"`
 		Family     string   `json:"family"`
 		Department string   `json:"department"`
 		Severity   int      `json:"severity"`
@@ -332,7 +333,7 @@ func (a *API) categories(c *fiber.Ctx) error {
 	}
 	var out []cat
 	for _, t := range taxonomy.All() {
-		out = append(out, cat{t.Code, t.Name, t.Family, t.Department, t.Severity, t.Allowed.Hours(), t.Aliases})
+		out = append(out, cat{t.Code, t.Name, t.NameEn, t.Family, t.Department, t.Severity, t.Allowed.Hours(), t.Aliases})
 	}
 	return c.JSON(fiber.Map{"items": out})
 }

@@ -20,9 +20,9 @@ func TestDocIsCurrent(t *testing.T) {
 	b.WriteString("(数字城管 事件/部件 小类 names, 12345 诉求 contents, alarm types such as `119` or `smoke`, traffic event types, ")
 	b.WriteString("CAP categories). The family decides fusion (only reports of one family fuse; see `services/enrich/fusion.go`); ")
 	b.WriteString("the department and time allowed are the default routing and deadline. Severity: 1 = I 特别重大 … 4 = IV 一般.\n\n")
-	b.WriteString("| code | 名称 | family | 责任单位 | severity | time allowed | aliases |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| code | 名称 | English | family | 责任单位 | severity | time allowed | aliases |\n|---|---|---|---|---|---|---|---|\n")
 	for _, c := range All() {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %d | %s | %s |\n", c.Code, c.Name, c.Family, c.Department, c.Severity, c.Allowed, strings.Join(c.Aliases, "、"))
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %d | %s | %s |\n", c.Code, c.Name, c.NameEn, c.Family, c.Department, c.Severity, c.Allowed, strings.Join(c.Aliases, "、"))
 	}
 	const path = "../../docs/taxonomy.md"
 	if *update {

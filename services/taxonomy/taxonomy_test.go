@@ -22,7 +22,7 @@ func TestLookup(t *testing.T) {
 
 func TestTableIsComplete(t *testing.T) {
 	for _, c := range All() {
-		if c.Name == "" || c.Family == "" || c.Department == "" || c.Severity < 1 || c.Severity > 4 || c.Allowed <= 0 {
+		if c.Name == "" || c.NameEn == "" || c.Family == "" || c.Department == "" || c.Severity < 1 || c.Severity > 4 || c.Allowed <= 0 {
 			t.Errorf("incomplete category %+v", c)
 		}
 	}

@@ -147,6 +147,20 @@ export async function overlapProblems(page) {
       }
       return true
     }
+    // Where an element's text is drawn: its box, and beyond it when the text spills out (a word too
+    // long for a narrow column runs into the next one: "Dispatcher指派…"). Text an element clips
+    // (overflow hidden, an ellipsis) is drawn only within its box.
+    const inkBox = (el) => {
+      const r = el.getBoundingClientRect()
+      if (el instanceof SVGElement || getComputedStyle(el).overflow !== 'visible') return r
+      const range = document.createRange()
+      range.selectNodeContents(el)
+      const t = range.getBoundingClientRect()
+      if (t.width <= 0 || t.height <= 0) return r
+      const left = Math.min(r.left, t.left)
+      const top = Math.min(r.top, t.top)
+      return new DOMRect(left, top, Math.max(r.right, t.right) - left, Math.max(r.bottom, t.bottom) - top)
+    }
     const panels = [...document.querySelectorAll('.panel')].filter(visible)
     const rects = panels.map((p) => p.getBoundingClientRect())
     const hit = (a, b, tol = 2) =>
@@ -163,7 +177,7 @@ export async function overlapProblems(page) {
             (!(el instanceof SVGElement) && [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== ''))),
       )
       // Ticker entries scroll/fade at the bottom by design: only the panel's own frame matters there.
-      const boxes = leaves.map((el) => ({ el, r: el.getBoundingClientRect() }))
+      const boxes = leaves.map((el) => ({ el, r: inkBox(el) }))
       for (let i = 0; i < boxes.length; i++) {
         const a = boxes[i]
         if (a.el.closest('[data-ticker-item]')) continue

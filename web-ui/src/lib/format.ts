@@ -1,6 +1,7 @@
 // Labels and formatting for the UI. Every function here returns display text and never
 // "NaN", "undefined" or "null": missing or malformed input becomes the placeholder DASH.
 
+import { englishCategory } from './categories'
 import { hasMessage, locale, t } from './i18n'
 import type { Incident, ResourceKind, Source } from './types'
 
@@ -228,6 +229,10 @@ export const RESOURCE_KINDS: readonly ResourceKindInfo[] = [
 
 /** The incident's category name, or 未分类. */
 export function categoryName(inc: Incident): string {
+  if (locale.value === 'en') {
+    const en = englishCategory(inc.category)
+    if (en) return en
+  }
   return text(inc.category_name, text(inc.category, t('cat.none')))
 }
 

@@ -1,5 +1,6 @@
-// UI text in 简体中文 (the default) and English. Data from the server (town names, categories,
-// titles) is shown as it comes. Pick the language with ?lang=en|zh (remembered) or setLocale().
+// UI text in 简体中文 (the default) and English. Data from the server (town names, titles) is
+// shown as it comes; category names in English come from the taxonomy (categories.ts).
+// Pick the language with ?lang=en|zh (remembered) or setLocale().
 //
 // t() reads a reactive locale, so templates and computed values that call it update when the
 // language changes.
