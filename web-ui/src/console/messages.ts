@@ -2,6 +2,7 @@
 // from the shared table in lib/i18n.ts through lib/format.ts.
 
 import { defineMessages } from '../lib/i18n'
+import { refusalSentence } from '../lib/refusal'
 
 const zh = {
   'title': '调度工作台',
@@ -322,6 +323,11 @@ export const tc = defineMessages<ConsoleKey>(zh, en)
 export function actionName(a: unknown): string {
   const key = `act.${String(a)}` as ConsoleKey
   return key in zh ? tc(key) : String(a ?? '')
+}
+
+/** Why the state machine refused a command (lib/refusal.ts), with the console's action names. */
+export function refusalText(r: { code?: string; action?: string; state?: string; message?: string }): string {
+  return refusalSentence({ ...r, action: actionName(r.action) })
 }
 
 /** Day and hour units of the countdowns in the current language. */

@@ -1,6 +1,8 @@
 // The phone's requests: JSON with the bearer token, answers as {status, body} (status 0 = no
 // answer), so the outbox can classify them and the UI can show the server's reason.
 
+import { refusalSentence } from '../lib/refusal'
+import { tm, type MobileKey } from './messages'
 import { token } from './session'
 import type { OutboxItem, SendResult } from './outbox'
 
@@ -39,8 +41,18 @@ export function sendItem(item: OutboxItem): Promise<SendResult> {
     case 'command':
       return postJSON(`/api/v1/tasks/${encodeURIComponent(item.incidentId ?? '')}/${encodeURIComponent(item.action ?? '')}`, item.body ?? {}, {
         'Idempotency-Key': item.id,
-      })
+      }).then((res) => refused(res, item))
     case 'report':
       return postJSON('/api/v1/ingest/grid', item.body ?? {}, { 'Idempotency-Key': item.id })
   }
+}
+
+/** A command the state machine refused says why in the worker's language (lib/refusal.ts); the
+ *  server's own message (English, for API clients) stays in the result's body. */
+function refused(res: SendResult, item: OutboxItem): SendResult {
+  const code = (res.body as { code?: unknown } | undefined)?.code
+  if (res.status !== 409 && res.status !== 403) return res
+  if (typeof code !== 'string' || code === '') return res
+  const action = tm(`action.${item.action ?? ''}` as MobileKey)
+  return { ...res, error: refusalSentence({ code, action, message: res.error }) }
 }
