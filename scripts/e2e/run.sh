@@ -2,7 +2,8 @@
 # Browser tests: starts the real citybrain binary (embedded broker and Redis, fresh data dir) on a
 # free port with the simulator feeding it, then runs the Playwright scripts in web-ui/e2e against
 # it in headless Chromium. Screenshots go to artifacts/. Needs `make build` first (make test-e2e).
-# E2E='names' (globs, e.g. E2E='console wall*') runs only those scripts.
+# E2E='names' (globs, e.g. E2E='console wall*') runs only those scripts; each fails after
+# E2E_SCRIPT_TIMEOUT_S (900) seconds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
@@ -42,6 +43,7 @@ for script in web-ui/e2e/*.mjs; do
 		((want)) || continue
 	fi
 	echo "e2e: $script"
-	(cd web-ui && node "../$script") || rc=1
+	# A script that hangs fails after E2E_SCRIPT_TIMEOUT_S instead of holding CI to its limit.
+	(cd web-ui && timeout "${E2E_SCRIPT_TIMEOUT_S:-900}" node "../$script") || rc=1
 done
 exit $rc
