@@ -98,7 +98,7 @@ bench-ingest: build
 ## Strict: the defects it found (flush-window, dlq-transient, commit-exit) are fixed; FAULTTEST_FLAGS
 ## can name known ones again (-xfail=…) to report them as KNOWN instead of failing.
 FAULTTEST_FLAGS ?=
-.PHONY: test-faults bench-cluster bench-allinone validate-deploy
+.PHONY: test-faults bench-cluster bench-allinone bench-positions validate-deploy
 test-faults: $(GIS_DATA)
 	$(GO) run ./scripts/faulttest $(FAULTTEST_FLAGS)
 
@@ -114,6 +114,12 @@ bench-cluster: $(GIS_DATA)
 bench-allinone: build
 	@mkdir -p artifacts
 	$(GO) run ./scripts/cluster/bench -allinone -bin bin/citybrain -pprof artifacts/allinone-cpu.prof $(BENCH_FLAGS)
+
+## bench-positions: the position path of one `citybrain -target=all` process (phones → api →
+## realtime → a wall's positions message): positions/s, POST → wall latency and CPU per 1,000
+## positions at rising open-loop rates (scripts/cluster/bench -positions).
+bench-positions: build
+	$(GO) run ./scripts/cluster/bench -allinone -bin bin/citybrain -runs 3 -duration 10s -positions 500,1000,2000,3000,4000,6000 $(BENCH_FLAGS)
 
 ## validate-deploy: docker-compose (deploy/composecheck) and the Kubernetes manifests (kustomize
 ## build, strict k8s.io/api decoding, project rules) and the Grafana dashboard (deploy/kubernetes/check),

@@ -68,6 +68,9 @@ type WallClient struct {
 	Realtime []string // base URLs of realtime instances
 	Prefer   int      // index of the realtime instance to try first
 	Seen     *Seen
+	// Positions, when set, records when each worker position arrived
+	// (PositionKey), from the positions messages.
+	Positions *Seen
 
 	mu        sync.Mutex
 	incidents map[string]int // id → version
@@ -246,6 +249,23 @@ func (w *WallClient) session(ctx context.Context, api, realtime string) error {
 					w.incidents[x.ID] = x.Version
 				}
 				w.mu.Unlock()
+			}
+			if m.Kind == "positions" && w.Positions != nil {
+				var p struct {
+					Workers []struct {
+						ID  string  `json:"id"`
+						Lon float64 `json:"lon"`
+						Lat float64 `json:"lat"`
+					} `json:"workers"`
+				}
+				if err := json.Unmarshal(m.Data, &p); err != nil {
+					return fmt.Errorf("bad positions: %w", err)
+				}
+				keys := make([]string, len(p.Workers))
+				for i, x := range p.Workers {
+					keys[i] = PositionKey(x.ID, x.Lon, x.Lat)
+				}
+				w.Positions.mark(keys, now)
 			}
 			w.mu.Lock()
 			if m.Seq != "" {

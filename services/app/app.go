@@ -113,7 +113,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 	d.closers = append(d.closers, func() { _ = d.Redis.Close() })
 	d.Store = redisstore.New(d.Redis, cfg.RedisPrefix, cfg.TimeZone)
 	if cfg.RedisAddr == "" {
-		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen).WithLocalWakeups() // miniredis: see there
+		d.Store.WithStreamMaxLen(redisstore.EmbeddedStreamMaxLen).WithPositionStreamMaxLen(redisstore.EmbeddedPositionStreamMaxLen).WithLocalWakeups() // miniredis: see there
 	}
 	var err error
 	if cfg.GISDir != "" {

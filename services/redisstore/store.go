@@ -39,13 +39,14 @@ type Store struct {
 	prefix    string
 	loc       *time.Location
 	streamMax int    // MAXLEN of the delta stream
+	posMax    int    // MAXLEN of the position stream
 	wake      *wakes // nil unless WithLocalWakeups
 }
 
 // New returns a store on rdb with keys under prefix; loc is the city's time
 // zone (for per-day counters).
 func New(rdb redis.UniversalClient, prefix string, loc *time.Location) *Store {
-	return &Store{rdb: rdb, prefix: prefix, loc: loc, streamMax: StreamMaxLen}
+	return &Store{rdb: rdb, prefix: prefix, loc: loc, streamMax: StreamMaxLen, posMax: PositionStreamMaxLen}
 }
 
 // WithStreamMaxLen sets the delta stream's bound (EmbeddedStreamMaxLen on

@@ -779,3 +779,39 @@ func TestSuiteStoreFirstAndLatestReports(t *testing.T) {
 		t.Fatalf("after a split: %v of %d (%v)", idsOf(got), total, err)
 	}
 }
+
+// The position stream keeps about its bound (Redis trims MAXLEN ~ by whole
+// nodes, miniredis exactly), and a reader further behind than that gets
+// the newest entries, not an error.
+func TestSuiteStorePositionStreamBound(t *testing.T) {
+	s := testenv.Store(t).WithPositionStreamMaxLen(50)
+	ctx := t.Context()
+	first, err := s.Client().XRevRangeN(ctx, s.PositionStream(), "+", "-", 1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := "0-0"
+	if len(first) > 0 {
+		from = first[0].ID
+	}
+	for i := range 400 {
+		w := redisstore.WorkerPos{ID: fmt.Sprintf("gw-%d", i), Lon: 120.1, Lat: 30.2, OnDuty: true, At: time.Now()}
+		if err := s.PutWorker(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Client().XLen(ctx, s.PositionStream()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 50 || n > 250 {
+		t.Fatalf("position stream has %d entries, want about 50", n)
+	}
+	got, err := s.ReadAfter(ctx, s.PositionStream(), from, 1000, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != int(n) || !strings.Contains(got[len(got)-1].Values["data"].(string), `"gw-399"`) {
+		t.Fatalf("a reader behind the bound got %d entries (the stream has %d), the last %v", len(got), n, got[len(got)-1].Values)
+	}
+}

@@ -32,6 +32,23 @@ type WorkerPos struct {
 // minutes of a large fleet; gateways read it within a second.
 const PositionStreamMaxLen = 10000
 
+// EmbeddedPositionStreamMaxLen bounds it on the embedded Redis, where every
+// read of a stream copies all of it (miniredis's XREVRANGE; see ReadAfter):
+// with 10,000 entries the gateway's reads took a seventh of the all-in-one
+// process at 3,000 positions a second. There the gateway reads within 10 ms
+// of each write (WithLocalWakeups), 1,000 entries are a third of a second
+// at that rate, and a gateway further behind than that gets each worker's
+// latest position with the worker's next report — positions are
+// latest-only, never replayed (docs/realtime-protocol.md).
+const EmbeddedPositionStreamMaxLen = 1000
+
+// WithPositionStreamMaxLen sets the position stream's bound
+// (EmbeddedPositionStreamMaxLen on the embedded Redis) and returns the store.
+func (s *Store) WithPositionStreamMaxLen(n int) *Store {
+	s.posMax = n
+	return s
+}
+
 // PositionStream is the key of the stream of position changes that every
 // gateway instance tails (see docs/realtime-protocol.md).
 func (s *Store) PositionStream() string { return s.key("rt", "pos") }
@@ -52,7 +69,7 @@ func (s *Store) PutWorker(ctx context.Context, w WorkerPos) error {
 	pipe.HSet(ctx, s.key("worker", w.ID), "name", w.Name, "department", w.Department, "on_duty", strconv.FormatBool(w.OnDuty),
 		"lon", w.Lon, "lat", w.Lat, "at", w.At.UTC().Format(time.RFC3339Nano), "town", w.Town)
 	pipe.Expire(ctx, s.key("worker", w.ID), WorkerTTL)
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.PositionStream(), MaxLen: PositionStreamMaxLen, Approx: true, Values: []any{"data", string(data)}})
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.PositionStream(), MaxLen: int64(s.posMax), Approx: true, Values: []any{"data", string(data)}})
 	_, err = pipe.Exec(ctx)
 	s.wrotePositions()
 	return err

@@ -82,6 +82,9 @@ type opts struct {
 	compare  string
 	redis    string
 	drain    time.Duration
+	// positions benchmark
+	positions []float64
+	phones    int
 }
 
 func run() error {
@@ -101,6 +104,8 @@ func run() error {
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the throughput phase waits for the acknowledged reports to reach the wall")
 	flag.StringVar(&o.redis, "redis", "", "with -allinone: a real Redis (host:port) for the process instead of its embedded one, under a fresh key prefix per process (deleted after); the server's CPU (INFO cpu) is counted too")
 	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
+	positions := flag.String("positions", "", "with -allinone: measure worker positions instead of reports, open loop at these rates (positions/s), ascending, until one is not kept up with")
+	flag.IntVar(&o.phones, "phones", 1594, "with -positions: phones reporting, round robin (the demo roster's accounts, one a grid cell; the sample city has 1,594)")
 	flag.BoolVar(&timeline, "timeline", false, "print each latency phase's slowest report per second sent (where a tail comes from: a steady queue or a stall)")
 	flag.Parse()
 	if batch < 1 || batch > 500 {
@@ -115,6 +120,16 @@ func run() error {
 			return fmt.Errorf("-sweep: %q", s)
 		}
 		o.sweep = append(o.sweep, r)
+	}
+	for _, s := range strings.Split(*positions, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-positions: %q", s)
+		}
+		o.positions = append(o.positions, r)
 	}
 	for _, s := range strings.Split(*nlist, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -141,6 +156,9 @@ func run() error {
 	}
 	if o.allinone && o.compare != "" {
 		return compareAllInOne(ctx, o, city)
+	}
+	if o.allinone && len(o.positions) > 0 {
+		return benchPositions(ctx, o, city)
 	}
 	if o.allinone {
 		return benchAllInOne(ctx, o, city)
