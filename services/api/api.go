@@ -330,10 +330,11 @@ func (a *API) categories(c *fiber.Ctx) error {
 		Severity   int      `json:"severity"`
 		AllowedH   float64  `json:"allowed_hours"`
 		Aliases    []string `json:"aliases"`
+		Patrol     bool     `json:"patrol"` // a grid worker reports it from the field
 	}
 	var out []cat
 	for _, t := range taxonomy.All() {
-		out = append(out, cat{t.Code, t.Name, t.NameEn, t.Family, t.Department, t.Severity, t.Allowed.Hours(), t.Aliases})
+		out = append(out, cat{t.Code, t.Name, t.NameEn, t.Family, t.Department, t.Severity, t.Allowed.Hours(), t.Aliases, t.OnPatrol()})
 	}
 	return c.JSON(fiber.Map{"items": out})
 }

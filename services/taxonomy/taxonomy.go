@@ -90,6 +90,16 @@ func init() {
 // All returns every category in table order. The slice must not be modified.
 func All() []Category { return categories }
 
+// notOnPatrol are the categories a grid worker does not report from the
+// street: a policy question is a caller's (12345), a weather warning the
+// meteorological service's (a CAP feed). The phone's report form leaves
+// them out; intake still takes them from any source.
+var notOnPatrol = map[string]bool{"service.consult": true, "emergency.weather": true}
+
+// OnPatrol reports whether a grid worker reports this category from the
+// field (the phone's report form offers it).
+func (c Category) OnPatrol() bool { return !notOnPatrol[c.Code] }
+
 // Lookup finds a category by its code, its Chinese name, or an alias
 // (case-insensitive). The error names the value that was not found.
 func Lookup(s string) (Category, error) {

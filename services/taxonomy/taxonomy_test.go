@@ -27,3 +27,24 @@ func TestTableIsComplete(t *testing.T) {
 		}
 	}
 }
+
+// Every category a grid worker does not report names one that exists (a
+// renamed code would silently put it back on the phone's form), and what a
+// patrol meets most is on it.
+func TestOnPatrol(t *testing.T) {
+	for code := range notOnPatrol {
+		if _, ok := byCode[code]; !ok {
+			t.Errorf("notOnPatrol names %q, not a category", code)
+		}
+	}
+	for _, code := range []string{"city.component.manhole", "city.street.vendor", "emergency.fire", "emergency.safety_hazard", "other"} {
+		if c, _ := Lookup(code); !c.OnPatrol() {
+			t.Errorf("%s is not on the patrol's form", code)
+		}
+	}
+	for _, code := range []string{"service.consult", "emergency.weather"} {
+		if c, _ := Lookup(code); c.OnPatrol() {
+			t.Errorf("%s is on the patrol's form", code)
+		}
+	}
+}

@@ -330,6 +330,9 @@ async function run(browser) {
   // ---- report a new grid issue ----
   await page.tap('[data-testid="report-new"]')
   await page.waitForSelector('[data-testid="report-category"] option:not([disabled])', { state: 'attached', timeout: 20000 })
+  const offered = await page.$$eval('[data-testid="report-category"] option', (os) => os.map((o) => o.textContent?.trim() ?? ''))
+  check('the report form offers what a patrol meets, not a weather warning or a policy question',
+    offered.includes('井盖缺失破损') && offered.includes('垃圾堆放') && !offered.includes('气象预警') && !offered.includes('政策咨询'), offered.join(' '))
   // Another category than the task's, so the report is not fused into it.
   await page.selectOption('[data-testid="report-category"]', { label: '垃圾堆放' })
   const rtag = `E2ER${Date.now().toString(36)}`
