@@ -89,7 +89,7 @@ type accountsFile struct {
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
 	d := &Deps{Cfg: cfg, Log: log, Topics: kafkabus.Topics{Prefix: cfg.TopicPrefix}, Brokers: cfg.KafkaBrokers}
 	if cfg.Embedded() {
-		k, err := embedded.StartKafka(cfg.DataDir, cfg.EmbeddedKafkaPort)
+		k, err := embedded.StartKafka(cfg.DataDir, cfg.EmbeddedKafkaPort, cfg.EmbeddedKafkaSync)
 		if err != nil {
 			return nil, err
 		}

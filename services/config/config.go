@@ -47,6 +47,12 @@ type Config struct {
 	TimeZone *time.Location
 	// EmbeddedKafkaPort pins the embedded broker's port (0 = any free port).
 	EmbeddedKafkaPort int
+	// EmbeddedKafkaSync makes the embedded broker fsync every batch it
+	// appends before it answers the produce (kfake.SyncWrites): an
+	// acknowledged report then survives a power cut, not only a crash of
+	// the process. One node has no replicas to lean on, as a Kafka cluster
+	// with acks=all has. On by default.
+	EmbeddedKafkaSync bool
 	// InstanceID names this process (consumer group member, realtime group).
 	InstanceID string
 	// AllowedOrigins for the websocket origin check; empty means same host only.
@@ -154,6 +160,7 @@ func Load(getenv func(string) string) (Config, error) {
 		AnonymousViewer:     boolean("AUTH_ANONYMOUS_VIEWER", true),
 		UsersFile:           str("USERS_FILE", ""),
 		EmbeddedKafkaPort:   num("EMBEDDED_KAFKA_PORT", 0, 0),
+		EmbeddedKafkaSync:   boolean("EMBEDDED_KAFKA_SYNC", true),
 		InstanceID:          str("INSTANCE_ID", ""),
 		AllowedOrigins:      list("ALLOWED_ORIGINS"),
 		GISDir:              str("GIS_DIR", ""),

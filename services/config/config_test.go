@@ -19,6 +19,9 @@ func TestLoadDefaults(t *testing.T) {
 	if c.TimeZone.String() != "Asia/Shanghai" {
 		t.Fatalf("tz %v", c.TimeZone)
 	}
+	if !c.EmbeddedKafkaSync {
+		t.Fatal("the embedded broker does not fsync by default: an acknowledged report would not survive a power cut")
+	}
 }
 
 func TestLoadReportsEveryError(t *testing.T) {

@@ -27,7 +27,11 @@ type Kafka struct{ c *kfake.Cluster }
 
 // StartKafka starts a one-node broker. With dataDir non-empty its log and
 // committed offsets persist there across restarts; port 0 picks a free port.
-func StartKafka(dataDir string, port int) (*Kafka, error) {
+// With sync (and a dataDir) every batch is fsynced before the produce is
+// answered; without it the log is written to the page cache before the
+// answer (it survives the process being killed, not the machine losing
+// power) and synced on segment roll and shutdown, as Kafka's default.
+func StartKafka(dataDir string, port int, sync bool) (*Kafka, error) {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.ClusterID("citybrain-embedded"),
@@ -43,6 +47,9 @@ func StartKafka(dataDir string, port int) (*Kafka, error) {
 			return nil, fmt.Errorf("embedded kafka: %w", err)
 		}
 		opts = append(opts, kfake.DataDir(dir))
+		if sync {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	var c *kfake.Cluster
 	var err error

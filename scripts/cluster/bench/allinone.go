@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -329,7 +330,7 @@ func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
 	if o.redis != "" {
 		store = "a real Redis beside it (" + o.redis + ")"
 	}
-	fmt.Printf("\n=== all-in-one benchmark: citybrain -target=all, embedded broker (kfake) and %s, simulator mix, everything on this machine\n", store)
+	fmt.Printf("\n=== all-in-one benchmark: citybrain -target=all, embedded broker (kfake, %s) and %s, simulator mix, everything on this machine\n", brokerSync(), store)
 	fmt.Printf("%d cores, load average %s at the start, %s at the end (other work on the machine takes cores from the benchmark)\n", nproc(), load0, loadavg())
 	fmt.Printf("medians of %d runs; throughput phase %v with %d concurrent requests (%s); latency phases %v, open loop\n",
 		o.runs, o.duration, o.workers, perRequest(), o.duration)
@@ -464,4 +465,13 @@ func abRun(ctx context.Context, o opts, city *gis.City, bin string, rate float64
 	}
 	tp.p50, tp.p99, tp.max = lp.p50, lp.p99, lp.max
 	return tp, nil
+}
+
+// brokerSync says whether the embedded broker under test fsyncs every
+// batch (EMBEDDED_KAFKA_SYNC, passed on to the process; on by default).
+func brokerSync() string {
+	if v, err := strconv.ParseBool(strings.TrimSpace(os.Getenv("EMBEDDED_KAFKA_SYNC"))); err == nil && !v {
+		return "EMBEDDED_KAFKA_SYNC=false: no fsync"
+	}
+	return "an fsync per batch"
 }

@@ -105,7 +105,7 @@ func benchPositions(ctx context.Context, o opts, city *gis.City) error {
 			break
 		}
 	}
-	fmt.Printf("\n=== positions benchmark: citybrain -target=all, %d phones (the demo roster, one a cell) reporting round robin, a wall following\n", phones)
+	fmt.Printf("\n=== positions benchmark: citybrain -target=all (embedded broker with %s), %d phones (the demo roster, one a cell) reporting round robin, a wall following\n", brokerSync(), phones)
 	fmt.Printf("%d cores, load average %s at the start, %s at the end; medians of %d runs of %v each; latency is POST start → the wall's positions message (sent once a second)\n",
 		nproc(), load0, loadavg(), o.runs, o.duration)
 	fmt.Printf("%10s %10s %10s %10s %10s %10s %10s %14s\n", "rate", "accepted/s", "superseded", "missing", "p50", "p99", "max", "CPU s/1,000")

@@ -86,7 +86,7 @@ func servers(ctx context.Context, cfg config.Config, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	k, err := embedded.StartKafka(cfg.DataDir, *kafkaPort)
+	k, err := embedded.StartKafka(cfg.DataDir, *kafkaPort, cfg.EmbeddedKafkaSync)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func Kafka(t testing.TB) []string {
 	if Real() {
 		t.Fatal("TEST_REAL=1 but TEST_KAFKA_BROKERS is not set: start Kafka with scripts/dev/kafka.sh start")
 	}
-	k, err := embedded.StartKafka("", 0)
+	k, err := embedded.StartKafka("", 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
