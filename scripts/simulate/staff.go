@@ -13,14 +13,18 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/citybrain-ioc/citybrain/services/auth"
 )
 
 // Staff plays the people of the loop through the public API, so that a
 // demo city closes cases as a real one does: a dispatcher files and
 // assigns 12345 tickets, each case goes to the duty worker of its grid
 // cell (网格化管理: the demo worker 李明 in his own cell, the grid roster's
-// "gw-<grid code>" elsewhere), who accepts, starts and handles it, and the
-// dispatcher verifies, closes and records the 回访 rating.
+// "gw-<grid code>" elsewhere) — a fire, a gas leak, a medical emergency, a
+// police matter or a traffic accident stays with its department, whose
+// duty officer takes it (ownCases) —, who accepts, starts and handles it,
+// and the dispatcher verifies, closes and records the 回访 rating.
 // Each tick moves at most Per cases one step, the cases that have waited
 // longest first, and only a case that has been in its state for its dwell
 // (dwell: from a few seconds to a minute, different for every case and
@@ -51,6 +55,10 @@ const demoWorkerGrid = "321204004012004"
 
 // rosterPrefix starts the user name of a grid roster worker (auth.GridRoster).
 const rosterPrefix = "gw-"
+
+// dutyPrefix starts the user name of a department's duty officer
+// (auth.DutyOfficers).
+const dutyPrefix = "duty-"
 
 func password(user string) string {
 	if p, ok := staffLogins[user]; ok {
@@ -92,6 +100,7 @@ type staffTask struct {
 	Version   int             `json:"version"`
 	State     string          `json:"state"`
 	UpdatedAt time.Time       `json:"updated_at"`
+	Category  string          `json:"category"`
 	Area      json.RawMessage `json:"area"` // a CAP warning's area
 	Task      *struct {
 		WorkerID   string `json:"worker_id"`
@@ -184,19 +193,34 @@ func (s *Staff) as(ctx context.Context, user, method, path string, in, out any) 
 	return err
 }
 
+// ownCases are the categories whose department handles them itself (联动单位:
+// the fire brigade, the gas company's emergency crew, the ambulance service,
+// the police, the traffic police): the dispatcher leaves the task with the
+// department, whose duty officer takes it (auth.DutyOfficers), instead of
+// handing it to a grid worker.
+var ownCases = map[string]bool{"emergency.fire": true, "emergency.gas_leak": true, "emergency.medical": true,
+	"emergency.public_security": true, "traffic.accident": true}
+
 // next is the step a case's state asks for, and who takes it.
 func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
-	worker := ""
+	worker, dept := "", ""
 	if inc.Task != nil {
-		worker = inc.Task.WorkerID
+		worker, dept = inc.Task.WorkerID, inc.Task.Department
 	}
-	mine := worker == "worker" || worker == "worker2" || strings.HasPrefix(worker, rosterPrefix)
+	mine := worker == "worker" || worker == "worker2" || strings.HasPrefix(worker, rosterPrefix) || strings.HasPrefix(worker, dutyPrefix)
+	own := ownCases[inc.Category]
 	switch inc.State {
 	case "received":
 		return "dispatcher", "file", map[string]any{}
 	case "filed", "reopened": // reopened: the caller was not satisfied (回访), the work is done again
+		if own { // to the department routing names, for its duty officer to take
+			return "dispatcher", "dispatch", map[string]any{}
+		}
 		return "dispatcher", "dispatch", map[string]any{"worker_id": gridWorker(inc.Place.Grid.Code)}
 	case "dispatched":
+		if own && worker == "" && dept != "" {
+			return auth.DutyID(dept), "accept", map[string]any{} // the department's duty officer 签收
+		}
 		if !mine {
 			// Auto-dispatch gives a task to a department (a grid report to
 			// its reporter): the dispatcher hands it, in its department, to

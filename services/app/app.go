@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/realtime"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
 	"github.com/citybrain-ioc/citybrain/services/routing"
+	"github.com/citybrain-ioc/citybrain/services/taxonomy"
 	"github.com/citybrain-ioc/citybrain/services/wallmode"
 	"github.com/citybrain-ioc/citybrain/services/webui"
 )
@@ -488,7 +490,7 @@ func (d *Deps) users(log *slog.Logger) ([]auth.User, error) {
 		log.Info("users loaded", "file", f, "users", len(u))
 	}
 	if d.Cfg.DemoAccounts {
-		users = append(users, auth.DemoAccounts(d.gridCells())...)
+		users = append(users, auth.DemoAccounts(d.gridCells(), departments())...)
 		if !d.Cfg.Embedded() {
 			log.Warn("the demo accounts are on, with the passwords the README publishes: give the city's accounts in USERS_FILE (citybrain passwd hashes a password), which turns them off")
 		}
@@ -497,6 +499,18 @@ func (d *Deps) users(log *slog.Logger) ([]auth.User, error) {
 		log.Warn("no accounts: nobody can log in (USERS_FILE is not set and DEMO_ACCOUNTS=false)")
 	}
 	return users, nil
+}
+
+// departments lists the departments the taxonomy routes cases to (the
+// demo's duty officers, auth.DutyOfficers).
+func departments() []string {
+	var out []string
+	for _, c := range taxonomy.All() {
+		if !slices.Contains(out, c.Department) {
+			out = append(out, c.Department)
+		}
+	}
+	return out
 }
 
 // gridCells lists the city's grid cells with the department their worker

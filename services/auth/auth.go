@@ -210,9 +210,40 @@ func GridRoster(cells []GridCell) []User {
 	return out
 }
 
-// DemoAccounts is the demo users followed by the grid roster.
-func DemoAccounts(cells []GridCell) []User {
-	return append(append([]User(nil), DemoUsers...), GridRoster(cells)...)
+// DemoAccounts is the demo users followed by the grid roster and a duty
+// officer of each department.
+func DemoAccounts(cells []GridCell, departments []string) []User {
+	out := append(append([]User(nil), DemoUsers...), GridRoster(cells)...)
+	return append(out, DutyOfficers(departments)...)
+}
+
+// DutyOfficers returns a demo duty officer (值班员) for each department:
+// user and subject DutyID(department), role worker, no cell, the demo
+// workers' password. They are the people of the departments that handle
+// their cases themselves — the fire brigade, the police, the ambulance
+// service, a utility's emergency crew (联动单位) — who take (签收) the tasks
+// dispatched to their department, where a grid worker takes the cases of
+// his cell. Like the roster, only together with DemoUsers.
+func DutyOfficers(departments []string) []User {
+	out := make([]User, 0, len(departments))
+	seen := map[string]bool{}
+	for _, d := range departments {
+		if d = strings.TrimSpace(d); d == "" || seen[d] {
+			continue
+		}
+		seen[d] = true
+		id := DutyID(d)
+		out = append(out, User{Username: id, Password: DemoWorkerPassword, Claims: Claims{Subject: id, Name: "值班员 " + demoName(id), Role: Worker, Department: d}})
+	}
+	return out
+}
+
+// DutyID is the user name of a department's demo duty officer: "duty-" and
+// the first 8 hex digits of the SHA-256 of the department's name (ASCII,
+// and the same on every start).
+func DutyID(department string) string {
+	h := sha256.Sum256([]byte(department))
+	return fmt.Sprintf("duty-%x", h[:4])
 }
 
 var (

@@ -45,7 +45,7 @@ func TestLogin(t *testing.T) {
 
 func TestGridRoster(t *testing.T) {
 	cells := []GridCell{{Code: "321204004012004", Department: "城市管理局"}, {Code: "321204001001001", Department: "街道城管中队"}, {Code: ""}}
-	users := DemoAccounts(cells)
+	users := DemoAccounts(cells, nil)
 	if len(users) != len(DemoUsers)+2 {
 		t.Fatalf("%d accounts", len(users))
 	}
@@ -64,5 +64,23 @@ func TestGridRoster(t *testing.T) {
 	}
 	if len(DemoUsers) != 5 {
 		t.Error("DemoAccounts changed DemoUsers")
+	}
+}
+
+func TestDutyOfficers(t *testing.T) {
+	users := DemoAccounts(nil, []string{"消防救援大队", "公安局", "消防救援大队", " "})
+	if len(users) != len(DemoUsers)+2 {
+		t.Fatalf("%d accounts, want the demo users and one officer for each of the two departments", len(users))
+	}
+	id := DutyID("消防救援大队")
+	if id != "duty-b73dd1ed" { // README: printf 消防救援大队 | sha256sum | cut -c1-8
+		t.Errorf("DutyID(消防救援大队) = %s, want duty-b73dd1ed", id)
+	}
+	if !strings.HasPrefix(id, "duty-") || len(id) != len("duty-")+8 || id == DutyID("公安局") || id != DutyID("消防救援大队") {
+		t.Fatalf("DutyID: %q, %q", id, DutyID("公安局"))
+	}
+	c, ok := Login(users, id, DemoWorkerPassword)
+	if !ok || c.Role != Worker || c.Department != "消防救援大队" || c.Scope != "" || c.Subject != id || !strings.HasPrefix(c.Name, "值班员 ") {
+		t.Fatalf("duty officer login: %+v %v", c, ok)
 	}
 }
