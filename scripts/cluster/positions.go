@@ -70,7 +70,8 @@ func (l *PositionLoad) Login(ctx context.Context) error {
 	cells := simulate.PickCells(l.City, l.Phones)
 	l.phones = make([]phone, len(cells))
 	var wg sync.WaitGroup
-	var first atomic.Value
+	var mu sync.Mutex
+	var first error
 	sem := make(chan struct{}, 16)
 	for i, c := range cells {
 		wg.Add(1)
@@ -86,17 +87,18 @@ func (l *PositionLoad) Login(ctx context.Context) error {
 				err = fmt.Errorf("HTTP %d", st)
 			}
 			if err != nil {
-				first.CompareAndSwap(nil, fmt.Errorf("login %s: %w (is the grid roster on: DEMO_ACCOUNTS?)", id, err))
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("login %s: %w (is the grid roster on: DEMO_ACCOUNTS?)", id, err)
+				}
+				mu.Unlock()
 				return
 			}
 			l.phones[i] = phone{id: id, cell: c, token: out.Token}
 		}()
 	}
 	wg.Wait()
-	if err, _ := first.Load().(error); err != nil {
-		return err
-	}
-	return nil
+	return first
 }
 
 // Run sends positions until ctx ends, then waits for the requests in flight.
