@@ -48,7 +48,7 @@ func TestKafkaLogSurvivesARestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer leader.Close()
+			defer func() { _ = leader.Close() }()
 			if last, err := leader.ReadLastOffset(); err != nil || last != 20 {
 				t.Fatalf("after the restart the log ends at %d (%v), want 20", last, err)
 			}

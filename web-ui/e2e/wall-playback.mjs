@@ -59,10 +59,13 @@ async function main() {
     const secs = (Date.now() - w0) / 1000
     const adv = c0 !== null && c1 !== null ? c1 - c0 : null
     // 3 s at 10× is 30 s of playback. The server sends what is due as fast as it can, so on a
-    // saturated machine it falls behind: ask for clearly faster than real time and never faster than 10×.
+    // saturated machine it falls behind, and then catches up: ask for clearly faster than real time
+    // and not faster than 10× beyond one second's catching up (a server stalled for a second when
+    // the window opened sends that second's 10 s of playback at once: CI once saw 36 s in 3 s).
+    // A wrong speed (20×, 60×) is still far outside.
     check(
-      'the playback clock runs fast (≥ 3×, ≤ 10×)',
-      adv !== null && adv >= 3 * secs && adv <= 10.5 * secs + 2,
+      'the playback clock runs fast (≥ 3×, ≤ 10× and a second of catching up)',
+      adv !== null && adv >= 3 * secs && adv <= 10.5 * secs + 10,
       `advanced ${adv} s in ${secs.toFixed(1)} s (${adv !== null ? (adv / secs).toFixed(0) : '?'}×)`,
     )
 
