@@ -25,7 +25,12 @@ type Config struct {
 	DataDir string
 	// TopicPrefix prefixes every topic name, e.g. "citybrain.".
 	TopicPrefix string
-	// Partitions is the partition count used when creating topics.
+	// Partitions is the partition count used when creating topics: 6 by
+	// default, 1 on the embedded broker (no KAFKA_BROKERS), where one
+	// process is the only member of every consumer group and handles each
+	// group's records in one goroutine whatever their partitions: more
+	// partitions there only split the producers' batches, and each batch
+	// costs the broker a write and an fsync (docs/capacity.md).
 	Partitions int
 	// ReplicationFactor is used when creating topics (3 in production).
 	ReplicationFactor int
@@ -175,6 +180,9 @@ func Load(getenv func(string) string) (Config, error) {
 			AccessKey: str("MEDIA_S3_ACCESS_KEY", ""),
 			SecretKey: str("MEDIA_S3_SECRET_KEY", ""),
 		},
+	}
+	if c.Embedded() && strings.TrimSpace(getenv("KAFKA_PARTITIONS")) == "" {
+		c.Partitions = 1
 	}
 	c.DemoAccounts = boolean("DEMO_ACCOUNTS", c.UsersFile == "")
 	c.PprofAddr, err = pprofAddr(str("PPROF", ""))

@@ -10,7 +10,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Embedded() || c.HTTPAddr != ":8080" || c.TopicPrefix != "citybrain." || c.Partitions != 6 {
+	if !c.Embedded() || c.HTTPAddr != ":8080" || c.TopicPrefix != "citybrain." || c.Partitions != 1 {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.RedisPrefix != "cb:" || c.RoutingFile != "" {
@@ -109,6 +109,26 @@ func TestDemoAccountsFollowTheUsersFile(t *testing.T) {
 		cfg, err := Load(env(c.env))
 		if err != nil || cfg.DemoAccounts != c.want {
 			t.Errorf("%v: demo accounts %v (%v), want %v", c.env, cfg.DemoAccounts, err, c.want)
+		}
+	}
+}
+
+// Topics get 6 partitions on a Kafka cluster, 1 on the embedded broker
+// (one process, one goroutine per consumer group), unless KAFKA_PARTITIONS
+// says otherwise.
+func TestPartitionsFollowTheBroker(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{}, 1},
+		{map[string]string{"KAFKA_PARTITIONS": "4"}, 4},
+		{map[string]string{"KAFKA_BROKERS": "kafka:9092"}, 6},
+		{map[string]string{"KAFKA_BROKERS": "kafka:9092", "KAFKA_PARTITIONS": "12"}, 12},
+	} {
+		cfg, err := Load(func(k string) string { return c.env[k] })
+		if err != nil || cfg.Partitions != c.want {
+			t.Errorf("%v: %d partitions (%v), want %d", c.env, cfg.Partitions, err, c.want)
 		}
 	}
 }
