@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/citybrain-ioc/citybrain/gis/sample"
+	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/intake"
 )
@@ -112,7 +113,7 @@ func TestStaffMovesCasesInTurn(t *testing.T) {
 			case q.Get("limit") == "1":
 				_, _ = w.Write([]byte(`{"total":4,"items":[]}`))
 			default: // newest first
-				_, _ = w.Write([]byte(`{"total":8,"items":[
+				_, _ = w.Write([]byte(`{"total":9,"items":[
 					{"id":"INC-NEW","version":1,"state":"received","updated_at":"2026-12-06T09:59:58Z"},
 					{"id":"INC-T2","version":2,"state":"filed","updated_at":"2026-12-06T09:50:00Z","place":{"grid":{"code":"321204004012004"}}},
 					{"id":"INC-T1","version":1,"state":"received","updated_at":"2026-12-06T09:40:00Z"},
@@ -120,6 +121,7 @@ func TestStaffMovesCasesInTurn(t *testing.T) {
 					{"id":"INC-D1","version":2,"state":"dispatched","updated_at":"2026-12-06T09:30:00Z","task":{"department":"交通运输局"},"place":{"grid":{"code":"321204001001001"}}},
 					{"id":"INC-A","version":2,"state":"filed","category":"traffic.accident","updated_at":"2026-12-06T09:25:00Z","place":{"grid":{"code":"321204001001001"}}},
 					{"id":"INC-F","version":2,"state":"dispatched","category":"emergency.fire","updated_at":"2026-12-06T09:20:00Z","task":{"department":"消防救援大队"},"place":{"grid":{"code":"321204001001001"}}},
+					{"id":"INC-P","version":3,"state":"dispatched","category":"emergency.public_security","updated_at":"2026-12-06T09:10:00Z","task":{"department":"公安局","worker_id":"someone"}},
 					{"id":"INC-W","version":1,"state":"received","updated_at":"2026-12-06T09:00:00Z","area":{"type":"Polygon","coordinates":[[[120,32],[120.1,32],[120.1,32.1],[120,32]]]}}]}`))
 			}
 		default:
@@ -141,10 +143,11 @@ func TestStaffMovesCasesInTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/api/v1/tasks/INC-F/accept Bearer t5",                             // the fire brigade's duty officer, logged in now: not a grid worker
-		"/api/v1/tasks/INC-A/dispatch Bearer t4",                           // a traffic accident: to the department routing names, no worker
-		"/api/v1/tasks/INC-D1/reassign Bearer t4 gw-321204001001001 交通运输局", // the dispatcher logged in again (3 logins at the start)
-		"/api/v1/tasks/INC-D2/accept Bearer t6",                            // as the roster worker, logged in now
+		"/api/v1/tasks/INC-P/reassign Bearer t4 " + auth.DutyID("公安局") + " 公安局", // a police matter with someone else: to the police's duty officer
+		"/api/v1/tasks/INC-F/accept Bearer t5",                                  // the fire brigade's duty officer, logged in now: not a grid worker
+		"/api/v1/tasks/INC-A/dispatch Bearer t4",                                // a traffic accident: to the department routing names, no worker
+		"/api/v1/tasks/INC-D1/reassign Bearer t4 gw-321204001001001 交通运输局",      // the dispatcher logged in again (3 logins at the start)
+		"/api/v1/tasks/INC-D2/accept Bearer t6",                                 // as the roster worker, logged in now
 		"/api/v1/tasks/INC-T1/file Bearer t4",
 		"/api/v1/tasks/INC-T2/dispatch Bearer t4 worker", // the demo worker's own cell
 		"/api/v1/tasks/INC-C/visit Bearer t4",

@@ -224,10 +224,13 @@ func (s *Staff) next(inc staffTask) (string, string, map[string]any) {
 		if !mine {
 			// Auto-dispatch gives a task to a department (a grid report to
 			// its reporter): the dispatcher hands it, in its department, to
-			// the duty worker of its cell, who can log in.
-			dept := demoDepartment
-			if inc.Task != nil && inc.Task.Department != "" {
-				dept = inc.Task.Department
+			// the duty worker of its cell — or, a department's own case, to
+			// the department's duty officer —, who can log in.
+			if dept == "" {
+				dept = demoDepartment
+			}
+			if own {
+				return "dispatcher", "reassign", map[string]any{"worker_id": auth.DutyID(dept), "department": dept, "reason": "转联动单位值班员处置"}
 			}
 			return "dispatcher", "reassign", map[string]any{"worker_id": gridWorker(inc.Place.Grid.Code), "department": dept, "reason": "指派网格员处置"}
 		}
