@@ -253,8 +253,10 @@ func (p sweepPoint) keptUp() bool {
 // benchAllInOne measures one all-in-one process: the throughput and
 // latency phases of the cluster benchmark, the CPU of the process per
 // 1,000 reports, then the latency sweep.
-func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
-	load0 := loadavg()
+// startWithWall starts the all-in-one process of o and a wall client that
+// records in reports and positions (nil: not recorded) when it saw them; stop
+// ends both.
+func startWithWall(ctx context.Context, o opts, reports, positions *cluster.Seen) (*allInOne, func(), error) {
 	what := "embedded broker and Redis"
 	if o.redis != "" {
 		what = "embedded broker, the Redis at " + o.redis
@@ -262,17 +264,28 @@ func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
 	fmt.Printf("bench: starting citybrain -target=all (%s, fresh DATA_DIR under %s)\n", what, o.dir)
 	a, err := startAllInOne(ctx, o.bin, o.dir, o.pprof != "", o.redis)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer a.Stop()
-	seen := cluster.NewSeen()
+	if reports == nil {
+		reports = cluster.NewSeen()
+	}
 	wctx, wcancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	w := &cluster.WallClient{Name: "wall-1", API: a.URLs("api"), Realtime: a.URLs("realtime"), Seen: seen}
+	w := &cluster.WallClient{Name: "wall-1", API: a.URLs("api"), Realtime: a.URLs("realtime"), Seen: reports, Positions: positions}
 	wg.Add(1)
 	go func() { defer wg.Done(); w.Run(wctx) }()
-	defer func() { wcancel(); wg.Wait() }()
 	time.Sleep(2 * time.Second)
+	return a, func() { wcancel(); wg.Wait(); a.Stop() }, nil
+}
+
+func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {
+	load0 := loadavg()
+	seen := cluster.NewSeen()
+	a, stop, err := startWithWall(ctx, o, seen, nil)
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	if _, err := throughput(ctx, a, seen, city, o.workers, 10*time.Second, o.drain, "W"); err != nil {
 		return fmt.Errorf("warm-up: %w", err)

@@ -111,25 +111,12 @@ func run() error {
 	if batch < 1 || batch > 500 {
 		return fmt.Errorf("-batch %d: 1 … 500 (intake's array limit)", batch)
 	}
-	for _, s := range strings.Split(*sweep, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r <= 0 {
-			return fmt.Errorf("-sweep: %q", s)
-		}
-		o.sweep = append(o.sweep, r)
+	var err error
+	if o.sweep, err = rates("sweep", *sweep); err != nil {
+		return err
 	}
-	for _, s := range strings.Split(*positions, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r <= 0 {
-			return fmt.Errorf("-positions: %q", s)
-		}
-		o.positions = append(o.positions, r)
+	if o.positions, err = rates("positions", *positions); err != nil {
+		return err
 	}
 	for _, s := range strings.Split(*nlist, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -192,6 +179,22 @@ func run() error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// rates parses the comma-separated rates of the flag name.
+func rates(name, list string) ([]float64, error) {
+	var out []float64
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("-%s: %q", name, s)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // system is what the phases measure: a cluster.sh run (one or more

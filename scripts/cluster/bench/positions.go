@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/citybrain-ioc/citybrain/gis"
@@ -31,19 +30,12 @@ func (p positionPoint) keptUp() bool {
 // is not kept up with.
 func benchPositions(ctx context.Context, o opts, city *gis.City) error {
 	load0 := loadavg()
-	fmt.Printf("bench: starting citybrain -target=all (embedded broker and Redis, fresh DATA_DIR under %s)\n", o.dir)
-	a, err := startAllInOne(ctx, o.bin, o.dir, o.pprof != "", o.redis)
+	seen := cluster.NewSeen()
+	a, stop, err := startWithWall(ctx, o, nil, seen)
 	if err != nil {
 		return err
 	}
-	defer a.Stop()
-	seen := cluster.NewSeen()
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	w := &cluster.WallClient{Name: "wall-1", API: a.URLs("api"), Realtime: a.URLs("realtime"), Seen: cluster.NewSeen(), Positions: seen}
-	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(wctx) }()
-	defer func() { wcancel(); wg.Wait() }()
+	defer stop()
 
 	phones := min(o.phones, len(city.Units(gis.LevelGrid)))
 	run := func(rate float64, d time.Duration, profile string) (positionPoint, error) {
@@ -79,7 +71,6 @@ func benchPositions(ctx context.Context, o opts, city *gis.City) error {
 		return positionPoint{rate: rate, accepted: float64(acc) / end.Sub(start).Seconds(), refused: ref, failed: fail,
 			cpu: (cpu1 - cpu0) / float64(acc) * 1000, lat: cluster.PositionLatencies(l.Sent(), seen)}, nil
 	}
-	time.Sleep(2 * time.Second)
 	if _, err := run(200, 5*time.Second, ""); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
