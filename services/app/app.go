@@ -144,7 +144,10 @@ func (d *Deps) EnsureTopics(ctx context.Context) error {
 	for _, s := range event.Sources {
 		srcs = append(srcs, string(s))
 	}
-	return kafkabus.EnsureTopics(ctx, d.Brokers, d.Cfg.Partitions, d.Cfg.ReplicationFactor, d.Topics.All(srcs))
+	if err := kafkabus.EnsureTopics(ctx, d.Brokers, d.Cfg.Partitions, d.Cfg.ReplicationFactor, d.Topics.All(srcs)); err != nil {
+		return err
+	}
+	return kafkabus.CheckCopartitioned(ctx, d.Brokers, d.Topics.Events(), d.Topics.Commands())
 }
 
 // Close releases everything: the producer is flushed before Redis and the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -288,3 +289,21 @@ func (p procFunc) Process(ctx context.Context, m kafka.Message) ([]kafka.Message
 }
 
 func (p procFunc) Reset() { p.guardedProc.Reset() }
+
+// Events and commands made with the same partitions pass the check; a
+// commands topic made later with another count is refused with both counts.
+func TestSuiteCopartitionCheck(t *testing.T) {
+	brokers, topics, _ := setup(t)
+	ctx := t.Context()
+	if err := kafkabus.CheckCopartitioned(ctx, brokers, topics.Events(), topics.Commands()); err != nil {
+		t.Fatal(err)
+	}
+	other := kafkabus.Topics{Prefix: topics.Prefix + "x."}
+	if err := kafkabus.EnsureTopics(ctx, brokers, 2, 1, []kafkabus.Spec{{Name: other.Commands()}}); err != nil {
+		t.Fatal(err)
+	}
+	err := kafkabus.CheckCopartitioned(ctx, brokers, topics.Events(), other.Commands())
+	if err == nil || !strings.Contains(err.Error(), "3 partitions") || !strings.Contains(err.Error(), other.Commands()+" 2") {
+		t.Fatalf("events with 3 partitions, commands with 2: %v", err)
+	}
+}

@@ -134,3 +134,30 @@ func Ping(ctx context.Context, brokers []string) error {
 	}
 	return fmt.Errorf("no broker answered: %w", last)
 }
+
+// CheckCopartitioned returns an error when the topics do not all have the
+// same number of partitions. The dispatcher owns an incident by the number
+// of the partition its key hashes to in events and in commands alike: with
+// different counts (a topic created later with another KAFKA_PARTITIONS)
+// two dispatchers could each take one side of the same incident.
+func CheckCopartitioned(ctx context.Context, brokers []string, topics ...string) error {
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("read the partitions of %v: %w", topics, err)
+	}
+	counts := map[string]int{}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("read the partitions of %s: %w", t.Name, t.Error)
+		}
+		counts[t.Name] = len(t.Partitions)
+	}
+	for _, t := range topics[1:] {
+		if counts[t] != counts[topics[0]] {
+			return fmt.Errorf("%s has %d partitions and %s %d: they must be equal (one dispatcher owns an incident's events and commands by partition number); recreate the newer topic with %d partitions",
+				topics[0], counts[topics[0]], t, counts[t], counts[topics[0]])
+		}
+	}
+	return nil
+}
