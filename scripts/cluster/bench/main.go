@@ -104,7 +104,7 @@ func run() error {
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the throughput phase waits for the acknowledged reports to reach the wall")
 	flag.StringVar(&o.redis, "redis", "", "with -allinone: a real Redis (host:port) for the process instead of its embedded one, under a fresh key prefix per process (deleted after); the server's CPU (INFO cpu) is counted too")
 	flag.StringVar(&o.pprof, "pprof", "", "with -allinone: write a CPU profile of the first throughput run to this file (PPROF on a loopback port)")
-	positions := flag.String("positions", "", "with -allinone: measure worker positions instead of reports, open loop at these rates (positions/s), ascending, until one is not kept up with")
+	positions := flag.String("positions", "", "measure worker positions instead of reports (all-in-one, or a cluster with -n), open loop at these rates (positions/s), ascending, until one is not kept up with")
 	flag.IntVar(&o.phones, "phones", 1594, "with -positions: phones reporting, round robin (the demo roster's accounts, one a grid cell; the sample city has 1,594)")
 	flag.BoolVar(&timeline, "timeline", false, "print each latency phase's slowest report per second sent (where a tail comes from: a steady queue or a stall)")
 	flag.Parse()
@@ -144,8 +144,11 @@ func run() error {
 	if o.allinone && o.compare != "" {
 		return compareAllInOne(ctx, o, city)
 	}
-	if o.allinone && len(o.positions) > 0 {
-		return benchPositions(ctx, o, city)
+	if len(o.positions) > 0 {
+		if o.allinone {
+			return benchPositions(ctx, o, city)
+		}
+		return benchPositionsCluster(ctx, o, city)
 	}
 	if o.allinone {
 		return benchAllInOne(ctx, o, city)
