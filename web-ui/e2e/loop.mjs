@@ -143,11 +143,15 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true })
   const browser = await chromium.launch({ executablePath: EXECUTABLE, args: ['--use-gl=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'] })
   try {
-    // A fresh 12345 ticket in the worker's grid: 12345 waits for a dispatcher (受理, 调度).
+    // A fresh 12345 ticket in the worker's grid: 12345 waits for a dispatcher (受理, 调度). A
+    // property-management complaint, a family that never fuses (services/enrich/fusion.go): the
+    // simulator sends one report in 25 into this grid, and a 垃圾堆放 ticket here was fused into
+    // one of its open, auto-dispatched incidents in CI, which the dispatcher then had nothing to
+    // file of (as the phone test's street-order report before it, mobile.mjs).
     const ticket = `GD-LOOP-${Date.now()}`
     const r = await api('/api/v1/ingest/hotline', {
       method: 'POST',
-      body: { ticket_no: ticket, appeal_type: '投诉', category: '垃圾堆放', content: '三林社区路口垃圾堆放多日，气味很大（端到端测试）', lon: SPOT.longitude, lat: SPOT.latitude, crs: 'wgs84', caller_phone: '13812345678' },
+      body: { ticket_no: ticket, appeal_type: '投诉', category: '物业管理', content: '三林社区路口小区楼道堆放杂物多日，物业不清理（端到端测试）', lon: SPOT.longitude, lat: SPOT.latitude, crs: 'wgs84', caller_phone: '13812345678' },
     })
     check('ticket accepted (202)', r.status === 202, `${r.status} ${r.text.slice(0, 200)}`)
     const eventId = r.json?.accepted?.[0]?.id
@@ -219,7 +223,7 @@ async function main() {
     // Offline: the handling is queued with its photo.
     await phoneCtx.setOffline(true)
     await phone.click('[data-testid="task-action-handle"]')
-    await phone.fill('[data-testid="handle-note"]', '垃圾已清运，路口已冲洗（测试）')
+    await phone.fill('[data-testid="handle-note"]', '已督促物业清理楼道杂物（测试）')
     await phone.setInputFiles('[data-testid="handle-photo"]', { name: 'scene.png', mimeType: 'image/png', buffer: png() })
     await phone.waitForTimeout(800)
     await phone.click('[data-testid="handle-submit"]')
