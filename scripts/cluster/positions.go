@@ -1,11 +1,9 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -80,11 +78,11 @@ func (l *PositionLoad) Login(ctx context.Context) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			id := "gw-" + c
-			b, _ := json.Marshal(map[string]string{"username": id, "password": auth.DemoWorkerPassword})
 			var out struct{ Token string }
-			st, err := l.call(ctx, l.API[i%len(l.API)]+"/api/v1/auth/login", "", b, &out)
-			if err == nil && (st != http.StatusOK || out.Token == "") {
-				err = fmt.Errorf("HTTP %d", st)
+			err := simulate.Call(ctx, l.client, l.API[i%len(l.API)], "", http.MethodPost, "/api/v1/auth/login",
+				map[string]string{"username": id, "password": auth.DemoWorkerPassword}, &out)
+			if err == nil && out.Token == "" {
+				err = errors.New("no token in the answer")
 			}
 			if err != nil {
 				mu.Lock()
@@ -123,21 +121,21 @@ func (l *PositionLoad) Run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				b, _ := json.Marshal(map[string]any{"lon": j.lon, "lat": j.lat, "crs": "wgs84", "on_duty": true})
+				body := map[string]any{"lon": j.lon, "lat": j.lat, "crs": "wgs84", "on_duty": true}
 				start := time.Now()
-				st, err := l.call(context.WithoutCancel(ctx), j.api+"/api/v1/workers/position", j.p.token, b, nil)
-				switch {
-				case err != nil:
-					l.failed.Add(1)
-					l.problem(err.Error())
-				case st == http.StatusOK:
+				err := simulate.Call(context.WithoutCancel(ctx), l.client, j.api, j.p.token, http.MethodPost, "/api/v1/workers/position", body, nil)
+				switch st := simulate.Status(err); {
+				case err == nil:
 					l.accepted.Add(1)
 					l.mu.Lock()
 					l.sent = append(l.sent, PositionSent{Worker: j.p.id, Key: PositionKey(j.p.id, j.lon, j.lat), Sent: start})
 					l.mu.Unlock()
-				default:
+				case st != 0:
 					l.refused.Add(1)
 					l.problem(fmt.Sprintf("HTTP %d", st))
+				default:
+					l.failed.Add(1)
+					l.problem(err.Error())
 				}
 			}
 		}()
@@ -195,29 +193,6 @@ func (l *PositionLoad) Counts() (accepted, refused, failed int64, problems map[s
 	}
 	l.mu.Unlock()
 	return l.accepted.Load(), l.refused.Load(), l.failed.Load(), p
-}
-
-func (l *PositionLoad) call(ctx context.Context, url, token string, body []byte, out any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if out != nil && resp.StatusCode == http.StatusOK {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return resp.StatusCode, err
-		}
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, nil
 }
 
 // PositionLatency is what a wall saw of a position load.

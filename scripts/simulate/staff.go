@@ -272,6 +272,13 @@ func gridWorker(g string) string {
 }
 
 func (s *Staff) call(ctx context.Context, token, method, path string, in, out any) error {
+	return Call(ctx, s.Client, s.URL, token, method, path, in, out)
+}
+
+// Call sends in as JSON to the API at base (with the bearer token unless
+// it is empty) and decodes a 2xx answer into out (when not nil). An answer
+// of 300 or above is an error whose code Status gives.
+func Call(ctx context.Context, client *http.Client, base, token, method, path string, in, out any) error {
 	var body *bytes.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -279,7 +286,7 @@ func (s *Staff) call(ctx context.Context, token, method, path string, in, out an
 	} else {
 		body = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}
@@ -289,7 +296,7 @@ func (s *Staff) call(ctx context.Context, token, method, path string, in, out an
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	resp, err := s.Client.Do(req.WithContext(ctx))
+	resp, err := client.Do(req.WithContext(ctx))
 	if err != nil {
 		return err
 	}
@@ -310,3 +317,12 @@ type statusError struct {
 }
 
 func (e *statusError) Error() string { return e.msg }
+
+// Status is the HTTP status of an error Call returned for the API's
+// answer, 0 for any other error (none sent, no answer).
+func Status(err error) int {
+	if se := (*statusError)(nil); errors.As(err, &se) {
+		return se.code
+	}
+	return 0
+}
