@@ -266,16 +266,8 @@ func startWithWall(ctx context.Context, o opts, reports, positions *cluster.Seen
 	if err != nil {
 		return nil, nil, err
 	}
-	if reports == nil {
-		reports = cluster.NewSeen()
-	}
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	w := &cluster.WallClient{Name: "wall-1", API: a.URLs("api"), Realtime: a.URLs("realtime"), Seen: reports, Positions: positions}
-	wg.Add(1)
-	go func() { defer wg.Done(); w.Run(wctx) }()
-	time.Sleep(2 * time.Second)
-	return a, func() { wcancel(); wg.Wait(); a.Stop() }, nil
+	stopWall := followWalls(ctx, a, 1, reports, positions)
+	return a, func() { stopWall(); a.Stop() }, nil
 }
 
 func benchAllInOne(ctx context.Context, o opts, city *gis.City) error {

@@ -226,31 +226,13 @@ type phase struct {
 }
 
 func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error) {
-	fmt.Printf("bench: starting a cluster with %d process(es) per target\n", n)
-	cl, err := cluster.Start(ctx, cluster.Options{N: n, Dir: o.dir, Bin: o.bin, OwnServers: true, LogLevel: "warn", Log: os.Stderr})
-	if cl != nil {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if cl.Stop(sctx) == nil {
-				_ = cl.Prune()
-			}
-		}()
-	}
+	cl, stop, err := startCluster(ctx, o, n)
 	if err != nil {
 		return result{}, err
 	}
+	defer stop()
 	seen := cluster.NewSeen()
-	wctx, wcancel := context.WithCancel(ctx)
-	defer wcancel()
-	var wg sync.WaitGroup
-	for i := range n {
-		w := &cluster.WallClient{Name: fmt.Sprintf("wall-%d", i+1), API: cl.URLs("api"), Realtime: cl.URLs("realtime"), Prefer: i, Seen: seen}
-		wg.Add(1)
-		go func() { defer wg.Done(); w.Run(wctx) }()
-	}
-	defer func() { wcancel(); wg.Wait() }()
-	time.Sleep(2 * time.Second)
+	defer followWalls(ctx, clusterSystem{cl}, n, seen, nil)()
 
 	// Warm-up: JIT of the broker, connection pools, partitions assigned.
 	sys := clusterSystem{cl}
@@ -291,6 +273,47 @@ func measure(ctx context.Context, o opts, n int, city *gis.City) (result, error)
 		r.cpu[t] = medianF(tps, func(p phase) float64 { return p.cpu[t] })
 	}
 	return r, nil
+}
+
+// startCluster starts a cluster of n processes per target on a Kafka and a
+// Redis of its own; stop ends it and deletes its run directory.
+func startCluster(ctx context.Context, o opts, n int) (*cluster.Cluster, func(), error) {
+	fmt.Printf("bench: starting a cluster with %d process(es) per target\n", n)
+	cl, err := cluster.Start(ctx, cluster.Options{N: n, Dir: o.dir, Bin: o.bin, OwnServers: true, LogLevel: "warn", Log: os.Stderr})
+	stop := func() {
+		if cl == nil {
+			return
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if cl.Stop(sctx) == nil {
+			_ = cl.Prune()
+		}
+	}
+	if err != nil {
+		stop() // what started of it
+		return nil, nil, err
+	}
+	return cl, stop, nil
+}
+
+// followWalls runs n wall clients of sys (the i-th trying realtime instance
+// i first) that record when they saw reports and positions (nil: not
+// recorded), and gives them 2 s to connect; stop ends them.
+func followWalls(ctx context.Context, sys system, n int, reports, positions *cluster.Seen) (stop func()) {
+	if reports == nil {
+		reports = cluster.NewSeen()
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range n {
+		w := &cluster.WallClient{Name: fmt.Sprintf("wall-%d", i+1), API: sys.URLs("api"), Realtime: sys.URLs("realtime"), Prefer: i,
+			Seen: reports, Positions: positions}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(wctx) }()
+	}
+	time.Sleep(2 * time.Second)
+	return func() { cancel(); wg.Wait() }
 }
 
 // batch is -batch: reports per ingest request.

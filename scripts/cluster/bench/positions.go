@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -56,32 +55,14 @@ func benchPositions(ctx context.Context, o opts, city *gis.City) error {
 func benchPositionsCluster(ctx context.Context, o opts, city *gis.City) error {
 	load0 := loadavg()
 	for _, n := range o.ns {
-		fmt.Printf("bench: starting a cluster with %d process(es) per target\n", n)
-		cl, err := cluster.Start(ctx, cluster.Options{N: n, Dir: o.dir, Bin: o.bin, OwnServers: true, LogLevel: "warn", Log: os.Stderr})
-		stopCluster := func() {
-			if cl == nil {
-				return
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			if cl.Stop(sctx) == nil {
-				_ = cl.Prune()
-			}
-		}
+		cl, stopCluster, err := startCluster(ctx, o, n)
 		if err != nil {
-			stopCluster()
 			return err
 		}
-		seen := cluster.NewSeen()
-		wctx, wcancel := context.WithCancel(ctx)
-		w := &cluster.WallClient{Name: "wall-1", API: cl.URLs("api"), Realtime: cl.URLs("realtime"), Seen: cluster.NewSeen(), Positions: seen}
-		done := make(chan struct{})
-		go func() { defer close(done); w.Run(wctx) }()
-		time.Sleep(2 * time.Second)
-		sys := clusterSystem{cl}
+		sys, seen := clusterSystem{cl}, cluster.NewSeen()
+		stopWall := followWalls(ctx, sys, 1, nil, seen)
 		pts, phones, err := positionSweep(ctx, o, city, sys, seen, nil, fmt.Sprintf("n=%d ", n))
-		wcancel()
-		<-done
+		stopWall()
 		stopCluster()
 		if err != nil {
 			return err
