@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -504,14 +503,12 @@ func (d *Deps) users(log *slog.Logger) ([]auth.User, error) {
 	return users, nil
 }
 
-// departments lists the departments the taxonomy routes cases to (the
-// demo's duty officers, auth.DutyOfficers).
+// departments lists the department of every category the taxonomy has
+// (the demo's duty officers, auth.DutyOfficers: one a department).
 func departments() []string {
 	var out []string
 	for _, c := range taxonomy.All() {
-		if !slices.Contains(out, c.Department) {
-			out = append(out, c.Department)
-		}
+		out = append(out, c.Department)
 	}
 	return out
 }
