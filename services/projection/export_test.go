@@ -12,3 +12,11 @@ import (
 func RebuildPruningEvery(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
 	return rebuild(ctx, store, brokers, topic, keep, pruneEvery, onPrune, log)
 }
+
+// SetReplayBatch sets how many changes a rebuild applies at a time, until
+// the function it returns is called.
+func SetReplayBatch(n int) (restore func()) {
+	was := replayBatch
+	replayBatch = n
+	return func() { replayBatch = was }
+}

@@ -6,7 +6,6 @@ package projection
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -23,11 +22,9 @@ import (
 
 // Projector applies lifecycle events to the store.
 type Projector struct {
-	store      *redisstore.Store
-	log        *slog.Logger
-	rebuilding bool
-	replayedAt time.Time        // rebuilding: the time of the last change replayed
-	modes      *wallmode.Keeper // the wall's automatic mode; nil: none
+	store *redisstore.Store
+	log   *slog.Logger
+	modes *wallmode.Keeper // the wall's automatic mode; nil: none
 
 	// What Prepare read for the batch being processed.
 	stored  map[string]int // incident id → its stored version then
@@ -53,9 +50,6 @@ func New(store *redisstore.Store, log *slog.Logger) *Projector {
 // the records it decoded for Process.
 func (p *Projector) Prepare(ctx context.Context, batch []kafka.Message) {
 	p.stored, p.decoded = nil, make(kafkabus.Decoded[event.Lifecycle], len(batch))
-	if p.rebuilding {
-		return
-	}
 	ids := make([]string, 0, len(batch))
 	seen := make(map[string]bool, len(batch))
 	for _, m := range batch {
@@ -100,9 +94,6 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 	var changed bool
 	var err error
 	switch stored, ok := p.stored[lc.IncidentID]; {
-	case p.rebuilding:
-		p.replayedAt = lc.Incident.UpdatedAt
-		changed, err = p.store.ApplyRebuild(ctx, lc)
 	case ok && stored >= lc.Version:
 		// Applied before the batch began (versions only grow).
 		changed, err = p.store.ApplySince(ctx, lc, stored)
@@ -111,7 +102,7 @@ func (p *Projector) Handle(ctx context.Context, m kafka.Message) error {
 		// changes just before it applies them, so look again now.
 		changed, err = p.store.ApplyNew(ctx, lc)
 	}
-	if err != nil || !changed || p.rebuilding || p.modes == nil {
+	if err != nil || !changed || p.modes == nil {
 		return err
 	}
 	// Only a change applied now triggers the rule: a redelivered record
@@ -191,16 +182,15 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
 	}
-	p := New(store, log)
-	p.rebuilding = true
+	rp := &replay{store: store}
 	// Between prunes during the replay: the closed incidents past keep at
 	// the time of the change just replayed (never later than now).
 	prune := func() {}
 	if keep > 0 && pruneEvery > 0 {
 		prune = func() {
 			at := time.Now()
-			if !p.replayedAt.IsZero() && p.replayedAt.Before(at) {
-				at = p.replayedAt
+			if !rp.replayedAt.IsZero() && rp.replayedAt.Before(at) {
+				at = rp.replayedAt
 			}
 			pruneClosed(ctx, store, at.Add(-keep), log)
 			if onPrune != nil {
@@ -210,7 +200,7 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	}
 	total := 0
 	for _, part := range parts {
-		n, err := replayPartition(ctx, brokers, topic, part.ID, p, pruneEvery, prune)
+		n, err := replayPartition(ctx, brokers, topic, part.ID, rp, pruneEvery, prune)
 		if err != nil {
 			return total, err
 		}
@@ -253,7 +243,7 @@ func pruneClosed(ctx context.Context, store *redisstore.Store, cutoff time.Time,
 
 // replayPartition applies every record of one partition up to its end at
 // the start, and calls prune after every pruneEvery records.
-func replayPartition(ctx context.Context, brokers []string, topic string, partition int, p *Projector, pruneEvery int, prune func()) (int, error) {
+func replayPartition(ctx context.Context, brokers []string, topic string, partition int, rp *replay, pruneEvery int, prune func()) (int, error) {
 	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
 	if err != nil {
 		return 0, err
@@ -274,15 +264,63 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 		if err != nil {
 			return n, fmt.Errorf("rebuild %s/%d at %d: %w", topic, partition, first+int64(n), err)
 		}
-		if err := p.Handle(ctx, m); err != nil && !errors.Is(err, kafkabus.ErrPoison) {
+		if err := rp.add(ctx, m); err != nil {
 			return n, err
 		}
 		n++
 		if m.Offset >= last-1 {
-			return n, nil
+			return n, rp.flush(ctx)
 		}
 		if pruneEvery > 0 && n%pruneEvery == 0 {
+			if err := rp.flush(ctx); err != nil {
+				return n, err
+			}
 			prune()
 		}
 	}
+}
+
+// replayBatch is how many changes a replay applies at a time: the apply
+// script takes them ApplyBatch at a time, and on the embedded Redis every
+// script call costs a Lua state of its own (one call per change made a
+// replay several times slower; `go test -bench Rebuild ./services/projection`).
+var replayBatch = 1000
+
+// replay applies the topic's records in order, in batches.
+type replay struct {
+	store      *redisstore.Store
+	pending    []event.Lifecycle
+	replayedAt time.Time // the time of the last change replayed
+}
+
+// add takes the next record: a change joins the batch; a refused command
+// (audit only) is written in its place after the changes before it.
+// Records that do not decode are skipped, as the consumer skips them.
+func (r *replay) add(ctx context.Context, m kafka.Message) error {
+	var lc event.Lifecycle
+	if err := wire.Unmarshal(m.Value, &lc); err != nil || lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
+		return nil
+	}
+	if lc.Outcome == "refused" {
+		if err := r.flush(ctx); err != nil {
+			return err
+		}
+		return r.store.RecordRefusal(ctx, lc)
+	}
+	r.pending = append(r.pending, lc)
+	r.replayedAt = lc.Incident.UpdatedAt
+	if len(r.pending) >= replayBatch {
+		return r.flush(ctx)
+	}
+	return nil
+}
+
+// flush applies the changes taken since the last flush.
+func (r *replay) flush(ctx context.Context) error {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	_, err := r.store.ApplyRebuildAll(ctx, r.pending)
+	r.pending = r.pending[:0]
+	return err
 }

@@ -58,3 +58,38 @@ func BenchmarkBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRebuild replays a tasks topic of 2,000 incidents (about 4,800
+// changes: mixedHistory) from the test's broker into an empty store, one
+// change per script call (how a rebuild did it until 2026-12-07: the
+// baseline) and in batches (how it does now), and prints changes replayed
+// a second (TEST_KAFKA_BROKERS and TEST_REDIS_ADDR for real ones):
+//
+//	go test -run '^$' -bench Rebuild ./services/projection
+func BenchmarkRebuild(b *testing.B) {
+	h := newHistory(b)
+	h.mixedHistory(2000, time.Now().UTC().Add(-24*time.Hour))
+	msgs := h.publish()
+	log := slog.New(slog.DiscardHandler)
+	for _, batch := range []int{1, 1000} {
+		name := "one-by-one"
+		if batch > 1 {
+			name = fmt.Sprintf("batches-of-%d", batch)
+		}
+		b.Run(name, func(b *testing.B) {
+			defer projection.SetReplayBatch(batch)()
+			st := testenv.Store(b)
+			for b.Loop() {
+				b.StopTimer()
+				if err := st.Flush(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if n, err := projection.Rebuild(b.Context(), st, h.brokers, h.topics.Tasks(), 0, log); err != nil || n != len(msgs) {
+					b.Fatalf("replayed %d of %d: %v", n, len(msgs), err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(msgs))/b.Elapsed().Seconds(), "changes/s")
+		})
+	}
+}

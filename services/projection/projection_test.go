@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -248,13 +249,13 @@ func TestRebuildPrunesAsItGoes(t *testing.T) {
 // history is a tasks topic of a test's own (with its wall mode topic) and
 // the changes to publish to it.
 type history struct {
-	t       *testing.T
+	t       testing.TB
 	brokers []string
 	topics  kafkabus.Topics
 	msgs    []kafka.Message
 }
 
-func newHistory(t *testing.T) *history {
+func newHistory(t testing.TB) *history {
 	h := &history{t: t, brokers: testenv.Kafka(t), topics: kafkabus.Topics{Prefix: testenv.Prefix(t)}}
 	if err := kafkabus.EnsureTopics(t.Context(), h.brokers, 2, 1, []kafkabus.Spec{{Name: h.topics.Tasks()}, {Name: h.topics.WallMode()}}); err != nil {
 		t.Fatal(err)
@@ -279,4 +280,61 @@ func (h *history) publish() []kafka.Message {
 		h.t.Fatal(err)
 	}
 	return h.msgs
+}
+
+// mixedHistory adds n incidents' changes as a city's tasks topic holds
+// them: each received and dispatched at once, then accepted, handled and
+// closed later between other incidents' changes (the closing a command:
+// its result is recorded), and every tenth incident has a refused command
+// in its audit trail.
+func (h *history) mixedHistory(n int, t0 time.Time) {
+	for i := range n {
+		id := fmt.Sprintf("INC-%05d", i)
+		at := t0.Add(time.Duration(i) * time.Second)
+		h.add(id, 1, event.Received, at)
+		h.add(id, 2, event.Dispatched, at)
+		if i >= 3 {
+			old := fmt.Sprintf("INC-%05d", i-3)
+			h.add(old, 3, event.Closed, at)
+			if i%10 == 0 {
+				lc := change(old, 3, event.Closed, at)
+				lc.ID, lc.CommandID, lc.Outcome, lc.Refusal = old+"/3/refused", "CMD-REFUSED-"+old, "refused", "already closed"
+				b, err := wire.Marshal(lc)
+				if err != nil {
+					h.t.Fatal(err)
+				}
+				h.msgs = append(h.msgs, kafka.Message{Topic: h.topics.Tasks(), Key: []byte(old), Value: b})
+			}
+		}
+	}
+}
+
+// A rebuild applies the topic in batches (one script call for many
+// changes); the store it leaves is the one a replay of one change at a
+// time leaves, refusals and command results included.
+func TestRebuildInBatchesAsOneByOne(t *testing.T) {
+	ctx := t.Context()
+	h := newHistory(t)
+	h.mixedHistory(250, time.Now().UTC().Add(-time.Hour))
+	msgs := h.publish()
+	log := slog.New(slog.DiscardHandler)
+	rebuilt := func(batch int) map[string]string {
+		defer projection.SetReplayBatch(batch)()
+		st := testenv.Store(t)
+		if err := st.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := projection.Rebuild(ctx, st, h.brokers, h.topics.Tasks(), 0, log); err != nil || n != len(msgs) {
+			t.Fatalf("batch %d: rebuild replayed %d of %d records: %v", batch, n, len(msgs), err)
+		}
+		return testenv.Dump(t, ctx, st)
+	}
+	one, many := rebuilt(1), rebuilt(1000)
+	if !strings.Contains(one["cmdres:CMD-REFUSED-INC-00007"], "refused") || !strings.Contains(one["cmdres:CMD-INC-00007"], "applied") ||
+		!strings.Contains(one["tl:INC-00007"], "already closed") {
+		t.Fatalf("the replay left out a refusal or a command's result: %q %q", one["cmdres:CMD-REFUSED-INC-00007"], one["tl:INC-00007"])
+	}
+	if fmt.Sprint(one) != fmt.Sprint(many) {
+		t.Fatalf("one by one and in batches differ:\n%v\n%v", one, many)
+	}
 }

@@ -96,10 +96,20 @@ func (s *Store) Apply(ctx context.Context, lc event.Lifecycle) (bool, error) {
 // anything. On an error, changed holds the results of the events before
 // the failing call (all applied), and the failing call's are unknown.
 func (s *Store) ApplyAll(ctx context.Context, lcs []event.Lifecycle) (changed []bool, err error) {
+	return s.applyAll(ctx, lcs, false)
+}
+
+// ApplyRebuildAll is ApplyAll for the rebuild, into a store not yet built
+// (ApplyRebuild for many changes: a replay applies the topic in batches).
+func (s *Store) ApplyRebuildAll(ctx context.Context, lcs []event.Lifecycle) (changed []bool, err error) {
+	return s.applyAll(ctx, lcs, true)
+}
+
+func (s *Store) applyAll(ctx context.Context, lcs []event.Lifecycle, rebuilding bool) (changed []bool, err error) {
 	changed = make([]bool, 0, len(lcs))
 	for len(lcs) > 0 {
 		n := min(len(lcs), ApplyBatch)
-		got, err := s.applyBatch(ctx, lcs[:n], false)
+		got, err := s.applyBatch(ctx, lcs[:n], rebuilding)
 		if err != nil {
 			return changed, err
 		}
@@ -187,10 +197,8 @@ func (s *Store) applyBatch(ctx context.Context, lcs []event.Lifecycle, rebuildin
 	if wrote {
 		s.wroteWall()
 	}
-	for _, lc := range lcs {
-		if err := s.recordCommand(ctx, lc); err != nil {
-			return nil, err
-		}
+	if err := s.recordCommands(ctx, lcs); err != nil {
+		return nil, err
 	}
 	return changed, nil
 }
@@ -255,12 +263,33 @@ func (s *Store) applyArgs(lc event.Lifecycle, rebuilding bool) ([]string, []any,
 // the command's result is part of the projection, so a command delivered
 // again after a rebuild is recognised as decided.
 func (s *Store) recordCommand(ctx context.Context, lc event.Lifecycle) error {
-	if lc.CommandID == "" {
+	return s.recordCommands(ctx, []event.Lifecycle{lc})
+}
+
+// recordCommands is recordCommand for many changes, in one round trip.
+func (s *Store) recordCommands(ctx context.Context, lcs []event.Lifecycle) error {
+	var pipe redis.Pipeliner
+	var cmds []*redis.BoolCmd
+	var from []event.Lifecycle
+	for _, lc := range lcs {
+		if lc.CommandID == "" {
+			continue
+		}
+		if pipe == nil {
+			pipe = s.rdb.Pipeline()
+		}
+		res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "applied", "version": lc.Version})
+		cmds = append(cmds, pipe.SetNX(ctx, s.key("cmdres", lc.CommandID), res, 0))
+		from = append(from, lc)
+	}
+	if pipe == nil {
 		return nil
 	}
-	res, _ := json.Marshal(map[string]any{"command_id": lc.CommandID, "outcome": "applied", "version": lc.Version})
-	if err := s.rdb.SetNX(ctx, s.key("cmdres", lc.CommandID), res, 0).Err(); err != nil {
-		return fmt.Errorf("apply %s v%d: %w", lc.IncidentID, lc.Version, err)
+	_, _ = pipe.Exec(ctx) // each command's error is its own, below
+	for i, c := range cmds {
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("apply %s v%d: %w", from[i].IncidentID, from[i].Version, err)
+		}
 	}
 	return nil
 }
