@@ -73,8 +73,9 @@ type Deps struct {
 	Routing  *routing.Watcher
 	Log      *slog.Logger
 
-	accounts *accountsFile // the api's accounts: USERS_FILE, reloaded when it changes, and published
-	closers  []func()
+	accounts      *accountsFile   // the api's accounts: USERS_FILE, reloaded when it changes, and published
+	embeddedRedis *embedded.Redis // nil with REDIS_ADDR
+	closers       []func()
 }
 
 // accountsFile is the users file the api reloads when it changes (none
@@ -106,9 +107,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, erro
 			return nil, err
 		}
 		d.closers = append(d.closers, r.Close)
+		d.embeddedRedis = r
 		opts.Addr = r.Addr()
 		opts.Dialer = func(context.Context, string, string) (net.Conn, error) { return r.Dial() }
-		log.Info("embedded redis started (projections are rebuilt from kafka)", "addr", opts.Addr)
+		log.Info("embedded redis started (projections are restored from its snapshot or rebuilt from kafka)", "addr", opts.Addr)
 	}
 	d.Redis = redis.NewClient(opts)
 	d.closers = append(d.closers, func() { _ = d.Redis.Close() })
@@ -200,6 +202,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	keep := time.Duration(cfg.ReadModelDays) * 24 * time.Hour // the read model's retention
 	rebuild := func(ctx context.Context) error {
 		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log)
+	}
+	if has("dispatcher") {
+		d.restoreSnapshot(ctx, keep) // before anyone finds the store empty and rebuilds it
 	}
 	var consumers []*kafkabus.Consumer
 	consume := func(group string, topics []string, p kafkabus.Processor) {
@@ -297,7 +302,16 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		}
 		return nil
 	})
-	return waitWithDeadline(ctx, g, 20*time.Second)
+	err = waitWithDeadline(ctx, g, 20*time.Second)
+	if err == nil || !errors.Is(err, errShutdownDeadline) {
+		// Everything has stopped: nothing writes to Redis any more.
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if serr := d.saveSnapshot(sctx); serr != nil {
+			log.Warn("embedded redis: no snapshot written, the next start rebuilds the projections from kafka", "err", serr)
+		}
+	}
+	return err
 }
 
 // watchRouting reloads the routing file when it changes; a file that does
@@ -546,9 +560,11 @@ func waitWithDeadline(ctx context.Context, g *errgroup.Group, d time.Duration) e
 	case err := <-done:
 		return err
 	case <-time.After(d):
-		return errors.New("shutdown deadline exceeded")
+		return errShutdownDeadline
 	}
 }
+
+var errShutdownDeadline = errors.New("shutdown deadline exceeded")
 
 func validTarget(t string) bool {
 	for _, x := range Targets {

@@ -139,10 +139,11 @@ func (s *server) kill() {
 	s.cmd = nil
 }
 
-// flushRedis empties the projections: with embedded Redis a restart does
-// that by itself; with a real Redis, delete this test's keys.
+// flushRedis empties the projections of a stopped server: with embedded
+// Redis, remove the snapshot its next start would load (a start without
+// one rebuilds); with a real Redis, delete this test's keys.
 func (s *server) flushRedis() {
-	addr, prefix := "", ""
+	addr, prefix, data := "", "", ""
 	for _, kv := range s.env {
 		if v, ok := strings.CutPrefix(kv, "REDIS_ADDR="); ok {
 			addr = v
@@ -150,8 +151,14 @@ func (s *server) flushRedis() {
 		if v, ok := strings.CutPrefix(kv, "REDIS_PREFIX="); ok {
 			prefix = v
 		}
+		if v, ok := strings.CutPrefix(kv, "DATA_DIR="); ok {
+			data = v
+		}
 	}
 	if addr == "" {
+		if err := os.Remove(filepath.Join(data, "redis.snapshot")); err != nil {
+			s.t.Fatalf("the embedded Redis's snapshot: %v", err)
+		}
 		return
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})

@@ -319,16 +319,45 @@ func TestEndToEndCaseLoop(t *testing.T) {
 		t.Fatalf("KPIs %+v", k)
 	}
 
-	// Redis flushed, projections rebuilt from Kafka: every incident, its
-	// audit trail and the KPIs are what they were.
+	// Stopped and started again: the embedded Redis comes back from the
+	// snapshot it wrote on the way out (a real Redis keeps its keys): every
+	// incident, its audit trail and the KPIs are what they were.
 	before := s.projections()
+	s.stop()
+	s.run()
+	if l := s.logs(); strings.Contains(l, "snapshot not used") || strings.Contains(l, "no snapshot written") {
+		t.Fatalf("the embedded Redis's snapshot was not written or not used:\n%s", l)
+	}
+	if after := s.projections(); after != before {
+		t.Fatalf("projections after a restart differ\nbefore %s\nafter  %s", before, after)
+	}
+	// And the restored dispatcher state takes the next command.
+	if code, ans := s.act(disp, id, "escalate", map[string]any{"base_version": v, "reason": "复盘督办"}); code != 409 || ans.Code != "not_allowed" {
+		t.Fatalf("escalate a rated case after a restart: %d %+v", code, ans)
+	}
+	// Killed (no snapshot written on the way out) and started again: the
+	// last stop's snapshot is brought up to date from the tasks topic, the
+	// refusal just recorded included.
+	before = s.projections()
+	if !strings.Contains(before, "复盘督办") {
+		t.Fatalf("the refused escalation is not in the audit trail: %s", before)
+	}
+	s.kill()
+	s.run()
+	if l := s.logs(); strings.Contains(l, "snapshot not used") {
+		t.Fatalf("the embedded Redis's snapshot was not used after a crash:\n%s", l)
+	}
+	if after := s.projections(); after != before {
+		t.Fatalf("projections after a crash differ\nbefore %s\nafter  %s", before, after)
+	}
+	// Redis flushed (and the embedded Redis's snapshot removed), the
+	// projections rebuilt from the whole topic: the same again.
 	s.stop()
 	s.flushRedis()
 	s.run()
 	if after := s.projections(); after != before {
 		t.Fatalf("projections after rebuild differ\nbefore %s\nafter  %s", before, after)
 	}
-	// And the rebuilt dispatcher state takes the next command.
 	if code, ans := s.act(disp, id, "escalate", map[string]any{"base_version": v, "reason": "复盘督办"}); code != 409 || ans.Code != "not_allowed" {
 		t.Fatalf("escalate a rated case after rebuild: %d %+v", code, ans)
 	}

@@ -36,3 +36,40 @@ func Offsets(ctx context.Context, brokers []string, topic string, partition int)
 		}
 	}
 }
+
+// Committed returns the offsets a consumer group has committed on each
+// partition of topic (the next record it would read); a partition the
+// group has committed nothing on is left out.
+func Committed(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of %s: %w", group, err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	_ = conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of %s: partitions of %s: %w", group, topic, err)
+	}
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		ids[i] = p.ID
+	}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err == nil {
+		err = resp.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("committed offsets of %s on %s: %w", group, topic, err)
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("committed offset of %s on %s/%d: %w", group, topic, p.Partition, p.Error)
+		}
+		if p.CommittedOffset >= 0 {
+			out[p.Partition] = p.CommittedOffset
+		}
+	}
+	return out, nil
+}

@@ -10,7 +10,7 @@ import (
 
 // RebuildPruningEvery is rebuild for the tests.
 func RebuildPruningEvery(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
-	return rebuild(ctx, store, brokers, topic, keep, pruneEvery, onPrune, log)
+	return rebuild(ctx, store, brokers, topic, nil, keep, pruneEvery, onPrune, log)
 }
 
 // SetReplayBatch sets how many changes a rebuild applies at a time, until

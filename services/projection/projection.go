@@ -6,8 +6,10 @@ package projection
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -164,15 +166,33 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 // before the store is marked built, so the wall, the API and the day's
 // counts never show a year of history.
 func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, log *slog.Logger) (int, error) {
-	return rebuild(ctx, store, brokers, topic, keep, rebuildPruneEvery, nil, log)
+	return rebuild(ctx, store, brokers, topic, nil, keep, rebuildPruneEvery, nil, log)
 }
+
+// Resume is Rebuild for a store that holds the projections up to offsets
+// of the topic (a snapshot of the embedded Redis, restored: from maps a
+// partition to the first offset not known to be in it): it replays each
+// partition from there, not from its start (a partition missing from
+// from, from its start). The records it replays that the store holds
+// already change nothing: every change is applied once by its version.
+// An offset the partition no longer has (a snapshot of another log) is
+// ErrNotResumable, before anything is written.
+func Resume(ctx context.Context, store *redisstore.Store, brokers []string, topic string, from map[int]int64, keep time.Duration, log *slog.Logger) (int, error) {
+	if from == nil {
+		from = map[int]int64{}
+	}
+	return rebuild(ctx, store, brokers, topic, from, keep, rebuildPruneEvery, nil, log)
+}
+
+// ErrNotResumable: Resume was given offsets the topic does not have.
+var ErrNotResumable = errors.New("the snapshot does not match the topic")
 
 // rebuildPruneEvery is how many records a rebuild replays between prunes.
 const rebuildPruneEvery = 20000
 
 // rebuild is Rebuild with a prune after every pruneEvery records (0: only
 // at the end), and onPrune (when not nil) called after each of those.
-func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
+func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, from map[int]int64, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
 	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: %w", err)
@@ -181,6 +201,28 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	_ = conn.Close()
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
+	}
+	starts := make([]int64, len(parts))
+	for i, part := range parts {
+		starts[i] = -1
+		if from == nil {
+			continue
+		}
+		first, last, err := kafkabus.Offsets(ctx, brokers, topic, part.ID)
+		if err != nil {
+			return 0, fmt.Errorf("rebuild: %w", err)
+		}
+		if at, ok := from[part.ID]; ok {
+			if at < first || at > last {
+				return 0, fmt.Errorf("%w: %s/%d from offset %d, the partition holds %d to %d", ErrNotResumable, topic, part.ID, at, first, last)
+			}
+			starts[i] = at
+		}
+	}
+	for p := range from {
+		if !slices.ContainsFunc(parts, func(x kafka.Partition) bool { return x.ID == p }) {
+			return 0, fmt.Errorf("%w: %s has no partition %d", ErrNotResumable, topic, p)
+		}
 	}
 	rp := &replay{store: store}
 	// Between prunes during the replay: the closed incidents past keep at
@@ -199,8 +241,8 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		}
 	}
 	total := 0
-	for _, part := range parts {
-		n, err := replayPartition(ctx, brokers, topic, part.ID, rp, pruneEvery, prune)
+	for i, part := range parts {
+		n, err := replayPartition(ctx, brokers, topic, part.ID, starts[i], rp, pruneEvery, prune)
 		if err != nil {
 			return total, err
 		}
@@ -241,12 +283,16 @@ func pruneClosed(ctx context.Context, store *redisstore.Store, cutoff time.Time,
 	}
 }
 
-// replayPartition applies every record of one partition up to its end at
-// the start, and calls prune after every pruneEvery records.
-func replayPartition(ctx context.Context, brokers []string, topic string, partition int, rp *replay, pruneEvery int, prune func()) (int, error) {
+// replayPartition applies every record of one partition from start (-1:
+// its first) up to its end at the start, and calls prune after every
+// pruneEvery records.
+func replayPartition(ctx context.Context, brokers []string, topic string, partition int, start int64, rp *replay, pruneEvery int, prune func()) (int, error) {
 	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
 	if err != nil {
 		return 0, err
+	}
+	if start >= 0 {
+		first = max(first, start)
 	}
 	if last <= first {
 		return 0, nil

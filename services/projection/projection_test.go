@@ -338,3 +338,64 @@ func TestRebuildInBatchesAsOneByOne(t *testing.T) {
 		t.Fatalf("one by one and in batches differ:\n%v\n%v", one, many)
 	}
 }
+
+// Resume brings a store that holds the topic up to some offsets (a
+// snapshot) up to date by replaying only what follows them, and ends as a
+// rebuild of the whole topic does; offsets the topic does not have are
+// refused before anything is written.
+func TestResumeFromOffsets(t *testing.T) {
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	h := newHistory(t)
+	t0 := time.Now().UTC().Add(-time.Hour)
+	h.mixedHistory(60, t0)
+	h.publish()
+	snap := testenv.Store(t)
+	if err := snap.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projection.Rebuild(ctx, snap, h.brokers, h.topics.Tasks(), 0, log); err != nil {
+		t.Fatal(err)
+	}
+	from := map[int]int64{}
+	for p := range 2 {
+		_, end, err := kafkabus.Offsets(ctx, h.brokers, h.topics.Tasks(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from[p] = end
+	}
+	// Later changes: new incidents, and three of the last ones verified,
+	// each change sent several times (applied once).
+	h.msgs = nil
+	for i := range 20 {
+		id := fmt.Sprintf("INC-%05d", 100+i)
+		h.add(id, 1, event.Received, t0.Add(time.Minute))
+		h.add(fmt.Sprintf("INC-%05d", 57+i%3), 4, event.Verified, t0.Add(time.Minute))
+	}
+	h.publish()
+
+	if _, err := projection.Resume(ctx, snap, h.brokers, h.topics.Tasks(), map[int]int64{0: from[0] + 1000}, 0, log); !errors.Is(err, projection.ErrNotResumable) {
+		t.Fatalf("an offset past the end: %v", err)
+	}
+	if _, err := projection.Resume(ctx, snap, h.brokers, h.topics.Tasks(), map[int]int64{7: 0}, 0, log); !errors.Is(err, projection.ErrNotResumable) {
+		t.Fatalf("a partition the topic has not: %v", err)
+	}
+	n, err := projection.Resume(ctx, snap, h.brokers, h.topics.Tasks(), from, 0, log)
+	if err != nil || n != 40 {
+		t.Fatalf("resumed with %d records (%v), want the 40 after the offsets", n, err)
+	}
+	whole := testenv.Store(t)
+	if err := whole.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := projection.Rebuild(ctx, whole, h.brokers, h.topics.Tasks(), 0, log); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := testenv.Dump(t, ctx, snap), testenv.Dump(t, ctx, whole); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("resumed and rebuilt differ:\n%v\n%v", a, b)
+	}
+	if built, err := snap.Built(ctx); err != nil || !built {
+		t.Fatalf("resumed store not built: %v %v", built, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -630,6 +631,25 @@ func (s *Store) Built(ctx context.Context) (bool, error) {
 // SetBuilt records that a rebuild finished.
 func (s *Store) SetBuilt(ctx context.Context) error {
 	return s.rdb.HSet(ctx, s.key("meta"), "built", time.Now().UTC().Format(time.RFC3339)).Err()
+}
+
+// Snapshotted reports whether a key belongs in a snapshot of the embedded
+// Redis (embedded.Redis.Save): the store's keys but for what is rebuilt or
+// published again at every start anyway, or would hold the next start up —
+// the built mark (set when the snapshot has been brought up to date), the
+// locks, the websocket tickets and the api's published accounts. Streams
+// are never snapshotted.
+func (s *Store) Snapshotted(key string) bool {
+	k, ok := strings.CutPrefix(key, s.prefix)
+	if !ok {
+		return false
+	}
+	switch {
+	case k == "meta", k == "accounts", k == "accounts:sum",
+		strings.HasPrefix(k, "lock:"), strings.HasPrefix(k, "ticket:"):
+		return false
+	}
+	return true
 }
 
 // Flush deletes every key under the prefix (projections, marks, streams).

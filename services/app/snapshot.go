@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/citybrain-ioc/citybrain/services/embedded"
+	"github.com/citybrain-ioc/citybrain/services/kafkabus"
+	"github.com/citybrain-ioc/citybrain/services/projection"
+)
+
+// The all-in-one process keeps its projections in the embedded Redis, in
+// memory. Without a snapshot every start rebuilt them from the whole tasks
+// topic, which is kept for ever: a restart took longer every day (about
+// 5,700 changes a second here; docs/capacity.md). So a clean stop writes
+// the store to DATA_DIR/redis.snapshot, with the projector's committed
+// offsets on the tasks topic, and a start loads it and replays the topic
+// from those offsets only (projection.Resume).
+//
+// The snapshot is consistent because it is written after every goroutine
+// of the process has stopped (no client writes), and it stays a valid
+// starting point afterwards: it holds every change below the offsets, and
+// changes replayed again are applied once by their version. So it is kept
+// after a start: if the process is then killed or the machine loses power
+// (no snapshot written), the next start loads it again and replays more.
+// Anything wrong with it (unreadable, another prefix or topic, offsets the
+// log does not have) is logged, the store flushed and rebuilt from the
+// start, as before.
+
+// snapshotFile is the embedded Redis's snapshot under DATA_DIR.
+const snapshotFile = "redis.snapshot"
+
+// snapshotMeta is what a snapshot says about itself.
+type snapshotMeta struct {
+	Prefix string        `json:"prefix"` // REDIS_PREFIX
+	Topic  string        `json:"topic"`  // the tasks topic
+	From   map[int]int64 `json:"from"`   // the projector's committed offsets: where the replay starts
+	End    map[int]int64 `json:"end"`    // the topic's end offsets when saved: the log must still reach them
+}
+
+func (d *Deps) snapshotPath() string { return filepath.Join(d.Cfg.DataDir, snapshotFile) }
+
+// saveSnapshot writes the embedded Redis's snapshot. Call it only when
+// nothing in the process writes to Redis any more (Run, after every
+// goroutine ended), and the embedded broker still runs.
+func (d *Deps) saveSnapshot(ctx context.Context) error {
+	if d.embeddedRedis == nil || d.Cfg.DataDir == "" {
+		return nil
+	}
+	start := time.Now()
+	if built, err := d.Store.Built(ctx); err != nil || !built {
+		return fmt.Errorf("projections not built (%v): no snapshot", err)
+	}
+	topic := d.Topics.Tasks()
+	from, err := kafkabus.Committed(ctx, d.Brokers, d.Topics.Prefix+groupProjector, topic)
+	if err != nil {
+		return err
+	}
+	end := map[int]int64{}
+	for p := range from {
+		_, last, err := kafkabus.Offsets(ctx, d.Brokers, topic, p)
+		if err != nil {
+			return err
+		}
+		end[p] = last
+	}
+	meta, _ := json.Marshal(snapshotMeta{Prefix: d.Cfg.RedisPrefix, Topic: topic, From: from, End: end})
+	n, err := d.embeddedRedis.Save(d.snapshotPath(), meta, d.Store.Snapshotted)
+	if err != nil {
+		return err
+	}
+	d.Log.Info("embedded redis: snapshot written for the next start", "file", d.snapshotPath(), "keys", n, "tasks_from", from, "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+// restoreSnapshot loads the embedded Redis's snapshot, if there is one,
+// and brings it up to date from the tasks topic; the store is then built.
+// Whatever goes wrong leaves an empty store, for the rebuild from the
+// start that follows (projection.EnsureBuilt).
+func (d *Deps) restoreSnapshot(ctx context.Context, keep time.Duration) {
+	if d.embeddedRedis == nil || d.Cfg.DataDir == "" {
+		return
+	}
+	start := time.Now()
+	raw, savedAt, keys, err := d.embeddedRedis.Load(d.snapshotPath())
+	if errors.Is(err, embedded.ErrNoSnapshot) {
+		return
+	}
+	var n int
+	if err == nil {
+		n, err = d.resume(ctx, raw, keep)
+	}
+	if err != nil {
+		d.Log.Warn("embedded redis: snapshot not used, rebuilding the projections from the start of the tasks topic", "file", d.snapshotPath(), "err", err)
+		if err := d.Store.Flush(ctx); err != nil {
+			d.Log.Error("embedded redis: flush after the snapshot failed", "err", err)
+		}
+		return
+	}
+	d.Log.Info("projections restored from the snapshot and the tasks topic after it", "file", d.snapshotPath(), "saved_at", savedAt.Format(time.RFC3339),
+		"keys", keys, "records_replayed", n, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+// resume checks a loaded snapshot's meta and replays the tasks topic after it.
+func (d *Deps) resume(ctx context.Context, raw []byte, keep time.Duration) (int, error) {
+	var m snapshotMeta
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return 0, fmt.Errorf("snapshot meta: %w", err)
+	}
+	topic := d.Topics.Tasks()
+	if m.Prefix != d.Cfg.RedisPrefix || m.Topic != topic {
+		return 0, fmt.Errorf("the snapshot is of prefix %q and topic %s, this process uses %q and %s", m.Prefix, m.Topic, d.Cfg.RedisPrefix, topic)
+	}
+	for p, e := range m.End {
+		if _, last, err := kafkabus.Offsets(ctx, d.Brokers, topic, p); err != nil || last < e {
+			return 0, fmt.Errorf("%w: %s/%d ended at %d when the snapshot was saved, now at %d (%v)", projection.ErrNotResumable, topic, p, e, last, err)
+		}
+	}
+	return projection.Resume(ctx, d.Store, d.Brokers, topic, m.From, keep, d.Log)
+}
