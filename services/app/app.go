@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -203,8 +204,15 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	rebuild := func(ctx context.Context) error {
 		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log)
 	}
+	// With the embedded Redis, the consumers that write the projections and
+	// the pruning hold gate for reading, and its snapshot for writing.
+	var gate *sync.RWMutex
+	if d.embeddedRedis != nil {
+		gate = &sync.RWMutex{}
+	}
 	if has("dispatcher") {
 		d.restoreSnapshot(ctx, keep) // before anyone finds the store empty and rebuilds it
+		g.Go(func() error { d.snapshotEvery(gctx, gate); return nil })
 	}
 	var consumers []*kafkabus.Consumer
 	consume := func(group string, topics []string, p kafkabus.Processor) {
@@ -216,7 +224,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 			}
 			return kafkabus.Ping(ctx, d.Brokers)
 		}
-		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics, Healthy: healthy}, d.Producer, d.Topics.DLQ(), busMetrics, log)
+		c := kafkabus.NewConsumer(kafkabus.ConsumerConfig{Brokers: d.Brokers, GroupID: d.Topics.Prefix + group, Topics: topics, Healthy: healthy, Gate: gate}, d.Producer, d.Topics.DLQ(), busMetrics, log)
 		consumers = append(consumers, c)
 		g.Go(func() error { return c.RunBatch(gctx, p) })
 	}
@@ -240,7 +248,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(proj, ready, rebuild))
 		g.Go(func() error {
-			projection.Prune(gctx, d.Store, keep, log.With("service", "projector"))
+			projection.Prune(gctx, d.Store, keep, gate, log.With("service", "projector"))
 			return nil
 		})
 	}
@@ -307,7 +315,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		// Everything has stopped: nothing writes to Redis any more.
 		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if serr := d.saveSnapshot(sctx); serr != nil {
+		if _, serr := d.snapshot(sctx, gate, nil); serr != nil {
 			log.Warn("embedded redis: no snapshot written, the next start rebuilds the projections from kafka", "err", serr)
 		}
 	}

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/citybrain-ioc/citybrain/services/embedded"
@@ -18,15 +20,16 @@ import (
 // topic, which is kept for ever: a restart took longer every day (about
 // 5,700 changes a second here; docs/capacity.md). So a clean stop writes
 // the store to DATA_DIR/redis.snapshot, with the projector's committed
-// offsets on the tasks topic, and a start loads it and replays the topic
-// from those offsets only (projection.Resume).
+// offsets on the tasks topic, and so does the process every
+// EMBEDDED_SNAPSHOT_EVERY (an hour) while it runs; a start loads it and
+// replays the topic from those offsets only (projection.Resume).
 //
-// The snapshot is consistent because it is written after every goroutine
-// of the process has stopped (no client writes), and it stays a valid
+// The snapshot is consistent because it is copied while nothing writes the
+// projections (the consumers paused, or stopped), and it stays a valid
 // starting point afterwards: it holds every change below the offsets, and
-// changes replayed again are applied once by their version. So it is kept
-// after a start: if the process is then killed or the machine loses power
-// (no snapshot written), the next start loads it again and replays more.
+// changes replayed again are applied once by their version. So after a
+// crash or a power cut the next start loads the last one and replays what
+// came after it.
 // Anything wrong with it (unreadable, another prefix or topic, offsets the
 // log does not have) is logged, the store flushed and rebuilt from the
 // start, as before.
@@ -44,37 +47,86 @@ type snapshotMeta struct {
 
 func (d *Deps) snapshotPath() string { return filepath.Join(d.Cfg.DataDir, snapshotFile) }
 
-// saveSnapshot writes the embedded Redis's snapshot. Call it only when
-// nothing in the process writes to Redis any more (Run, after every
-// goroutine ended), and the embedded broker still runs.
-func (d *Deps) saveSnapshot(ctx context.Context) error {
+// errUnchanged: the projections have not changed since the last snapshot.
+var errUnchanged = errors.New("unchanged since the last snapshot")
+
+// snapshot writes the embedded Redis's snapshot. It copies the store with
+// every consumer paused between two batches and the read model's pruning
+// between two passes (gate held for writing: they hold it for reading,
+// kafkabus.ConsumerConfig.Gate), so the copy holds the projections exactly
+// as of the projector's committed offsets or later; it writes the file
+// after letting them go. With last (the offsets of the snapshot before),
+// an unchanged store is not written again (errUnchanged). It returns the
+// offsets the snapshot starts the next replay from.
+func (d *Deps) snapshot(ctx context.Context, gate *sync.RWMutex, last map[int]int64) (map[int]int64, error) {
 	if d.embeddedRedis == nil || d.Cfg.DataDir == "" {
-		return nil
+		return nil, nil
 	}
 	start := time.Now()
-	if built, err := d.Store.Built(ctx); err != nil || !built {
-		return fmt.Errorf("projections not built (%v): no snapshot", err)
-	}
 	topic := d.Topics.Tasks()
-	from, err := kafkabus.Committed(ctx, d.Brokers, d.Topics.Prefix+groupProjector, topic)
+	gate.Lock()
+	paused := time.Now()
+	snap, from, err := func() (*embedded.Snapshot, map[int]int64, error) {
+		defer gate.Unlock()
+		if built, err := d.Store.Built(ctx); err != nil || !built {
+			return nil, nil, fmt.Errorf("projections not built (%v): no snapshot", err)
+		}
+		from, err := kafkabus.Committed(ctx, d.Brokers, d.Topics.Prefix+groupProjector, topic)
+		if err != nil {
+			return nil, nil, err
+		}
+		if last != nil && maps.Equal(from, last) {
+			return nil, from, errUnchanged
+		}
+		snap, err := d.embeddedRedis.Copy(d.Store.Snapshotted)
+		return snap, from, err
+	}()
+	pause := time.Since(paused)
 	if err != nil {
-		return err
+		return from, err
 	}
 	end := map[int]int64{}
 	for p := range from {
 		_, last, err := kafkabus.Offsets(ctx, d.Brokers, topic, p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		end[p] = last
 	}
 	meta, _ := json.Marshal(snapshotMeta{Prefix: d.Cfg.RedisPrefix, Topic: topic, From: from, End: end})
-	n, err := d.embeddedRedis.Save(d.snapshotPath(), meta, d.Store.Snapshotted)
-	if err != nil {
-		return err
+	if err := snap.Write(d.snapshotPath(), meta); err != nil {
+		return nil, err
 	}
-	d.Log.Info("embedded redis: snapshot written for the next start", "file", d.snapshotPath(), "keys", n, "tasks_from", from, "took", time.Since(start).Round(time.Millisecond).String())
-	return nil
+	d.Log.Info("embedded redis: snapshot written", "file", d.snapshotPath(), "keys", snap.Len(), "tasks_from", from,
+		"consumers_paused", pause.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())
+	return from, nil
+}
+
+// snapshotEvery writes a snapshot every EMBEDDED_SNAPSHOT_EVERY while
+// the projections change, until ctx ends.
+func (d *Deps) snapshotEvery(ctx context.Context, gate *sync.RWMutex) {
+	every := d.Cfg.EmbeddedSnapshotEvery
+	if d.embeddedRedis == nil || every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last map[int]int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		from, err := d.snapshot(ctx, gate, last)
+		switch {
+		case err == nil:
+			last = from
+		case errors.Is(err, errUnchanged), ctx.Err() != nil:
+		default:
+			d.Log.Warn("embedded redis: snapshot failed, trying again in "+every.String(), "err", err)
+		}
+	}
 }
 
 // restoreSnapshot loads the embedded Redis's snapshot, if there is one,

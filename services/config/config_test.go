@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -129,6 +130,23 @@ func TestPartitionsFollowTheBroker(t *testing.T) {
 		cfg, err := Load(func(k string) string { return c.env[k] })
 		if err != nil || cfg.Partitions != c.want {
 			t.Errorf("%v: %d partitions (%v), want %d", c.env, cfg.Partitions, err, c.want)
+		}
+	}
+}
+
+// The all-in-one process snapshots its embedded Redis every hour
+// unless EMBEDDED_SNAPSHOT_EVERY says otherwise; 0 is at a clean stop only,
+// and a value that is no duration, negative or under a second is refused.
+func TestEmbeddedSnapshotEvery(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": time.Hour, "10m": 10 * time.Minute, "0": 0, "2m30s": 150 * time.Second} {
+		cfg, err := Load(func(k string) string { return map[string]string{"EMBEDDED_SNAPSHOT_EVERY": v}[k] })
+		if err != nil || cfg.EmbeddedSnapshotEvery != want {
+			t.Errorf("EMBEDDED_SNAPSHOT_EVERY=%q: %v (%v), want %v", v, cfg.EmbeddedSnapshotEvery, err, want)
+		}
+	}
+	for _, v := range []string{"soon", "-5m", "500ms"} {
+		if _, err := Load(func(k string) string { return map[string]string{"EMBEDDED_SNAPSHOT_EVERY": v}[k] }); err == nil || !strings.Contains(err.Error(), "EMBEDDED_SNAPSHOT_EVERY") {
+			t.Errorf("EMBEDDED_SNAPSHOT_EVERY=%q accepted: %v", v, err)
 		}
 	}
 }

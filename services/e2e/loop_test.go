@@ -8,8 +8,10 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -408,4 +410,75 @@ func str(items []map[string]any, key, want string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// The all-in-one process snapshots its embedded Redis while reports flow
+// (every second here), and is killed in the middle of the flow: the start
+// after it loads the last snapshot and replays the tasks topic after it,
+// and what it ends with, once everything acknowledged is through, is what
+// a rebuild from the whole topic gives.
+func TestEndToEndSnapshotUnderLoadAndCrash(t *testing.T) {
+	if os.Getenv("TEST_KAFKA_BROKERS") != "" {
+		t.Skip("the snapshot is the embedded Redis's")
+	}
+	s := start(t, t.TempDir(), "EMBEDDED_SNAPSHOT_EVERY=1s", "LOG_LEVEL=info")
+	var acked atomic.Int64
+	send := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			// Every third report is the same problem as the one before: fused.
+			lon := 120.10 + float64(i/3%40)*0.002
+			body := fmt.Sprintf(`{"ticket_no":"GD-SNAP-%d","appeal_type":"投诉","category":"占道经营","content":"路边摊贩占道经营 %d","address":"三水街道","lon":%.4f,"lat":32.5100}`, i, i, lon)
+			resp, err := http.Post(s.base+"/api/v1/ingest/hotline", "application/json", strings.NewReader(body))
+			if err != nil {
+				continue // the process is down
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode == 202 {
+				acked.Add(1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	send(0, 150) // ~3 s: snapshots taken meanwhile
+	done := make(chan struct{})
+	go func() { defer close(done); send(150, 100) }()
+	time.Sleep(time.Second)
+	s.kill()
+	<-done
+	if !strings.Contains(s.logs(), "snapshot written") {
+		t.Fatalf("no snapshot written while the reports flowed:\n%s", s.logs())
+	}
+	s.run()
+	send(250, 50)
+	restoredLine := ""
+	for l := range strings.Lines(s.logs()) {
+		if strings.Contains(l, "restored from the snapshot") {
+			restoredLine = l
+		}
+	}
+	if restoredLine == "" {
+		t.Fatalf("the start after the crash did not use the snapshot:\n%s", s.logs())
+	}
+	t.Log(restoredLine)
+	// Everything acknowledged is in the projections: today's count of
+	// reports (fused ones included) reaches it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var sum struct{ Today map[string]int }
+		s.do("GET", "/api/v1/stats/summary", "", nil, &sum)
+		if int64(sum.Today["hotline"]) == acked.Load() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d hotline reports counted, %d acknowledged", sum.Today["hotline"], acked.Load())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	restored := s.projections()
+	s.stop()
+	s.flushRedis()
+	s.run()
+	if rebuilt := s.projections(); rebuilt != restored {
+		t.Fatalf("restored from snapshots and rebuilt from the topic differ\nrestored %s\nrebuilt  %s", restored, rebuilt)
+	}
 }

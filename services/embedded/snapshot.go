@@ -16,11 +16,12 @@ import (
 
 // The embedded Redis keeps everything in memory, so without a snapshot a
 // restart rebuilds the projections from the whole tasks topic, which grows
-// for ever (docs/architecture.md, Rebuild). Save writes the keys a caller
-// picks to a file, and Load puts them back into an empty server; what the
-// snapshot holds and how it is brought up to date is the caller's
-// (app.saveSnapshot, projection.Resume). Save must run with no client
-// writing: the snapshot is a copy made key by key, not an atomic one.
+// for ever (docs/architecture.md, Rebuild). Copy and Write (or Save) write
+// the keys a caller picks to a file, and Load puts them back into an empty
+// server; what the snapshot holds, when it is taken and how it is brought
+// up to date is the caller's (services/app/snapshot.go,
+// projection.Resume). Copy must run with no client writing: it copies key
+// by key, not atomically.
 
 // snapshotFormat is written first in a snapshot file; Load refuses others.
 const snapshotFormat = "citybrain embedded redis snapshot 1"
@@ -45,47 +46,25 @@ type snapshotKey struct {
 // ErrNoSnapshot is returned by Load when there is no snapshot file.
 var ErrNoSnapshot = errors.New("no snapshot")
 
-// Save writes the keys for which keep is true (streams are never kept),
-// with meta, to path: to a temporary file first, synced and renamed, so
-// that a crash while saving leaves the previous snapshot. It returns how
-// many keys it wrote.
-func (r *Redis) Save(path string, meta []byte, keep func(key string) bool) (int, error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("snapshot: %w", err)
-	}
-	n, err := r.write(f, meta, keep)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return 0, fmt.Errorf("snapshot: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil { // the rename itself
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	return n, nil
+// Snapshot is a copy of the server's keys, made by Copy, to be written by
+// Write.
+type Snapshot struct {
+	keys  []snapshotKey
+	taken time.Time
 }
 
-func (r *Redis) write(w io.Writer, meta []byte, keep func(string) bool) (int, error) {
-	zw := s2.NewWriter(w, s2.WriterConcurrency(2)) // the projections' JSON: about a quarter of the size, at memory speed
-	enc := gob.NewEncoder(zw)
-	if err := enc.Encode(snapshotHeader{Format: snapshotFormat, SavedAt: time.Now(), Meta: meta}); err != nil {
-		return 0, err
-	}
+// Len returns how many keys the snapshot holds.
+func (s *Snapshot) Len() int { return len(s.keys) }
+
+// Copy copies the keys for which keep is true (streams are never kept).
+// It reads them one by one: call it while no client writes (the caller's
+// own pause), for a consistent copy. The values are shared with the
+// server, not copied (Go strings do not change), so a copy costs little
+// memory and time; Write does the rest outside the pause.
+func (r *Redis) Copy(keep func(key string) bool) (*Snapshot, error) {
 	m := r.s
-	keys := m.Keys()
-	slices.Sort(keys)
-	n := 0
+	keys := m.Keys() // sorted
+	snap := &Snapshot{keys: make([]snapshotKey, 0, len(keys)), taken: time.Now()}
 	for _, k := range keys {
 		if !keep(k) {
 			continue
@@ -122,17 +101,67 @@ func (r *Redis) write(w io.Writer, meta []byte, keep func(string) bool) (int, er
 			continue
 		}
 		if err != nil {
-			return n, fmt.Errorf("key %s: %w", k, err)
+			return nil, fmt.Errorf("snapshot: key %s: %w", k, err)
 		}
+		snap.keys = append(snap.keys, e)
+	}
+	return snap, nil
+}
+
+// Save is Copy and Write.
+func (r *Redis) Save(path string, meta []byte, keep func(key string) bool) (int, error) {
+	snap, err := r.Copy(keep)
+	if err != nil {
+		return 0, err
+	}
+	return snap.Len(), snap.Write(path, meta)
+}
+
+// Write writes the snapshot with meta to path: to a temporary file first,
+// synced and renamed, so that a crash while writing leaves the previous
+// snapshot.
+func (s *Snapshot) Write(path string, meta []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	err = s.encode(f, meta)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil { // the rename itself
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+func (s *Snapshot) encode(w io.Writer, meta []byte) error {
+	zw := s2.NewWriter(w, s2.WriterConcurrency(2)) // the projections' JSON: about a fifth of the size, at memory speed
+	enc := gob.NewEncoder(zw)
+	if err := enc.Encode(snapshotHeader{Format: snapshotFormat, SavedAt: s.taken, Meta: meta}); err != nil {
+		return err
+	}
+	for _, e := range s.keys {
 		if err := enc.Encode(e); err != nil {
-			return n, err
+			return err
 		}
-		n++
 	}
 	if err := enc.Encode(snapshotKey{}); err != nil {
-		return n, err
+		return err
 	}
-	return n, zw.Close()
+	return zw.Close()
 }
 
 // Load reads the snapshot at path into the server, which should be empty

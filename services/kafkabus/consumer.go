@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,11 @@ type ConsumerConfig struct {
 	// a failing record is retried instead of dead-lettered. Nil: always
 	// healthy.
 	Healthy func(ctx context.Context) error
+	// Gate, when set, is held for reading while a batch is processed,
+	// published and committed: whoever holds it for writing has every
+	// consumer sharing it paused between two batches (the all-in-one
+	// process's snapshot of its embedded Redis). Nil: no gate.
+	Gate *sync.RWMutex
 }
 
 // Consumer is one member of a consumer group: fetch → handle → commit.
@@ -182,51 +188,62 @@ func (c *Consumer) RunBatch(ctx context.Context, p Processor) error {
 		if err != nil {
 			return nil // ctx ended
 		}
-	again:
-		if guard != nil {
-			if err := c.until(ctx, "state check", func() error { return ensure(ctx, guard) }, true); err != nil {
-				return nil
-			}
-		}
-		if pr, ok := p.(Preparer); ok {
-			pr.Prepare(ctx, batch)
-		}
-		var outs []kafka.Message
-		done := 0
-		for _, m := range batch {
-			if ctx.Err() != nil {
-				break // shutting down: the rest stays uncommitted
-			}
-			o, err := c.process(ctx, p, m)
-			if err != nil {
-				break
-			}
-			outs = append(outs, o...)
-			done++
-		}
-		if guard != nil && ctx.Err() == nil {
-			// The state the batch was decided on vanished meanwhile (Redis
-			// flushed): drop the decisions, rebuild, decide again.
-			if ok, err := guard.Ready(ctx); err != nil || !ok {
-				c.log.Warn("state lost while deciding a batch: rebuilding and deciding it again", "group", c.cfg.GroupID, "err", err)
-				guard.Reset()
-				goto again
-			}
-		}
-		// Finish the batch: while running, for as long as it takes (a batch
-		// whose outputs are not published must never be passed over: the
-		// next commit would move past it); once shutdown has begun, for a few
-		// seconds, so a clean stop does not redeliver what was handled.
-		fctx, cancel := ctx, context.CancelFunc(func() {})
-		if ctx.Err() != nil {
-			fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		}
-		err = c.finish(fctx, p, outs, batch[:done])
-		cancel()
-		if err != nil || ctx.Err() != nil {
+		if stop, err := c.handle(ctx, p, guard, batch); stop {
 			return err
 		}
 	}
+}
+
+// handle processes a batch fetched, publishes its outputs and commits it,
+// holding the gate (ConsumerConfig.Gate) for reading. stop: the consumer
+// is done (ctx ended, or err).
+func (c *Consumer) handle(ctx context.Context, p Processor, guard Guard, batch []kafka.Message) (stop bool, err error) {
+	if g := c.cfg.Gate; g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+again:
+	if guard != nil {
+		if err := c.until(ctx, "state check", func() error { return ensure(ctx, guard) }, true); err != nil {
+			return true, nil
+		}
+	}
+	if pr, ok := p.(Preparer); ok {
+		pr.Prepare(ctx, batch)
+	}
+	var outs []kafka.Message
+	done := 0
+	for _, m := range batch {
+		if ctx.Err() != nil {
+			break // shutting down: the rest stays uncommitted
+		}
+		o, err := c.process(ctx, p, m)
+		if err != nil {
+			break
+		}
+		outs = append(outs, o...)
+		done++
+	}
+	if guard != nil && ctx.Err() == nil {
+		// The state the batch was decided on vanished meanwhile (Redis
+		// flushed): drop the decisions, rebuild, decide again.
+		if ok, err := guard.Ready(ctx); err != nil || !ok {
+			c.log.Warn("state lost while deciding a batch: rebuilding and deciding it again", "group", c.cfg.GroupID, "err", err)
+			guard.Reset()
+			goto again
+		}
+	}
+	// Finish the batch: while running, for as long as it takes (a batch
+	// whose outputs are not published must never be passed over: the
+	// next commit would move past it); once shutdown has begun, for a few
+	// seconds, so a clean stop does not redeliver what was handled.
+	fctx, cancel := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
+	err = c.finish(fctx, p, outs, batch[:done])
+	cancel()
+	return err != nil || ctx.Err() != nil, err
 }
 
 // Guard is implemented by a Processor whose decisions read state that can

@@ -3,6 +3,7 @@ package projection
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -19,8 +20,9 @@ const (
 // PruneEvery it removes the closed incidents whose last change is older
 // than keep (redisstore.Store.PruneClosed). Every dispatcher instance runs
 // it; the script checks each incident, so they do not get in each other's
-// way. keep ≤ 0: it returns at once.
-func Prune(ctx context.Context, s *redisstore.Store, keep time.Duration, log *slog.Logger) {
+// way. keep ≤ 0: it returns at once. A pass holds gate (if not nil) for
+// reading, as the consumers do (kafkabus.ConsumerConfig.Gate).
+func Prune(ctx context.Context, s *redisstore.Store, keep time.Duration, gate *sync.RWMutex, log *slog.Logger) {
 	if keep <= 0 {
 		return
 	}
@@ -28,7 +30,13 @@ func Prune(ctx context.Context, s *redisstore.Store, keep time.Duration, log *sl
 	defer t.Stop()
 	for {
 		start := time.Now()
+		if gate != nil {
+			gate.RLock()
+		}
 		n, err := s.PruneClosed(ctx, start.Add(-keep), pruneMax)
+		if gate != nil {
+			gate.RUnlock()
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Warn("read model: pruning closed incidents failed, next pass in "+PruneEvery.String(), "removed", n, "err", err)
