@@ -92,8 +92,16 @@ type accountsFile struct {
 func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Deps, error) {
 	d := &Deps{Cfg: cfg, Log: log, Topics: kafkabus.Topics{Prefix: cfg.TopicPrefix}, Brokers: cfg.KafkaBrokers}
 	if cfg.Embedded() {
+		if cfg.DataDir != "" {
+			unlock, err := embedded.LockDataDir(cfg.DataDir)
+			if err != nil {
+				return nil, err
+			}
+			d.closers = append(d.closers, unlock)
+		}
 		k, err := embedded.StartKafka(cfg.DataDir, cfg.EmbeddedKafkaPort, cfg.EmbeddedKafkaSync)
 		if err != nil {
+			d.Close()
 			return nil, err
 		}
 		d.closers = append(d.closers, k.Close)
