@@ -308,6 +308,7 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
+			_ = rp.wait() // nothing left running behind the caller
 			return n, fmt.Errorf("rebuild %s/%d at %d: %w", topic, partition, first+int64(n), err)
 		}
 		if err := rp.add(ctx, m); err != nil {
@@ -332,11 +333,15 @@ func replayPartition(ctx context.Context, brokers []string, topic string, partit
 // replay several times slower; `go test -bench Rebuild ./services/projection`).
 var replayBatch = 1000
 
-// replay applies the topic's records in order, in batches.
+// replay applies the topic's records in order, in batches. A full batch
+// is applied in the background while the next one is read and decoded
+// (one at a time, in order): the replay's two halves, decoding records
+// and the store's scripts, then run on two cores.
 type replay struct {
 	store      *redisstore.Store
 	pending    []event.Lifecycle
-	replayedAt time.Time // the time of the last change replayed
+	replayedAt time.Time  // the time of the last change replayed
+	applying   chan error // the batch being applied; nil: none
 }
 
 // add takes the next record: a change joins the batch; a refused command
@@ -356,13 +361,35 @@ func (r *replay) add(ctx context.Context, m kafka.Message) error {
 	r.pending = append(r.pending, lc)
 	r.replayedAt = lc.Incident.UpdatedAt
 	if len(r.pending) >= replayBatch {
-		return r.flush(ctx)
+		if err := r.wait(); err != nil {
+			return err
+		}
+		batch := r.pending
+		r.pending = make([]event.Lifecycle, 0, replayBatch)
+		r.applying = make(chan error, 1)
+		go func(done chan<- error) {
+			_, err := r.store.ApplyRebuildAll(ctx, batch)
+			done <- err
+		}(r.applying)
 	}
 	return nil
 }
 
-// flush applies the changes taken since the last flush.
+// wait waits for the batch being applied in the background, if any.
+func (r *replay) wait() error {
+	if r.applying == nil {
+		return nil
+	}
+	err := <-r.applying
+	r.applying = nil
+	return err
+}
+
+// flush applies every change taken so far, and returns when they are.
 func (r *replay) flush(ctx context.Context) error {
+	if err := r.wait(); err != nil {
+		return err
+	}
 	if len(r.pending) == 0 {
 		return nil
 	}
