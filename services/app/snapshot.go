@@ -13,6 +13,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/services/embedded"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/projection"
+	"github.com/citybrain-ioc/citybrain/services/redisstore"
 )
 
 // The all-in-one process keeps its projections in the embedded Redis, in
@@ -30,8 +31,8 @@ import (
 // changes replayed again are applied once by their version. So after a
 // crash or a power cut the next start loads the last one and replays what
 // came after it.
-// Anything wrong with it (unreadable, another prefix or topic, offsets the
-// log does not have) is logged, the store flushed and rebuilt from the
+// Anything wrong with it (unreadable, another key layout, prefix or topic,
+// offsets the log does not have) is logged, the store flushed and rebuilt from the
 // start, as before.
 
 // snapshotFile is the embedded Redis's snapshot under DATA_DIR.
@@ -39,6 +40,7 @@ const snapshotFile = "redis.snapshot"
 
 // snapshotMeta is what a snapshot says about itself.
 type snapshotMeta struct {
+	Layout string        `json:"layout"` // redisstore.Layout: the keys' shape
 	Prefix string        `json:"prefix"` // REDIS_PREFIX
 	Topic  string        `json:"topic"`  // the tasks topic
 	From   map[int]int64 `json:"from"`   // the projector's committed offsets: where the replay starts
@@ -93,7 +95,7 @@ func (d *Deps) snapshot(ctx context.Context, gate *sync.RWMutex, last map[int]in
 		}
 		end[p] = last
 	}
-	meta, _ := json.Marshal(snapshotMeta{Prefix: d.Cfg.RedisPrefix, Topic: topic, From: from, End: end})
+	meta, _ := json.Marshal(snapshotMeta{Layout: redisstore.Layout, Prefix: d.Cfg.RedisPrefix, Topic: topic, From: from, End: end})
 	if err := snap.Write(d.snapshotPath(), meta); err != nil {
 		return nil, err
 	}
@@ -164,6 +166,9 @@ func (d *Deps) resume(ctx context.Context, raw []byte, keep time.Duration) (int,
 		return 0, fmt.Errorf("snapshot meta: %w", err)
 	}
 	topic := d.Topics.Tasks()
+	if m.Layout != redisstore.Layout {
+		return 0, fmt.Errorf("the snapshot's keys are of layout %q, this version writes %q", m.Layout, redisstore.Layout)
+	}
 	if m.Prefix != d.Cfg.RedisPrefix || m.Topic != topic {
 		return 0, fmt.Errorf("the snapshot is of prefix %q and topic %s, this process uses %q and %s", m.Prefix, m.Topic, d.Cfg.RedisPrefix, topic)
 	}

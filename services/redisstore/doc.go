@@ -22,6 +22,9 @@
 //	seen:<kind>:<id>  string idempotency marks, with TTL
 //	ticket:<t>        string websocket tickets, 30 s TTL, taken once
 //
+// Layout names this shape; a snapshot of the embedded Redis made with
+// another is not loaded (the projections are rebuilt from Kafka instead).
+//
 // Apply updates one incident atomically (a Lua script) and only when the
 // lifecycle's version is newer than the stored one, so replays and
 // duplicates change nothing.

@@ -633,6 +633,13 @@ func (s *Store) SetBuilt(ctx context.Context) error {
 	return s.rdb.HSet(ctx, s.key("meta"), "built", time.Now().UTC().Format(time.RFC3339)).Err()
 }
 
+// Layout names the shape of the keys the projections write (doc.go). A
+// snapshot of the embedded Redis records it, and a start refuses a
+// snapshot of another layout (the projections are rebuilt from Kafka
+// instead): change it whenever a key is added, removed or changes what it
+// holds in a way the code reading it would not understand.
+const Layout = "2026-12-07"
+
 // Snapshotted reports whether a key belongs in a snapshot of the embedded
 // Redis (embedded.Redis.Save): the store's keys but for what is rebuilt or
 // published again at every start anyway, or would hold the next start up —
