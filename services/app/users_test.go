@@ -35,6 +35,11 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 	// start builds the HTTP app with the users file (d: its Deps) and
 	// returns a client of it.
 	var d *Deps
+	t.Cleanup(func() {
+		if d != nil {
+			d.Close()
+		}
+	})
 	start := func() (func(method, path, token, body string) (int, string), error) {
 		cfg, err := config.Load(func(k string) string {
 			return map[string]string{"DATA_DIR": filepath.Join(dir, "data"), "USERS_FILE": users}[k]
@@ -42,11 +47,13 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if d != nil {
+			d.Close() // the process before: one at a time on a data directory
+		}
 		d, err = Open(t.Context(), cfg, Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(d.Close)
 		fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
 		if err != nil {
 			return nil, err
