@@ -74,8 +74,9 @@ type Deps struct {
 	Routing  *routing.Watcher
 	Log      *slog.Logger
 
-	accounts      *accountsFile   // the api's accounts: USERS_FILE, reloaded when it changes, and published
-	embeddedRedis *embedded.Redis // nil with REDIS_ADDR
+	accounts      *accountsFile    // the api's accounts: USERS_FILE, reloaded when it changes, and published
+	embeddedRedis *embedded.Redis  // nil with REDIS_ADDR
+	snapMetrics   *snapshotMetrics // its snapshot's (Run)
 	closers       []func()
 }
 
@@ -217,6 +218,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	var gate *sync.RWMutex
 	if d.embeddedRedis != nil {
 		gate = &sync.RWMutex{}
+		d.snapMetrics = newSnapshotMetrics(reg)
 	}
 	if has("dispatcher") {
 		d.restoreSnapshot(ctx, keep) // before anyone finds the store empty and rebuilds it

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/citybrain-ioc/citybrain/services/embedded"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 	"github.com/citybrain-ioc/citybrain/services/projection"
@@ -49,6 +51,28 @@ type snapshotMeta struct {
 
 func (d *Deps) snapshotPath() string { return filepath.Join(d.Cfg.DataDir, snapshotFile) }
 
+// snapshotMetrics are the embedded Redis's snapshot's Prometheus metrics.
+type snapshotMetrics struct {
+	last     prometheus.Gauge
+	pause    prometheus.Gauge
+	keys     prometheus.Gauge
+	failures prometheus.Counter
+}
+
+func newSnapshotMetrics(reg prometheus.Registerer) *snapshotMetrics {
+	m := &snapshotMetrics{
+		last: prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_snapshot_last_success_timestamp_seconds",
+			Help: "When the embedded Redis's last snapshot was written (all-in-one; Unix time). A start after a crash replays the tasks topic from there."}),
+		pause: prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_snapshot_pause_seconds",
+			Help: "How long the consumers were paused while the last snapshot copied the store."}),
+		keys: prometheus.NewGauge(prometheus.GaugeOpts{Name: "citybrain_snapshot_keys", Help: "Keys in the last snapshot."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "citybrain_snapshot_failures_total",
+			Help: "Snapshots of the embedded Redis that failed (the log says why)."}),
+	}
+	reg.MustRegister(m.last, m.pause, m.keys, m.failures)
+	return m
+}
+
 // errUnchanged: the projections have not changed since the last snapshot.
 var errUnchanged = errors.New("unchanged since the last snapshot")
 
@@ -64,6 +88,14 @@ func (d *Deps) snapshot(ctx context.Context, gate *sync.RWMutex, last map[int]in
 	if d.embeddedRedis == nil || d.Cfg.DataDir == "" {
 		return nil, nil
 	}
+	from, err := d.writeSnapshot(ctx, gate, last)
+	if m := d.snapMetrics; m != nil && err != nil && !errors.Is(err, errUnchanged) {
+		m.failures.Inc()
+	}
+	return from, err
+}
+
+func (d *Deps) writeSnapshot(ctx context.Context, gate *sync.RWMutex, last map[int]int64) (map[int]int64, error) {
 	start := time.Now()
 	topic := d.Topics.Tasks()
 	gate.Lock()
@@ -98,6 +130,11 @@ func (d *Deps) snapshot(ctx context.Context, gate *sync.RWMutex, last map[int]in
 	meta, _ := json.Marshal(snapshotMeta{Layout: redisstore.Layout, Prefix: d.Cfg.RedisPrefix, Topic: topic, From: from, End: end})
 	if err := snap.Write(d.snapshotPath(), meta); err != nil {
 		return nil, err
+	}
+	if m := d.snapMetrics; m != nil {
+		m.last.SetToCurrentTime()
+		m.pause.Set(pause.Seconds())
+		m.keys.Set(float64(snap.Len()))
 	}
 	d.Log.Info("embedded redis: snapshot written", "file", d.snapshotPath(), "keys", snap.Len(), "tasks_from", from,
 		"consumers_paused", pause.Round(time.Millisecond).String(), "took", time.Since(start).Round(time.Millisecond).String())

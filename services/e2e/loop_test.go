@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,6 +441,15 @@ func TestEndToEndSnapshotUnderLoadAndCrash(t *testing.T) {
 		}
 	}
 	send(0, 150) // ~3 s: snapshots taken meanwhile
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^citybrain_snapshot_keys [1-9]`).Match(metrics) || !strings.Contains(string(metrics), "citybrain_snapshot_failures_total 0") {
+		t.Fatalf("the snapshot's metrics:\n%s", metrics)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); send(150, 100) }()
 	time.Sleep(time.Second)
