@@ -213,14 +213,14 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	rebuild := func(ctx context.Context) error {
 		return projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log)
 	}
-	// With the embedded Redis, the consumers that write the projections and
-	// the pruning hold gate for reading, and its snapshot for writing.
+	// The all-in-one process snapshots its embedded Redis: the consumers
+	// that write the projections and the pruning hold gate for reading, the
+	// snapshot for writing (snapshot.go).
 	var gate *sync.RWMutex
-	if d.embeddedRedis != nil {
+	snapshots := d.embeddedRedis != nil && target == "all"
+	if snapshots {
 		gate = &sync.RWMutex{}
 		d.snapMetrics = newSnapshotMetrics(reg)
-	}
-	if has("dispatcher") {
 		d.restoreSnapshot(ctx, keep) // before anyone finds the store empty and rebuilds it
 		g.Go(func() error { d.snapshotEvery(gctx, gate); return nil })
 	}
@@ -321,7 +321,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		return nil
 	})
 	err = waitWithDeadline(ctx, g, 20*time.Second)
-	if err == nil || !errors.Is(err, errShutdownDeadline) {
+	if snapshots && !errors.Is(err, errShutdownDeadline) {
 		// Everything has stopped: nothing writes to Redis any more.
 		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

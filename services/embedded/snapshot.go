@@ -204,7 +204,9 @@ func (r *Redis) Load(path string) (meta []byte, savedAt time.Time, keys int, err
 		var err error
 		switch e.Type {
 		case "string":
-			if len(e.Values) == 1 {
+			if len(e.Values) != 1 {
+				err = fmt.Errorf("a string of %d values", len(e.Values))
+			} else {
 				err = m.Set(e.Name, e.Values[0])
 			}
 		case "hash":
