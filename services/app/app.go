@@ -247,23 +247,40 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		consume(groupEnricher, raws, kafkabus.Guarded(e, ready, rebuild))
 	}
 	if has("dispatcher") {
-		if err := projection.EnsureBuilt(ctx, d.Store, d.Brokers, d.Topics.Tasks(), keep, instance, log); err != nil {
-			return fmt.Errorf("rebuild projections: %w", err)
+		// The projections must exist before the SLA scan and the pruning
+		// look at them (the consumers wait by themselves: Guarded). The
+		// all-in-one process builds them before it serves its API and
+		// screens; a dispatcher of a cluster serves only health and
+		// metrics, so it listens at once (its liveness passes, its
+		// readiness says it is rebuilding) and rebuilds behind: a rebuild
+		// longer than a startup probe would otherwise restart it for ever.
+		if target == "all" {
+			if err := rebuild(ctx); err != nil {
+				return fmt.Errorf("rebuild projections: %w", err)
+			}
 		}
 		modes := wallmode.New(d.Store, d.Producer, d.Topics.WallMode())
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher")).WithModes(modes)
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, kafkabus.Guarded(disp, ready, rebuild))
-		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
-		g.Go(func() error { return sla.Run(gctx) })
 		proj := projection.New(d.Store, log.With("service", "projector")).WithModes(modes)
 		consume(groupProjector, []string{d.Topics.Tasks()}, kafkabus.Guarded(proj, ready, rebuild))
+		sla := dispatch.NewSLA(d.Store, d.Producer, d.Topics, log.With("service", "sla"))
 		g.Go(func() error {
-			projection.Prune(gctx, d.Store, keep, gate, log.With("service", "projector"))
-			return nil
+			if err := rebuild(gctx); err != nil {
+				if gctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("rebuild projections: %w", err)
+			}
+			g.Go(func() error {
+				projection.Prune(gctx, d.Store, keep, gate, log.With("service", "projector"))
+				return nil
+			})
+			return sla.Run(gctx)
 		})
 	}
 
-	fapp, err := d.HTTP(target, reg, func(context.Context) error {
+	fapp, err := d.HTTP(target, reg, func(ctx context.Context) error {
 		var stalled []string
 		for _, c := range consumers {
 			if c.Stalled() {
@@ -272,6 +289,11 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		}
 		if len(stalled) > 0 {
 			return fmt.Errorf("no progress for %v while records wait: %s", kafkabus.StallAfter, strings.Join(stalled, ", "))
+		}
+		if has("dispatcher") {
+			if built, err := d.Store.Built(ctx); err == nil && !built {
+				return errors.New("the projections are being rebuilt from kafka")
+			}
 		}
 		return nil
 	})
