@@ -129,12 +129,13 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 		if built {
 			return nil
 		}
-		ok, err := store.Lock(ctx, "rebuild", owner, 10*time.Minute)
+		ok, err := store.Lock(ctx, "rebuild", owner, rebuildLockTTL)
 		if err != nil {
 			return fmt.Errorf("rebuild lock: %w", err)
 		}
 		if ok {
 			defer func() { _ = store.Unlock(context.WithoutCancel(ctx), "rebuild", owner) }()
+			defer holdLock(ctx, store, "rebuild", owner, rebuildLockTTL, log)()
 			n, err := Rebuild(ctx, store, brokers, topic, keep, log)
 			if err != nil {
 				return err
@@ -148,6 +149,37 @@ func EnsureBuilt(ctx context.Context, store *redisstore.Store, brokers []string,
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// rebuildLockTTL is how long the rebuild lock lasts unless its holder,
+// still rebuilding, extends it (holdLock): a holder that died leaves it to
+// another instance after that long.
+const rebuildLockTTL = 10 * time.Minute
+
+// holdLock extends a lock every third of its ttl until the function it
+// returns is called: a rebuild of a long history outlasts the lock's ttl,
+// and another instance must not start a second one meanwhile.
+func holdLock(ctx context.Context, store *redisstore.Store, name, owner string, ttl time.Duration, log *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if ok, err := store.Extend(ctx, name, owner, ttl); err != nil || !ok {
+				log.Warn("could not extend the lock held", "lock", name, "owner", owner, "held", ok, "err", err)
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // Rebuild replays every partition of topic from its first offset to the

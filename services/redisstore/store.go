@@ -690,6 +690,14 @@ func (s *Store) Lock(ctx context.Context, name, owner string, ttl time.Duration)
 	return s.rdb.SetNX(ctx, s.key("lock", name), owner, ttl).Result()
 }
 
+// Extend gives a lock owner holds ttl more, and reports whether owner
+// still held it.
+func (s *Store) Extend(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	const lua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`
+	n, err := s.rdb.Eval(ctx, lua, []string{s.key("lock", name)}, owner, ttl.Milliseconds()).Int()
+	return n == 1, err
+}
+
 // Unlock releases a lock taken by owner.
 func (s *Store) Unlock(ctx context.Context, name, owner string) error {
 	const lua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`

@@ -153,8 +153,20 @@ func TestSuiteStoreTicketsAndMarks(t *testing.T) {
 	if ok, _ := s.Lock(ctx, "rebuild", "b", time.Minute); ok {
 		t.Fatal("lock taken twice")
 	}
+	if ok, err := s.Extend(ctx, "rebuild", "a", time.Hour); !ok || err != nil {
+		t.Fatalf("the owner extends its lock: %v %v", ok, err)
+	}
+	if ttl := s.Client().TTL(ctx, s.Prefix()+"lock:rebuild").Val(); ttl <= time.Minute {
+		t.Fatalf("lock's time to live after extending it: %v", ttl)
+	}
+	if ok, _ := s.Extend(ctx, "rebuild", "b", time.Hour); ok {
+		t.Fatal("another owner extended the lock")
+	}
 	if err := s.Unlock(ctx, "rebuild", "a"); err != nil {
 		t.Fatal(err)
+	}
+	if ok, _ := s.Extend(ctx, "rebuild", "a", time.Hour); ok {
+		t.Fatal("a lock released was extended")
 	}
 	if err := s.Flush(ctx); err != nil {
 		t.Fatal(err)
