@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -249,16 +250,11 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	if has("dispatcher") {
 		// The projections must exist before the SLA scan and the pruning
 		// look at them (the consumers wait by themselves: Guarded). The
-		// all-in-one process builds them before it serves its API and
-		// screens; a dispatcher of a cluster serves only health and
-		// metrics, so it listens at once (its liveness passes, its
-		// readiness says it is rebuilding) and rebuilds behind: a rebuild
-		// longer than a startup probe would otherwise restart it for ever.
-		if target == "all" {
-			if err := rebuild(ctx); err != nil {
-				return fmt.Errorf("rebuild projections: %w", err)
-			}
-		}
+		// process listens at once and rebuilds them behind (when there is
+		// no snapshot to start from, a long history takes minutes): its
+		// liveness passes and its readiness says it is rebuilding, so no
+		// probe restarts it in the middle; all-in-one, intake goes on and
+		// the API answers 503 with the reason meanwhile (whileRebuilding).
 		modes := wallmode.New(d.Store, d.Producer, d.Topics.WallMode())
 		disp := dispatch.New(d.Store, d.Producer, d.Topics, d.Routing.Rules, log.With("service", "dispatcher")).WithModes(modes)
 		consume(groupDispatcher, []string{d.Topics.Events(), d.Topics.Commands()}, kafkabus.Guarded(disp, ready, rebuild))
@@ -480,6 +476,9 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		AppName: "citybrain", Immutable: true, BodyLimit: max(d.Cfg.BodyLimit, mediaBodyLimit(d.Cfg)), DisableStartupMessage: true,
 		ErrorHandler: errorHandler(log),
 	})
+	if target == "all" {
+		fapp.Use("/api/v1", d.whileRebuilding())
+	}
 	api.Health{Checks: map[string]func(context.Context) error{
 		"kafka":     func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
 		"redis":     d.Store.Ping,
@@ -529,6 +528,47 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		webui.Register(fapp)
 	}
 	return fapp, nil
+}
+
+// whileRebuilding answers 503, with the reason and a Retry-After, to the
+// API's reads and commands while the projections are being rebuilt from
+// Kafka (a start with no usable snapshot): what they would answer is
+// incomplete, and a command would be decided on a partial case. Intake,
+// logins, the categories, the map's layers, the phones' positions and
+// photos go on: none of them reads the projections. Once built, the store
+// stays built for this process (a flushed Redis is the consumers' to
+// notice and rebuild, as in a cluster).
+func (d *Deps) whileRebuilding() fiber.Handler {
+	var built atomic.Bool
+	return func(c *fiber.Ctx) error {
+		if built.Load() || readsNoProjection(c.Method(), c.Path()) {
+			return c.Next()
+		}
+		ok, err := d.Store.Built(c.UserContext())
+		if err != nil || ok {
+			built.Store(ok)
+			return c.Next()
+		}
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return c.Status(fiber.StatusServiceUnavailable).JSON(api.Problem{
+			Error: "the situation is being restored from the event log after a restart: retry in a few seconds (reports are accepted meanwhile)"})
+	}
+}
+
+// readsNoProjection: the API requests whileRebuilding lets through.
+func readsNoProjection(method, path string) bool {
+	for _, p := range []string{"/api/v1/ingest/", "/api/v1/gis/", "/api/v1/media"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	switch path {
+	case "/api/v1/categories", "/api/v1/auth/info", "/api/v1/auth/login", "/api/v1/openapi.json":
+		return true
+	case "/api/v1/workers/position":
+		return method == fiber.MethodPost
+	}
+	return false
 }
 
 // users returns the accounts that may log in: the city's (USERS_FILE),
