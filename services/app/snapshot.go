@@ -102,8 +102,10 @@ func (d *Deps) writeSnapshot(ctx context.Context, gate *sync.RWMutex, last map[i
 	paused := time.Now()
 	snap, from, err := func() (*embedded.Snapshot, map[int]int64, error) {
 		defer gate.Unlock()
-		if built, err := d.Store.Built(ctx); err != nil || !built {
-			return nil, nil, fmt.Errorf("projections not built (%v): no snapshot", err)
+		if built, err := d.Store.Built(ctx); err != nil {
+			return nil, nil, err
+		} else if !built {
+			return nil, nil, errors.New("the projections are not built (yet): no snapshot")
 		}
 		from, err := kafkabus.Committed(ctx, d.Brokers, d.Topics.Prefix+groupProjector, topic)
 		if err != nil {
