@@ -54,6 +54,9 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := d.Store.SetBuilt(t.Context()); err != nil { // as Run has it before the API answers
+			t.Fatal(err)
+		}
 		fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
 		if err != nil {
 			return nil, err
