@@ -41,18 +41,9 @@ func Offsets(ctx context.Context, brokers []string, topic string, partition int)
 // partition of topic (the next record it would read); a partition the
 // group has committed nothing on is left out.
 func Committed(ctx context.Context, brokers []string, group, topic string) (map[int]int64, error) {
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	ids, err := Partitions(ctx, brokers, topic)
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of %s: %w", group, err)
-	}
-	parts, err := conn.ReadPartitions(topic)
-	_ = conn.Close()
-	if err != nil {
-		return nil, fmt.Errorf("committed offsets of %s: partitions of %s: %w", group, topic, err)
-	}
-	ids := make([]int, len(parts))
-	for i, p := range parts {
-		ids[i] = p.ID
 	}
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 	resp, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
@@ -72,4 +63,23 @@ func Committed(ctx context.Context, brokers []string, group, topic string) (map[
 		}
 	}
 	return out, nil
+}
+
+// Partitions returns the ids of topic's partitions, as the first broker
+// knows them.
+func Partitions(ctx context.Context, brokers []string, topic string) ([]int, error) {
+	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	_ = conn.Close()
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	ids := make([]int, len(parts))
+	for i, p := range parts {
+		ids[i] = p.ID
+	}
+	return ids, nil
 }

@@ -169,19 +169,14 @@ type record struct {
 // load reads every partition up to q.to: the latest state of each incident
 // before q.from, and the changes from q.from on, in time order.
 func (s *Server) load(ctx context.Context, q query) (map[string]change, []change, error) {
-	conn, err := kafka.DialContext(ctx, "tcp", s.brokers[0])
+	parts, err := kafkabus.Partitions(ctx, s.brokers, s.topic)
 	if err != nil {
 		return nil, nil, fmt.Errorf("playback: %w", err)
-	}
-	parts, err := conn.ReadPartitions(s.topic)
-	_ = conn.Close()
-	if err != nil {
-		return nil, nil, fmt.Errorf("playback: partitions of %s: %w", s.topic, err)
 	}
 	state := map[string]change{}
 	var changes []change
 	for _, p := range parts {
-		if err := s.readPartition(ctx, p.ID, q, state, &changes); err != nil {
+		if err := s.readPartition(ctx, p, q, state, &changes); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -210,9 +210,6 @@ func Rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 // An offset the partition no longer has (a snapshot of another log) is
 // ErrNotResumable, before anything is written.
 func Resume(ctx context.Context, store *redisstore.Store, brokers []string, topic string, from map[int]int64, keep time.Duration, log *slog.Logger) (int, error) {
-	if from == nil {
-		from = map[int]int64{}
-	}
 	return rebuild(ctx, store, brokers, topic, from, keep, rebuildPruneEvery, nil, log)
 }
 
@@ -222,37 +219,31 @@ var ErrNotResumable = errors.New("the snapshot does not match the topic")
 // rebuildPruneEvery is how many records a rebuild replays between prunes.
 const rebuildPruneEvery = 20000
 
-// rebuild is Rebuild with a prune after every pruneEvery records (0: only
-// at the end), and onPrune (when not nil) called after each of those.
+// rebuild is Rebuild, or Resume with from (nil: every partition from its
+// start), with a prune after every pruneEvery records (0: only at the
+// end), and onPrune (when not nil) called after each of those.
 func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, topic string, from map[int]int64, keep time.Duration, pruneEvery int, onPrune func(), log *slog.Logger) (int, error) {
-	conn, err := kafka.DialContext(ctx, "tcp", brokers[0])
+	parts, err := kafkabus.Partitions(ctx, brokers, topic)
 	if err != nil {
 		return 0, fmt.Errorf("rebuild: %w", err)
 	}
-	parts, err := conn.ReadPartitions(topic)
-	_ = conn.Close()
-	if err != nil {
-		return 0, fmt.Errorf("rebuild: partitions of %s: %w", topic, err)
-	}
-	starts := make([]int64, len(parts))
+	// Each partition's range to replay: from its first offset (or where
+	// from says) to its end now. Offsets from does not fit are refused
+	// before anything is written.
+	firsts, lasts := make([]int64, len(parts)), make([]int64, len(parts))
 	for i, part := range parts {
-		starts[i] = -1
-		if from == nil {
-			continue
-		}
-		first, last, err := kafkabus.Offsets(ctx, brokers, topic, part.ID)
-		if err != nil {
+		if firsts[i], lasts[i], err = kafkabus.Offsets(ctx, brokers, topic, part); err != nil {
 			return 0, fmt.Errorf("rebuild: %w", err)
 		}
-		if at, ok := from[part.ID]; ok {
-			if at < first || at > last {
-				return 0, fmt.Errorf("%w: %s/%d from offset %d, the partition holds %d to %d", ErrNotResumable, topic, part.ID, at, first, last)
+		if at, ok := from[part]; ok {
+			if at < firsts[i] || at > lasts[i] {
+				return 0, fmt.Errorf("%w: %s/%d from offset %d, the partition holds %d to %d", ErrNotResumable, topic, part, at, firsts[i], lasts[i])
 			}
-			starts[i] = at
+			firsts[i] = at
 		}
 	}
 	for p := range from {
-		if !slices.ContainsFunc(parts, func(x kafka.Partition) bool { return x.ID == p }) {
+		if !slices.Contains(parts, p) {
 			return 0, fmt.Errorf("%w: %s has no partition %d", ErrNotResumable, topic, p)
 		}
 	}
@@ -274,7 +265,7 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 	}
 	total := 0
 	for i, part := range parts {
-		n, err := replayPartition(ctx, brokers, topic, part.ID, starts[i], rp, pruneEvery, prune)
+		n, err := replayPartition(ctx, brokers, topic, part, firsts[i], lasts[i], rp, pruneEvery, prune)
 		if err != nil {
 			return total, err
 		}
@@ -315,17 +306,10 @@ func pruneClosed(ctx context.Context, store *redisstore.Store, cutoff time.Time,
 	}
 }
 
-// replayPartition applies every record of one partition from start (-1:
-// its first) up to its end at the start, and calls prune after every
+// replayPartition applies the records of one partition from first up to
+// last (its end when the rebuild began), and calls prune after every
 // pruneEvery records.
-func replayPartition(ctx context.Context, brokers []string, topic string, partition int, start int64, rp *replay, pruneEvery int, prune func()) (int, error) {
-	first, last, err := kafkabus.Offsets(ctx, brokers, topic, partition)
-	if err != nil {
-		return 0, err
-	}
-	if start >= 0 {
-		first = max(first, start)
-	}
+func replayPartition(ctx context.Context, brokers []string, topic string, partition int, first, last int64, rp *replay, pruneEvery int, prune func()) (int, error) {
 	if last <= first {
 		return 0, nil
 	}
