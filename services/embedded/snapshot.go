@@ -16,7 +16,7 @@ import (
 
 // The embedded Redis keeps everything in memory, so without a snapshot a
 // restart rebuilds the projections from the whole tasks topic, which grows
-// for ever (docs/architecture.md, Rebuild). Copy and Write (or Save) write
+// for ever (docs/architecture.md, Rebuild). Copy and Write write
 // the keys a caller picks to a file, and Load puts them back into an empty
 // server; what the snapshot holds, when it is taken and how it is brought
 // up to date is the caller's (services/app/snapshot.go,
@@ -108,15 +108,6 @@ func (r *Redis) Copy(keep func(key string) bool) (*Snapshot, error) {
 	return snap, nil
 }
 
-// Save is Copy and Write.
-func (r *Redis) Save(path string, meta []byte, keep func(key string) bool) (int, error) {
-	snap, err := r.Copy(keep)
-	if err != nil {
-		return 0, err
-	}
-	return snap.Len(), snap.Write(path, meta)
-}
-
 // Write writes the snapshot with meta to path: to a temporary file first,
 // synced and renamed, so that a crash while writing leaves the previous
 // snapshot.
@@ -166,7 +157,7 @@ func (s *Snapshot) encode(w io.Writer, meta []byte) error {
 
 // Load reads the snapshot at path into the server, which should be empty
 // (keys it holds are overwritten, others kept), and returns the meta given
-// to Save and when it was saved. A key's time to live continues from what
+// to Write and when the copy was taken. A key's time to live continues from what
 // was left of it when saved, less the time since; keys that expired since
 // are left out. ErrNoSnapshot: there is no file. On any other error the
 // server may hold part of the snapshot: flush it before rebuilding.
