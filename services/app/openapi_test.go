@@ -1,38 +1,20 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/citybrain-ioc/citybrain/services/api"
-	"github.com/citybrain-ioc/citybrain/services/config"
 )
 
 // The OpenAPI document describes exactly the routes the server has: every
 // API route is in it, and everything in it is a route (or one of the
 // net/http handlers beside fiber).
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"DATA_DIR": t.TempDir()}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(t.Context(), cfg, Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, fapp := openAll(t, nil)
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	routes := map[string]bool{}
 	for _, r := range fapp.GetRoutes(true) {

@@ -1,16 +1,8 @@
 package app
 
 import (
-	"context"
-	"io"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/citybrain-ioc/citybrain/services/config"
 )
 
 // While the all-in-one process rebuilds its projections (no usable
@@ -18,34 +10,13 @@ import (
 // Retry-After; intake, logins, the categories and the map go on. Once
 // built, everything answers.
 func TestAPIWhileRebuilding(t *testing.T) {
-	cfg, err := config.Load(func(k string) string {
-		return map[string]string{"DATA_DIR": filepath.Join(t.TempDir(), "data")}[k]
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := Open(t.Context(), cfg, Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
+	d, fapp := openAll(t, nil)
 	if err := d.EnsureTopics(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	fapp, err := d.HTTP("all", prometheus.NewRegistry(), func(context.Context) error { return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
 	do := func(method, path, body string) (int, string, string) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := fapp.Test(req, 10000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), resp.Header.Get("Retry-After")
+		code, answer, h := call(t, fapp, method, path, "", body)
+		return code, answer, h.Get("Retry-After")
 	}
 	for _, p := range []struct{ method, path string }{
 		{"GET", "/api/v1/incidents"}, {"GET", "/api/v1/stats/summary"}, {"POST", "/api/v1/auth/ws-ticket"}, {"GET", "/api/v1/tasks"},

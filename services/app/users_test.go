@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,18 +60,8 @@ func TestUsersFileReplacesTheDemoAccounts(t *testing.T) {
 			return nil, err
 		}
 		return func(method, path, token, body string) (int, string) {
-			req := httptest.NewRequest(method, path, strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if token != "" {
-				req.Header.Set("Authorization", "Bearer "+token)
-			}
-			resp, err := fapp.Test(req, 10000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = resp.Body.Close() }()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
+			code, answer, _ := call(t, fapp, method, path, token, body)
+			return code, answer
 		}, nil
 	}
 	login := func(do func(method, path, token, body string) (int, string), user, pass string) (int, string) {
