@@ -142,7 +142,16 @@ var OpenAPI []byte
 type Problem struct {
 	Error  string        `json:"error"`
 	Errors []FieldReason `json:"errors,omitempty"`
+	// Code names a condition a client acts on (CodeRestoring), beside the
+	// reason in Error.
+	Code string `json:"code,omitempty"`
+	// Progress is the rebuild's, with CodeRestoring (when recorded).
+	Progress *redisstore.RebuildProgress `json:"progress,omitempty"`
 }
+
+// CodeRestoring: the projections are being rebuilt from the event log
+// (503 with Retry-After); intake goes on, reads and commands wait.
+const CodeRestoring = "restoring"
 
 // FieldReason names a bad field.
 type FieldReason struct {

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -287,7 +286,10 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 			return fmt.Errorf("no progress for %v while records wait: %s", kafkabus.StallAfter, strings.Join(stalled, ", "))
 		}
 		if has("dispatcher") {
-			if built, err := d.Store.Built(ctx); err == nil && !built {
+			if busy, prog, err := d.Store.Restoring(ctx); err == nil && busy {
+				if prog != nil {
+					return fmt.Errorf("the projections are being rebuilt from kafka: %d%% (%d of %d records)", prog.Percent(), prog.Done, prog.Total)
+				}
 				return errors.New("the projections are being rebuilt from kafka")
 			}
 		}
@@ -476,8 +478,11 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		AppName: "citybrain", Immutable: true, BodyLimit: max(d.Cfg.BodyLimit, mediaBodyLimit(d.Cfg)), DisableStartupMessage: true,
 		ErrorHandler: errorHandler(log),
 	})
-	if target == "all" {
-		fapp.Use("/api/v1", d.whileRebuilding())
+	// What reads the projections waits while they are rebuilt: all in one
+	// process, and in a cluster while a dispatcher rebuilds a lost Redis.
+	rest := &restoring{store: d.Store}
+	if has("api") || has("ingest") {
+		fapp.Use("/api/v1", d.whileRebuilding(rest))
 	}
 	api.Health{Checks: map[string]func(context.Context) error{
 		"kafka":     func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
@@ -499,7 +504,12 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		}))
 		in := ingest.New(d.Producer, d.Topics, d.Store, d.City, d.Cfg.TimeZone, reg, log.With("service", "ingest"))
 		in.Register(fapp)
-		open311.New(in, d.Store, d.Cfg.TimeZone).Register(fapp)
+		open311.New(in, d.Store, d.Cfg.TimeZone).WithHold(func(ctx context.Context) error {
+			if e := rest.err(ctx); e != nil {
+				return e
+			}
+			return nil
+		}, restoringRetryAfter).Register(fapp)
 	}
 	if has("api") {
 		secret, err := authSecret(d.Cfg, target, log)
@@ -528,47 +538,6 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		webui.Register(fapp)
 	}
 	return fapp, nil
-}
-
-// whileRebuilding answers 503, with the reason and a Retry-After, to the
-// API's reads and commands while the projections are being rebuilt from
-// Kafka (a start with no usable snapshot): what they would answer is
-// incomplete, and a command would be decided on a partial case. Intake,
-// logins, the categories, the map's layers, the phones' positions and
-// photos go on: none of them reads the projections. Once built, the store
-// stays built for this process (a flushed Redis is the consumers' to
-// notice and rebuild, as in a cluster).
-func (d *Deps) whileRebuilding() fiber.Handler {
-	var built atomic.Bool
-	return func(c *fiber.Ctx) error {
-		if built.Load() || readsNoProjection(c.Method(), c.Path()) {
-			return c.Next()
-		}
-		ok, err := d.Store.Built(c.UserContext())
-		if err != nil || ok {
-			built.Store(ok)
-			return c.Next()
-		}
-		c.Set(fiber.HeaderRetryAfter, "5")
-		return c.Status(fiber.StatusServiceUnavailable).JSON(api.Problem{
-			Error: "the situation is being restored from the event log after a restart: retry in a few seconds (reports are accepted meanwhile)"})
-	}
-}
-
-// readsNoProjection: the API requests whileRebuilding lets through.
-func readsNoProjection(method, path string) bool {
-	for _, p := range []string{"/api/v1/ingest/", "/api/v1/gis/", "/api/v1/media"} {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	switch path {
-	case "/api/v1/categories", "/api/v1/auth/info", "/api/v1/auth/login", "/api/v1/openapi.json":
-		return true
-	case "/api/v1/workers/position":
-		return method == fiber.MethodPost
-	}
-	return false
 }
 
 // users returns the accounts that may log in: the city's (USERS_FILE),

@@ -44,11 +44,37 @@ type API struct {
 	acc   Acceptor
 	store Store
 	loc   *time.Location
+	// hold, when set, says why the requests' status cannot be read now
+	// (nil: it can): GET requests answer 503 with it and Retry-After
+	// retryAfter. Posting a request is never held.
+	hold       func(context.Context) error
+	retryAfter string
 }
 
 // New returns the API.
 func New(acc Acceptor, store Store, loc *time.Location) *API {
 	return &API{acc: acc, store: store, loc: loc}
+}
+
+// WithHold sets what holds the reads of requests back (see API.hold) and
+// returns a.
+func (a *API) WithHold(hold func(context.Context) error, retryAfter string) *API {
+	a.hold, a.retryAfter = hold, retryAfter
+	return a
+}
+
+// held answers 503 when the reads are held back, and reports whether it
+// did.
+func (a *API) held(c *fiber.Ctx, f string) (bool, error) {
+	if a.hold == nil {
+		return false, nil
+	}
+	err := a.hold(c.UserContext())
+	if err == nil {
+		return false, nil
+	}
+	c.Set(fiber.HeaderRetryAfter, a.retryAfter)
+	return true, fail(c, f, fiber.StatusServiceUnavailable, err.Error())
 }
 
 // Register adds the routes.
@@ -270,6 +296,9 @@ func (a *API) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if held, err := a.held(c, f); held {
+		return err
+	}
 	req, ok, err := a.lookup(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
@@ -305,6 +334,9 @@ func (a *API) lookup(ctx context.Context, id string) (Request, bool, error) {
 func (a *API) list(c *fiber.Ctx) error {
 	f, err := format(c)
 	if err != nil {
+		return err
+	}
+	if held, err := a.held(c, f); held {
 		return err
 	}
 	ctx := c.UserContext()

@@ -20,3 +20,11 @@ func SetReplayBatch(n int) (restore func()) {
 	replayBatch = n
 	return func() { replayBatch = was }
 }
+
+// SetProgressEvery sets how many records a rebuild replays between two
+// writes of its progress, until the function it returns is called.
+func SetProgressEvery(n int64) (restore func()) {
+	was := progressEvery
+	progressEvery = n
+	return func() { progressEvery = was }
+}

@@ -247,7 +247,12 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 			return 0, fmt.Errorf("%w: %s has no partition %d", ErrNotResumable, topic, p)
 		}
 	}
-	rp := &replay{store: store}
+	progress := redisstore.RebuildProgress{Since: time.Now()}
+	for i := range parts {
+		progress.Total += lasts[i] - firsts[i]
+	}
+	rp := &replay{store: store, progress: reportProgress(ctx, store, progress, log)}
+	rp.progress(0)
 	// Between prunes during the replay: the closed incidents past keep at
 	// the time of the change just replayed (never later than now).
 	prune := func() {}
@@ -285,6 +290,32 @@ func rebuild(ctx context.Context, store *redisstore.Store, brokers []string, top
 		return total, fmt.Errorf("rebuild: %w", err)
 	}
 	return total, nil
+}
+
+// progressEvery is how many records a rebuild replays between two writes
+// of its progress (redisstore.RebuildProgress); progressLogEvery, how
+// often at most it logs it.
+var progressEvery int64 = 5000
+
+const progressLogEvery = 10 * time.Second
+
+// reportProgress returns what a replay calls with the records it has
+// replayed: it writes the progress to the store (for every process that
+// answers while the projections are rebuilt) and logs it now and then. A
+// failed write is logged, not fatal: the rebuild matters more than its
+// progress.
+func reportProgress(ctx context.Context, store *redisstore.Store, p redisstore.RebuildProgress, log *slog.Logger) func(done int64) {
+	var logged time.Time
+	return func(done int64) {
+		p.Done = done
+		if err := store.SetRebuildProgress(ctx, p); err != nil && ctx.Err() == nil {
+			log.Warn("rebuild: could not record its progress", "err", err)
+		}
+		if p.Total >= progressEvery && time.Since(logged) >= progressLogEvery {
+			logged = time.Now()
+			log.Info("rebuilding the projections from kafka", "records", done, "of", p.Total, "percent", p.Percent())
+		}
+	}
 }
 
 // pruneClosed removes every closed incident last changed before cutoff, in
@@ -356,14 +387,19 @@ var replayBatch = 1000
 type replay struct {
 	store      *redisstore.Store
 	pending    []event.Lifecycle
-	replayedAt time.Time  // the time of the last change replayed
-	applying   chan error // the batch being applied; nil: none
+	replayedAt time.Time   // the time of the last change replayed
+	applying   chan error  // the batch being applied; nil: none
+	taken      int64       // records taken so far
+	progress   func(int64) // called with taken every progressEvery records
 }
 
 // add takes the next record: a change joins the batch; a refused command
 // (audit only) is written in its place after the changes before it.
 // Records that do not decode are skipped, as the consumer skips them.
 func (r *replay) add(ctx context.Context, m kafka.Message) error {
+	if r.taken++; r.taken%progressEvery == 0 && r.progress != nil {
+		r.progress(r.taken)
+	}
 	var lc event.Lifecycle
 	if err := wire.Unmarshal(m.Value, &lc); err != nil || lc.Schema != event.Schema || lc.IncidentID == "" || lc.Version < 1 {
 		return nil

@@ -399,3 +399,48 @@ func TestResumeFromOffsets(t *testing.T) {
 		t.Fatalf("resumed store not built: %v %v", built, err)
 	}
 }
+
+// A rebuild records how far it has come, for the processes that answer
+// while it runs (the API's 503 says so, the UI shows it), and drops it when
+// the store is built.
+func TestRebuildRecordsItsProgress(t *testing.T) {
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	h := newHistory(t)
+	h.mixedHistory(60, time.Now().UTC().Add(-time.Hour))
+	h.publish()
+	var total int64
+	for p := range 2 {
+		first, end, err := kafkabus.Offsets(ctx, h.brokers, h.topics.Tasks(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += end - first
+	}
+	defer projection.SetProgressEvery(10)()
+	store := testenv.Store(t)
+	if err := store.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var seen []int64
+	onPrune := func() { // every 20 records of a partition, mid-rebuild
+		busy, prog, err := store.Restoring(ctx)
+		if err != nil || !busy || prog == nil {
+			t.Fatalf("mid-rebuild: restoring %v, progress %v (%v)", busy, prog, err)
+		}
+		if prog.Total != total || prog.Done <= 0 || prog.Done > total || prog.Done%10 != 0 || time.Since(prog.Since) > time.Minute {
+			t.Errorf("mid-rebuild progress %+v, want 10s of the %d records", *prog, total)
+		}
+		seen = append(seen, prog.Done)
+	}
+	n, err := projection.RebuildPruningEvery(ctx, store, h.brokers, h.topics.Tasks(), 24*time.Hour, 20, onPrune, log)
+	if err != nil || int64(n) != total {
+		t.Fatalf("rebuilt %d of %d records: %v", n, total, err)
+	}
+	if len(seen) < 2 || !slices.IsSorted(seen) {
+		t.Errorf("progress seen mid-rebuild: %v, want it growing", seen)
+	}
+	if busy, prog, err := store.Restoring(ctx); busy || prog != nil || err != nil {
+		t.Errorf("once built: restoring %v, progress %v (%v)", busy, prog, err)
+	}
+}

@@ -14,6 +14,7 @@
 //	stats:state       hash  incidents per state
 //	rt:wall           stream incident deltas for the realtime gateway
 //	meta              hash  built=1 once a rebuild finished
+//	rebuild           hash  done, total, since: a rebuild's progress (2 min TTL)
 //	fuse:ev:<event>   string the incident an event was fused into (31 days)
 //	fuse:<family>:cell:<x>,<y>  geo  open incidents of a family in one
 //	                  FuseCellDeg cell (the fusion index, fuse.go)

@@ -628,9 +628,73 @@ func (s *Store) Built(ctx context.Context) (bool, error) {
 	return n == 1, err
 }
 
-// SetBuilt records that a rebuild finished.
+// SetBuilt records that a rebuild finished, and drops its progress.
 func (s *Store) SetBuilt(ctx context.Context) error {
-	return s.rdb.HSet(ctx, s.key("meta"), "built", time.Now().UTC().Format(time.RFC3339)).Err()
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.key("meta"), "built", time.Now().UTC().Format(time.RFC3339))
+		p.Del(ctx, s.key("rebuild"))
+		return nil
+	})
+	return err
+}
+
+// RebuildProgress is how far a rebuild of the projections has come: what
+// an operator waiting for the screens wants to know.
+type RebuildProgress struct {
+	Done  int64     `json:"done"`  // records of the tasks topic replayed
+	Total int64     `json:"total"` // records to replay (the topic's end when it began)
+	Since time.Time `json:"since"` // when it began
+}
+
+// Percent is Done of Total in whole percent (100 when there is nothing to
+// replay).
+func (p RebuildProgress) Percent() int {
+	if p.Total <= 0 {
+		return 100
+	}
+	return int(min(100, p.Done*100/p.Total))
+}
+
+// rebuildProgressTTL: the progress of a rebuilder that died goes after
+// this long (a live one writes it every few thousand records).
+const rebuildProgressTTL = 2 * time.Minute
+
+// SetRebuildProgress records how far the rebuild has come, for every
+// process that reads this store (the api instances of a cluster answer
+// with it while a dispatcher rebuilds).
+func (s *Store) SetRebuildProgress(ctx context.Context, p RebuildProgress) error {
+	k := s.key("rebuild")
+	_, err := s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.HSet(ctx, k, "done", p.Done, "total", p.Total, "since", p.Since.UnixMilli())
+		pl.Expire(ctx, k, rebuildProgressTTL)
+		return nil
+	})
+	return err
+}
+
+// Restoring reports whether the projections are not built (a rebuild is
+// under way, or due), and the rebuild's progress when one is recorded
+// (nil: none is).
+func (s *Store) Restoring(ctx context.Context) (bool, *RebuildProgress, error) {
+	var exists *redis.IntCmd
+	var prog *redis.SliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		exists = p.Exists(ctx, s.key("meta"))
+		prog = p.HMGet(ctx, s.key("rebuild"), "done", "total", "since")
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	if exists.Val() == 1 {
+		return false, nil, nil
+	}
+	v := prog.Val()
+	if len(v) != 3 || v[0] == nil || v[1] == nil || v[2] == nil {
+		return true, nil, nil
+	}
+	num := func(x any) int64 { s, _ := x.(string); n, _ := strconv.ParseInt(s, 10, 64); return n }
+	return true, &RebuildProgress{Done: num(v[0]), Total: num(v[1]), Since: time.UnixMilli(num(v[2])).UTC()}, nil
 }
 
 // Layout names the shape of the keys the projections write (doc.go). A
@@ -641,10 +705,11 @@ func (s *Store) SetBuilt(ctx context.Context) error {
 const Layout = "2026-12-07"
 
 // Snapshotted reports whether a key belongs in a snapshot of the embedded
-// Redis (embedded.Redis.Save): the store's keys but for what is rebuilt or
+// Redis (embedded.Redis.Copy): the store's keys but for what is rebuilt or
 // published again at every start anyway, or would hold the next start up —
-// the built mark (set when the snapshot has been brought up to date), the
-// locks, the websocket tickets and the api's published accounts. Streams
+// the built mark (set when the snapshot has been brought up to date), a
+// rebuild's progress, the locks, the websocket tickets and the api's
+// published accounts. Streams
 // are never snapshotted.
 func (s *Store) Snapshotted(key string) bool {
 	k, ok := strings.CutPrefix(key, s.prefix)
@@ -652,7 +717,7 @@ func (s *Store) Snapshotted(key string) bool {
 		return false
 	}
 	switch {
-	case k == "meta", k == "accounts", k == "accounts:sum",
+	case k == "meta", k == "rebuild", k == "accounts", k == "accounts:sum",
 		strings.HasPrefix(k, "lock:"), strings.HasPrefix(k, "ticket:"):
 		return false
 	}

@@ -827,3 +827,47 @@ func TestSuiteStorePositionStreamBound(t *testing.T) {
 		t.Fatalf("a reader behind the bound got %d entries (the stream has %d), the last %v", len(got), n, got[len(got)-1].Values)
 	}
 }
+
+// A snapshot of the embedded Redis keeps the projections and leaves out
+// what is rebuilt, published again or transient at every start.
+func TestSnapshottedKeys(t *testing.T) {
+	s := redisstore.New(nil, "cb:", time.UTC)
+	for key, want := range map[string]bool{
+		"cb:inc:INC-1": true, "cb:inc:open": true, "cb:tl:INC-1": true, "cb:fuse:fire:cells": true,
+		"cb:meta": false, "cb:rebuild": false, "cb:accounts": false, "cb:accounts:sum": false,
+		"cb:lock:rebuild": false, "cb:ticket:abc": false, "other:inc:INC-1": false,
+	} {
+		if got := s.Snapshotted(key); got != want {
+			t.Errorf("Snapshotted(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+// A store not built is restoring, with the rebuild's progress once the
+// rebuilder records it; built, it is neither.
+func TestSuiteStoreRebuildProgress(t *testing.T) {
+	ctx := t.Context()
+	s := testenv.Store(t)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if busy, prog, err := s.Restoring(ctx); !busy || prog != nil || err != nil {
+		t.Fatalf("flushed: restoring %v, progress %v (%v)", busy, prog, err)
+	}
+	p := redisstore.RebuildProgress{Done: 15000, Total: 40000, Since: time.UnixMilli(time.Now().UnixMilli()).UTC()}
+	if err := s.SetRebuildProgress(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if busy, prog, err := s.Restoring(ctx); !busy || prog == nil || *prog != p || prog.Percent() != 37 || err != nil {
+		t.Fatalf("rebuilding: restoring %v, progress %+v (%v), want %+v", busy, prog, err, p)
+	}
+	if err := s.SetBuilt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if busy, prog, err := s.Restoring(ctx); busy || prog != nil || err != nil {
+		t.Fatalf("built: restoring %v, progress %v (%v)", busy, prog, err)
+	}
+	if (redisstore.RebuildProgress{}).Percent() != 100 {
+		t.Error("nothing to replay is 100 %")
+	}
+}
