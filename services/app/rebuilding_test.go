@@ -46,7 +46,7 @@ func TestAPIWhileRebuilding(t *testing.T) {
 			code, body, retry := do(p.method, p.path, "")
 			var pr api.Problem
 			_ = json.Unmarshal([]byte(body), &pr)
-			if code != 503 || retry != "5" || pr.Code != api.CodeRestoring || !strings.Contains(pr.Error, "being restored from the event log after a restart: 25% (5000 of 20000 records)") ||
+			if code != 503 || retry != restoringRetryAfter || pr.Code != api.CodeRestoring || !strings.Contains(pr.Error, "being restored from the event log after a restart: 25% (5000 of 20000 records)") ||
 				pr.Progress == nil || *pr.Progress != (redisstore.RebuildProgress{Done: 5000, Total: 20000, Since: since}) {
 				t.Errorf("%s: %s %s while rebuilding: %d %q (Retry-After %q)", name, p.method, p.path, code, body, retry)
 			}
@@ -74,7 +74,7 @@ func TestAPIWhileRebuilding(t *testing.T) {
 	}
 	for _, p := range []string{"/open311/v2/requests.json", "/open311/v2/requests/GD-REBUILD-1.json", "/open311/v2/requests.xml"} {
 		code, body, retry := do("GET", p, "")
-		if code != 503 || retry != "5" || !strings.Contains(body, "25% (5000 of 20000 records)") || strings.HasSuffix(p, ".xml") != strings.Contains(body, "<errors>") {
+		if code != 503 || retry != restoringRetryAfter || !strings.Contains(body, "25% (5000 of 20000 records)") || strings.HasSuffix(p, ".xml") != strings.Contains(body, "<errors>") {
 			t.Errorf("GET %s while rebuilding: %d %q (Retry-After %q)", p, code, body, retry)
 		}
 	}

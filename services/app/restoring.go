@@ -67,7 +67,7 @@ func (e *restoringError) Error() string {
 }
 
 // restoringRetryAfter is the Retry-After of a 503 while restoring.
-const restoringRetryAfter = "5"
+const restoringRetryAfter = "2"
 
 // whileRebuilding answers 503, with the reason, the rebuild's progress and
 // a Retry-After, to the API's reads and commands while the projections are

@@ -8,10 +8,39 @@ export class HttpError extends Error {
     readonly status: number,
     readonly url: string,
     message: string,
+    /** The answer's JSON body, when it had one. */
+    readonly body: unknown = null,
+    /** The Retry-After header in ms, when given in seconds. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message)
     this.name = 'HttpError'
   }
+}
+
+/**
+ * How far the server's rebuild of the situation has come. After a restart with nothing to start
+ * from (or a lost Redis in a cluster) the server replays its event log; meanwhile it takes reports
+ * but answers reads with 503 {code: "restoring", progress: {done, total}}.
+ */
+export interface RestoreProgress {
+  /** Records replayed and to replay; null when the server has not said yet. */
+  done: number | null
+  total: number | null
+  /** Whole percent, or null when unknown. */
+  percent: number | null
+}
+
+/** The rebuild's progress when err is the server saying it is restoring, else null. */
+export function restoring(err: unknown): RestoreProgress | null {
+  if (!(err instanceof HttpError) || err.status !== 503) return null
+  const body = err.body as { code?: unknown; progress?: { done?: unknown; total?: unknown } } | null
+  if (body?.code !== 'restoring') return null
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : null)
+  const done = num(body.progress?.done)
+  const total = num(body.progress?.total)
+  const percent = done === null || total === null ? null : total === 0 ? 100 : Math.min(100, Math.floor((done * 100) / total))
+  return { done, total, percent }
 }
 
 const TOKEN_KEY = 'citybrain.token'
@@ -49,13 +78,16 @@ async function request<T>(method: string, url: string, timeoutMs = 15000, body?:
     })
     if (!res.ok) {
       let msg = `${res.status} ${res.statusText}`
+      let body: unknown = null
       try {
-        const body = (await res.json()) as { error?: string; message?: string }
-        msg = body.message ?? body.error ?? msg
+        body = await res.json()
+        const b = body as { error?: string; message?: string } | null
+        msg = b?.message ?? b?.error ?? msg
       } catch {
         // not JSON: keep the status line
       }
-      throw new HttpError(res.status, url, msg)
+      const after = Number(res.headers.get('Retry-After') ?? '')
+      throw new HttpError(res.status, url, msg, body, after > 0 && Number.isFinite(after) ? after * 1000 : null)
     }
     return (await res.json()) as T
   } finally {

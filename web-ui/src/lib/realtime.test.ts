@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { HttpError, restoring } from './api'
 import { Realtime, type ChannelHandler, type ConnStatus, type SocketLike } from './realtime'
 
 /** A scripted socket: the test drives open/message/close by hand. */
@@ -194,5 +195,44 @@ describe('Realtime', () => {
     s.drop(1000)
     expect(h.timers).toHaveLength(0)
     expect(h.rt.current.state).toBe('stopped')
+  })
+
+  it('while the server restores, says so with the progress and asks again at its Retry-After, not the backoff', async () => {
+    const restoringErr = (done: number, after: number | null) =>
+      new HttpError(503, '/api/v1/auth/ws-ticket', 'the situation is being restored', { code: 'restoring', progress: { done, total: 8000, since: '2026-12-07T03:00:00Z' } }, after)
+    const h = harness({
+      tickets: [() => Promise.reject(restoringErr(2000, 5000)), () => Promise.reject(restoringErr(6000, null)), () => Promise.reject(restoringErr(7000, 5000))],
+    })
+    h.rt.start()
+    await flush()
+    expect(h.rt.current).toMatchObject({ state: 'waiting', attempt: 1, restoring: { done: 2000, total: 8000, percent: 25 } })
+    expect(h.timers[0]!.ms).toBe(5000)
+    h.timers[0]!.fn()
+    await flush()
+    // No Retry-After: 2 s, however many attempts.
+    expect(h.rt.current).toMatchObject({ state: 'waiting', attempt: 2, restoring: { percent: 75 } })
+    expect(h.timers[1]!.ms).toBe(2000)
+    h.timers[1]!.fn()
+    await flush()
+    expect(h.timers[2]!.ms).toBe(5000)
+    h.timers[2]!.fn()
+    await flush()
+    // Restored: the ticket is had, the socket opens, the status is clear.
+    const s = h.sockets[0]!
+    s.open()
+    expect(h.rt.current).toMatchObject({ state: 'open', restoring: null, error: null })
+  })
+})
+
+describe('restoring', () => {
+  it('reads the progress of a 503 "restoring" and nothing else', () => {
+    const e = (status: number, body: unknown) => new HttpError(status, '/x', 'm', body)
+    expect(restoring(e(503, { code: 'restoring', progress: { done: 1, total: 3 } }))).toEqual({ done: 1, total: 3, percent: 33 })
+    expect(restoring(e(503, { code: 'restoring', progress: { done: 0, total: 0 } }))).toEqual({ done: 0, total: 0, percent: 100 })
+    expect(restoring(e(503, { code: 'restoring' }))).toEqual({ done: null, total: null, percent: null })
+    expect(restoring(e(503, { code: 'restoring', progress: { done: 'x', total: -1 } }))).toEqual({ done: null, total: null, percent: null })
+    expect(restoring(e(503, { error: 'redis down' }))).toBeNull()
+    expect(restoring(e(500, { code: 'restoring' }))).toBeNull()
+    expect(restoring(new Error('offline'))).toBeNull()
   })
 })

@@ -11,9 +11,16 @@
 // Seqs are opaque strings; the client only remembers the last one per channel. When the socket
 // closes or fails, the client reconnects with exponential backoff (1 s doubling to 30 s, with
 // jitter so a wall of screens does not reconnect in lockstep), fetching a fresh ticket each time,
-// and resubscribes with `since` so the server can send only what was missed.
+// and resubscribes with `since` so the server can send only what was missed. While the server
+// restores its situation from the event log (the ticket answers 503 "restoring"), the status says
+// so with the progress, and the client asks again every Retry-After instead of backing off.
+
+import { HttpError, restoring, type RestoreProgress } from './api'
 
 export const PROTOCOL = 'citybrain.v1'
+
+/** How soon to ask again while the server restores, when it gives no Retry-After. */
+const RESTORING_RETRY_MS = 2000
 
 /** What a page does with one channel's messages. */
 export interface ChannelHandler {
@@ -38,6 +45,11 @@ export interface ConnStatus {
   retryAt: number | null
   /** The last problem, in words, or null. */
   error: string | null
+  /**
+   * Set while the server is restoring the situation from its event log (its API answers 503
+   * "restoring"): not a fault, the screens come back when it is done. Null or absent otherwise.
+   */
+  restoring?: RestoreProgress | null
 }
 
 /** The subset of WebSocket the client uses (so tests can pass a fake). */
@@ -163,6 +175,13 @@ export class Realtime {
       ticket = await this.opts.ticket()
     } catch (err) {
       if (gen !== this.generation) return
+      const progress = restoring(err)
+      if (progress) {
+        // Coming back, not broken: ask again at the server's pace, not the growing backoff.
+        const after = err instanceof HttpError && err.retryAfterMs !== null ? err.retryAfterMs : RESTORING_RETRY_MS
+        this.fail(`服务端正在恢复态势数据：${errText(err)}`, { delayMs: Math.min(after, this.opts.maxDelayMs), restoring: progress })
+        return
+      }
       this.fail(`无法获取连接凭证：${errText(err)}`)
       return
     }
@@ -177,7 +196,7 @@ export class Realtime {
     this.socket = sock
     sock.onopen = () => {
       if (gen !== this.generation) return
-      this.setStatus({ state: 'open', error: null })
+      this.setStatus({ state: 'open', error: null, restoring: null })
       for (const ch of this.channels.values()) this.sendSubscribe(ch)
     }
     sock.onmessage = (ev) => {
@@ -194,11 +213,11 @@ export class Realtime {
     }
   }
 
-  private fail(reason: string): void {
+  private fail(reason: string, how: { delayMs?: number; restoring?: RestoreProgress } = {}): void {
     if (!this.running) return
     const attempt = this.status.attempt + 1
-    const delay = this.delayFor(attempt)
-    this.setStatus({ state: 'waiting', attempt, error: reason, retryAt: this.opts.now() + delay })
+    const delay = how.delayMs ?? this.delayFor(attempt)
+    this.setStatus({ state: 'waiting', attempt, error: reason, retryAt: this.opts.now() + delay, restoring: how.restoring ?? null })
     const gen = this.generation
     this.timer = this.opts.setTimer(() => {
       if (gen === this.generation && this.running) void this.connect()
