@@ -357,6 +357,10 @@ func (c *client) handle(data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.g.subscribe(ctx, c, ch, req.Since); err != nil {
+		if errors.Is(err, errRestoring) {
+			c.send(errorFrame("restoring", "the situation is being restored from the event log: connect again in a few seconds"))
+			return
+		}
 		if !errors.Is(err, errClosed) {
 			c.g.log.Warn("realtime: subscribe failed", "channel", ch.String(), "err", err)
 			c.send(errorFrame("unavailable", "snapshot failed, subscribe again"))

@@ -39,6 +39,11 @@ const (
 var (
 	errClosed = errors.New("connection closed")
 	errNoID   = errors.New("incident without id")
+	// errRestoring: the projections are being rebuilt from Kafka, so a
+	// snapshot would be partial. The client is told so (error "restoring")
+	// and connects again later: its ticket is then refused with the
+	// rebuild's progress until the rebuild ends.
+	errRestoring = errors.New("the projections are being rebuilt")
 )
 
 // Gateway serves /ws. Create it with New, mount it on a net/http mux and

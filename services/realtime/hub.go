@@ -280,6 +280,9 @@ func (g *Gateway) subscribe(ctx context.Context, c *client, ch channel, since st
 		}
 		return nil
 	}
+	if busy, _, err := g.store.Restoring(ctx); err == nil && busy {
+		return errRestoring // a snapshot now would show part of the city
+	}
 	cache := &g.openSnap
 	if ch == chWall {
 		cache = &g.wallSnap

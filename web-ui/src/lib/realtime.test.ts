@@ -224,6 +224,25 @@ describe('Realtime', () => {
   })
 })
 
+describe('restoring on the socket', () => {
+  it('a subscription refused as restoring closes the socket and waits as restoring, not as a fault', async () => {
+    const h = harness()
+    h.rt.start()
+    await flush()
+    const s = h.sockets[0]!
+    s.open()
+    s.receive({ type: 'error', code: 'restoring', message: 'the situation is being restored' })
+    expect(s.closed).toBe(true)
+    s.drop(4000)
+    expect(h.rt.current).toMatchObject({ state: 'waiting', restoring: { percent: null } })
+    expect(h.timers[0]!.ms).toBe(2000)
+    h.timers[0]!.fn()
+    await flush()
+    h.sockets[1]!.open()
+    expect(h.rt.current).toMatchObject({ state: 'open', restoring: null })
+  })
+})
+
 describe('restoring', () => {
   it('reads the progress of a 503 "restoring" and nothing else', () => {
     const e = (status: number, body: unknown) => new HttpError(status, '/x', 'm', body)

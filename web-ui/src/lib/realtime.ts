@@ -97,6 +97,8 @@ export class Realtime {
   private socket: SocketLike | null = null
   private timer: unknown = null
   private running = false
+  /** The server said it is restoring (error "restoring") on the socket now closing. */
+  private restoringSeen = false
   /** Bumps on every connect attempt, so callbacks of an abandoned socket do nothing. */
   private generation = 0
   private status: ConnStatus = { state: 'idle', attempt: 0, lastMessageAt: null, retryAt: null, error: null }
@@ -209,6 +211,11 @@ export class Realtime {
     sock.onclose = (ev) => {
       if (gen !== this.generation) return
       this.socket = null
+      if (this.restoringSeen) {
+        this.restoringSeen = false
+        this.fail('服务端正在恢复态势数据', { delayMs: RESTORING_RETRY_MS, restoring: { done: null, total: null, percent: null } })
+        return
+      }
       this.fail(ev.code === 1000 ? '连接已关闭' : `连接中断（${ev.code}${ev.reason ? ' ' + ev.reason : ''}）`)
     }
   }
@@ -253,6 +260,12 @@ export class Realtime {
       // The server could not serve the subscription (e.g. its store is down): start over on a
       // fresh connection after the usual backoff rather than hammering it on this one.
       if (msg.code === 'unavailable') this.socket?.close(4000, 'server unavailable')
+      // The server is rebuilding its situation (a snapshot now would be partial): come back when
+      // it is done; meanwhile the ticket says how far it has come.
+      if (msg.code === 'restoring') {
+        this.restoringSeen = true
+        this.socket?.close(4000, 'server restoring')
+      }
       return
     }
     const ch = typeof msg.channel === 'string' ? this.channels.get(msg.channel) : undefined
