@@ -482,7 +482,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 	// process, and in a cluster while a dispatcher rebuilds a lost Redis.
 	rest := &restoring{store: d.Store}
 	if has("api") || has("ingest") {
-		fapp.Use("/api/v1", d.whileRebuilding(rest))
+		fapp.Use("/api/v1", rest.whileRebuilding())
 	}
 	api.Health{Checks: map[string]func(context.Context) error{
 		"kafka":     func(ctx context.Context) error { return kafkabus.Ping(ctx, d.Brokers) },
@@ -504,12 +504,7 @@ func (d *Deps) HTTP(target string, reg prometheus.Registerer, consumers func(con
 		}))
 		in := ingest.New(d.Producer, d.Topics, d.Store, d.City, d.Cfg.TimeZone, reg, log.With("service", "ingest"))
 		in.Register(fapp)
-		open311.New(in, d.Store, d.Cfg.TimeZone).WithHold(func(ctx context.Context) error {
-			if e := rest.err(ctx); e != nil {
-				return e
-			}
-			return nil
-		}, restoringRetryAfter).Register(fapp)
+		open311.New(in, d.Store, d.Cfg.TimeZone).WithHold(rest.hold, restoringRetryAfter).Register(fapp)
 	}
 	if has("api") {
 		secret, err := authSecret(d.Cfg, target, log)

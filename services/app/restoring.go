@@ -55,6 +55,15 @@ func (r *restoring) err(ctx context.Context) *restoringError {
 	return &restoringError{prog}
 }
 
+// hold is err as an error (nil when built): what holds back a reader
+// that answers in its own format (Open311).
+func (r *restoring) hold(ctx context.Context) error {
+	if e := r.err(ctx); e != nil {
+		return e
+	}
+	return nil
+}
+
 // restoringError says the projections are being rebuilt.
 type restoringError struct{ progress *redisstore.RebuildProgress }
 
@@ -75,7 +84,7 @@ const restoringRetryAfter = "2"
 // be decided on a partial case. Intake, logins, the categories, the map's
 // layers, the phones' positions and photos go on: none of them reads the
 // projections. The UI shows the progress ("恢复中") instead of an error.
-func (d *Deps) whileRebuilding(r *restoring) fiber.Handler {
+func (r *restoring) whileRebuilding() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if readsNoProjection(c.Method(), c.Path()) {
 			return c.Next()

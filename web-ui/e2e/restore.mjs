@@ -176,6 +176,11 @@ async function main() {
     check('a 12345 ticket is accepted during the rebuild', ticket.status === 202, `${ticket.status} ${JSON.stringify(ticket.body)} (still rebuilding: ${during})`)
 
     // Each comes back by itself.
+    const readyAgain = await until200('/readyz', 120000)
+    const readyAt = (Date.now() - started) / 1000
+    const gone = await wall.waitForSelector('[data-restoring]', { state: 'detached', timeout: 60000 }).then(() => true).catch(() => false)
+    const goneAt = (Date.now() - started) / 1000
+    check('the rebuild ends and the wall drops its panel', readyAgain && gone, `ready ${readyAt.toFixed(1)} s, panel gone ${goneAt.toFixed(1)} s after the start`)
     const back = await wall
       .waitForFunction(
         () =>
