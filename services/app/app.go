@@ -190,6 +190,9 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	busMetrics := kafkabus.NewMetrics(reg)
+	if has("dispatcher") || has("api") {
+		reg.MustRegister(newRestoringCollector(d.Store))
+	}
 	instance := cfg.InstanceID
 	if instance == "" {
 		h, _ := os.Hostname()

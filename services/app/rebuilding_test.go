@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/citybrain-ioc/citybrain/services/api"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -101,5 +103,40 @@ func TestAPIWhileRebuilding(t *testing.T) {
 	}
 	if code, body, _ := do("GET", "/open311/v2/requests.json", ""); code != 200 {
 		t.Errorf("Open311 GET once built: %d %s", code, body)
+	}
+}
+
+// The metrics say whether the projections are being rebuilt and how far,
+// as the API's 503 does.
+func TestRestoringMetrics(t *testing.T) {
+	d, _ := openAll(t, nil)
+	c := newRestoringCollector(d.Store)
+	want := func(busy, done, total int) string {
+		return fmt.Sprintf(`
+# HELP citybrain_projections_restoring 1 while the projections are being rebuilt from Kafka (the API's reads answer 503 restoring), else 0.
+# TYPE citybrain_projections_restoring gauge
+citybrain_projections_restoring %d
+# HELP citybrain_rebuild_records_replayed Records of the tasks topic the running rebuild has replayed (0 when none runs).
+# TYPE citybrain_rebuild_records_replayed gauge
+citybrain_rebuild_records_replayed %d
+# HELP citybrain_rebuild_records_to_replay Records of the tasks topic the running rebuild replays in all (0 when none runs or it has not said yet).
+# TYPE citybrain_rebuild_records_to_replay gauge
+citybrain_rebuild_records_to_replay %d
+`, busy, done, total)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want(1, 0, 0))); err != nil {
+		t.Errorf("not built, no progress yet: %v", err)
+	}
+	if err := d.Store.SetRebuildProgress(t.Context(), redisstore.RebuildProgress{Done: 5000, Total: 41082, Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want(1, 5000, 41082))); err != nil {
+		t.Errorf("rebuilding: %v", err)
+	}
+	if err := d.Store.SetBuilt(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want(0, 0, 0))); err != nil {
+		t.Errorf("built: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/citybrain-ioc/citybrain/services/api"
 	"github.com/citybrain-ioc/citybrain/services/redisstore"
@@ -112,4 +113,51 @@ func readsNoProjection(method, path string) bool {
 		return method == fiber.MethodPost
 	}
 	return false
+}
+
+// restoringCollector exports whether the projections are being rebuilt,
+// and how far, read from the store at every scrape (one round trip): the
+// rebuilder and every process answering 503 meanwhile show the same.
+type restoringCollector struct {
+	store             *redisstore.Store
+	busy, done, total *prometheus.Desc
+}
+
+func newRestoringCollector(store *redisstore.Store) *restoringCollector {
+	return &restoringCollector{
+		store: store,
+		busy: prometheus.NewDesc("citybrain_projections_restoring",
+			"1 while the projections are being rebuilt from Kafka (the API's reads answer 503 restoring), else 0.", nil, nil),
+		done: prometheus.NewDesc("citybrain_rebuild_records_replayed",
+			"Records of the tasks topic the running rebuild has replayed (0 when none runs).", nil, nil),
+		total: prometheus.NewDesc("citybrain_rebuild_records_to_replay",
+			"Records of the tasks topic the running rebuild replays in all (0 when none runs or it has not said yet).", nil, nil),
+	}
+}
+
+func (c *restoringCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.busy
+	ch <- c.done
+	ch <- c.total
+}
+
+// Collect sends nothing when the store cannot be asked: an absent series
+// is unknown, where 0 would say "not restoring".
+func (c *restoringCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	busy, prog, err := c.store.Restoring(ctx)
+	if err != nil {
+		return
+	}
+	var b, done, total float64
+	if busy {
+		b = 1
+	}
+	if prog != nil {
+		done, total = float64(prog.Done), float64(prog.Total)
+	}
+	ch <- prometheus.MustNewConstMetric(c.busy, prometheus.GaugeValue, b)
+	ch <- prometheus.MustNewConstMetric(c.done, prometheus.GaugeValue, done)
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, total)
 }
