@@ -156,6 +156,16 @@ async function main() {
       check('no placeholder text on the restoring wall', bad.length === 0, bad.join(', '))
       const overlaps = await overlapProblems(wall)
       check('nothing overlaps on the restoring wall', overlaps.length === 0, overlaps.join('; '))
+      // In English too (the header's language button), then back.
+      await wall.click('.hd-lang')
+      const en = await wall
+        .waitForFunction(() => document.querySelector('[data-restoring]')?.textContent?.includes('Restoring the situation'), null, { timeout: 5000 })
+        .then(() => true)
+        .catch(() => false)
+      if (en) await wall.screenshot({ path: resolve(ARTIFACTS, 'restore-wall-en.png') })
+      const enText = en ? await wall.$eval('[data-restoring]', (el) => el.innerText) : ''
+      check('the panel in English', en && /records restored|Counting the records/.test(enText), enText.replace(/\s+/g, ' '))
+      await wall.click('.hd-lang')
     }
     check('the console shows the progress in place of its queue', seen[1])
     if (seen[1]) await con.screenshot({ path: resolve(ARTIFACTS, 'restore-console.png') })

@@ -181,7 +181,7 @@ export class Realtime {
       if (progress) {
         // Coming back, not broken: ask again at the server's pace, not the growing backoff.
         const after = err instanceof HttpError && err.retryAfterMs !== null ? err.retryAfterMs : RESTORING_RETRY_MS
-        this.fail(`服务端正在恢复态势数据：${errText(err)}`, { delayMs: Math.min(after, this.opts.maxDelayMs), restoring: progress })
+        this.fail('服务端正在恢复态势数据', { delayMs: Math.min(after, this.opts.maxDelayMs), restoring: progress })
         return
       }
       this.fail(`无法获取连接凭证：${errText(err)}`)
