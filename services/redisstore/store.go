@@ -709,8 +709,7 @@ const Layout = "2026-12-07"
 // published again at every start anyway, or would hold the next start up —
 // the built mark (set when the snapshot has been brought up to date), a
 // rebuild's progress, the locks, the websocket tickets and the api's
-// published accounts. Streams
-// are never snapshotted.
+// published accounts. Streams are never snapshotted.
 func (s *Store) Snapshotted(key string) bool {
 	k, ok := strings.CutPrefix(key, s.prefix)
 	if !ok {
