@@ -156,6 +156,13 @@ async function main() {
       check('no placeholder text on the restoring wall', bad.length === 0, bad.join(', '))
       const overlaps = await overlapProblems(wall)
       check('nothing overlaps on the restoring wall', overlaps.length === 0, overlaps.join('; '))
+      // The time left, once two readings of the progress are a second or more apart.
+      const eta = await wall
+        .waitForFunction(() => document.querySelector('[data-eta]')?.textContent || (document.querySelector('[data-restoring]') ? '' : 'ended'), null, { timeout: 8000 })
+        .then((h) => h.jsonValue())
+        .catch(() => '')
+      if (eta === 'ended') console.log('(the rebuild ended before the panel could tell the time left)')
+      else check('the panel tells the time left', /预计还需约 \d+/.test(eta), eta)
       // In English too (the header's language button), then back.
       await wall.click('.hd-lang')
       const en = await wall

@@ -43,6 +43,24 @@ export function restoring(err: unknown): RestoreProgress | null {
   return { done, total, percent }
 }
 
+/** One reading of a rebuild's progress, at a time on this client's clock (ms). */
+export interface RestoreReading {
+  done: number
+  at: number
+}
+
+/**
+ * Seconds left of a rebuild at the pace seen from reading a to reading b (the client's own clock,
+ * so no skew with the server's), or null when it cannot be told yet: less than a second apart, or
+ * nothing replayed in between.
+ */
+export function restoreSecondsLeft(a: RestoreReading, b: RestoreReading, total: number): number | null {
+  const dt = (b.at - a.at) / 1000
+  const rate = (b.done - a.done) / dt
+  if (dt < 1 || !(rate > 0)) return null
+  return Math.max(0, Math.ceil((total - b.done) / rate))
+}
+
 const TOKEN_KEY = 'citybrain.token'
 
 /** Where the console keeps its token: sessionStorage, so it goes with the tab. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { HttpError, restoring } from './api'
+import { HttpError, restoreSecondsLeft, restoring } from './api'
 import { Realtime, type ChannelHandler, type ConnStatus, type SocketLike } from './realtime'
 
 /** A scripted socket: the test drives open/message/close by hand. */
@@ -253,5 +253,14 @@ describe('restoring', () => {
     expect(restoring(e(503, { error: 'redis down' }))).toBeNull()
     expect(restoring(e(500, { code: 'restoring' }))).toBeNull()
     expect(restoring(new Error('offline'))).toBeNull()
+  })
+})
+
+describe('restoreSecondsLeft', () => {
+  it('tells the time left at the pace seen, or nothing when it cannot', () => {
+    expect(restoreSecondsLeft({ done: 5000, at: 0 }, { done: 15000, at: 2000 }, 40000)).toBe(5)
+    expect(restoreSecondsLeft({ done: 5000, at: 0 }, { done: 15000, at: 2000 }, 15000)).toBe(0)
+    expect(restoreSecondsLeft({ done: 5000, at: 0 }, { done: 5000, at: 4000 }, 40000)).toBeNull()
+    expect(restoreSecondsLeft({ done: 5000, at: 0 }, { done: 6000, at: 500 }, 40000)).toBeNull()
   })
 })
