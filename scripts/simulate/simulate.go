@@ -214,13 +214,19 @@ func (g *Generator) emergency(now time.Time) Record {
 	} else {
 		_, p = g.randomGrid()
 	}
+	p, ok := g.wgs(p)
+	for i := 0; !ok && i < 10; i++ { // a sensor or a point right at the boundary
+		_, p = g.randomGrid()
+		p, ok = g.wgs(p)
+		device = ""
+	}
 	level := 4 - g.r.IntN(2)
 	if g.r.IntN(40) == 0 {
 		level = 2
 	}
 	body := map[string]any{
 		"alarm_id": g.ref("JJ", now), "alarm_type": a.typ, "category": a.cat, "level": level,
-		"description": a.text, "lon": round6(p[0]), "lat": round6(p[1]), "crs": "wgs84",
+		"description": a.text, "lon": p[0], "lat": p[1], "crs": "wgs84",
 		"occurred_at": now.Format(time.RFC3339), "address": g.address(p),
 	}
 	if device != "" {
@@ -246,12 +252,14 @@ func (g *Generator) traffic(now time.Time) Record {
 	if p == (orb.Point{}) {
 		_, p = g.randomGrid()
 	}
-	if _, err := g.city.Locate(p); err != nil {
+	p, ok := g.wgs(p)
+	for i := 0; !ok && i < 10; i++ {
 		_, p = g.randomGrid()
+		p, ok = g.wgs(p)
 	}
 	return Record{Source: "traffic", Body: map[string]any{
 		"event_id": g.ref("JT", now), "event_type": t.typ, "road": road, "description": road + t.text,
-		"lon": round6(p[0]), "lat": round6(p[1]), "crs": "wgs84", "speed_kmh": float64(5 + g.r.IntN(40)),
+		"lon": p[0], "lat": p[1], "crs": "wgs84", "speed_kmh": float64(5 + g.r.IntN(40)),
 		"occurred_at": now.Format(time.RFC3339),
 	}}
 }
@@ -291,6 +299,15 @@ func (g *Generator) gcj(p orb.Point) (orb.Point, bool) {
 	q := crs.FromWGS84(p, crs.GCJ02)
 	q = orb.Point{round6(q[0]), round6(q[1])}
 	return q, g.inside(crs.ToWGS84(q, crs.GCJ02))
+}
+
+// wgs returns p as it is sent (WGS-84, 6 decimals) if that still lands
+// inside the city: rounding moves a point by up to ~5 cm, and one right at
+// the boundary can fall outside (the server refuses it: 422, and the load
+// generator would count a refusal).
+func (g *Generator) wgs(p orb.Point) (orb.Point, bool) {
+	q := orb.Point{round6(p[0]), round6(p[1])}
+	return q, g.inside(q)
 }
 
 func (g *Generator) inside(p orb.Point) bool {

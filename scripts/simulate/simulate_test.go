@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/services/auth"
 	"github.com/citybrain-ioc/citybrain/services/event"
@@ -57,6 +59,50 @@ func TestRecordsAreValid(t *testing.T) {
 }
 
 // The patrol stays in its grid cells and keeps moving.
+// The points the simulator sends as WGS-84 with 6 decimals land in the
+// city once rounded: a point right at the boundary used to be checked
+// before rounding, and about one record in 3,600 was refused (422) — the
+// fault test counted it.
+func TestRoundedPointsStayInside(t *testing.T) {
+	city, err := sample.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := New(city, 7, DefaultMix, "t")
+	// A point just inside the district's boundary whose 6 decimals are
+	// outside it (where a load run's emergency alarm was refused).
+	spot := orb.Point{120.029498, 32.566252}
+	if g.inside(spot) {
+		t.Fatalf("%v: inside the city; the test wants a point rounded out of it", spot)
+	}
+	var near orb.Point
+	for dx := -5; dx <= 5 && near == (orb.Point{}); dx++ {
+		for dy := -5; dy <= 5; dy++ {
+			if p := (orb.Point{spot[0] + float64(dx)*1e-7, spot[1] + float64(dy)*1e-7}); g.inside(p) && (orb.Point{round6(p[0]), round6(p[1])}) == spot {
+				near = p
+				break
+			}
+		}
+	}
+	if near == (orb.Point{}) {
+		t.Fatalf("no point inside the city rounds to %v", spot)
+	}
+	if q, ok := g.wgs(near); ok || q != spot {
+		t.Errorf("wgs(%v) = %v, %v: want %v refused", near, q, ok, spot)
+	}
+	now := time.Now()
+	for i := range 10000 {
+		rec := g.emergency(now)
+		if i%2 == 1 {
+			rec = g.traffic(now)
+		}
+		lon, lat := rec.Body["lon"].(float64), rec.Body["lat"].(float64)
+		if _, err := city.Locate([2]float64{lon, lat}); err != nil || round6(lon) != lon || round6(lat) != lat {
+			t.Fatalf("record %d (%s) at (%v, %v): %v", i, rec.Source, lon, lat, err)
+		}
+	}
+}
+
 func TestFleetPatrolsItsCells(t *testing.T) {
 	city, err := sample.Load()
 	if err != nil {
