@@ -291,7 +291,7 @@ func Run(ctx context.Context, cfg config.Config, target string, log *slog.Logger
 		if has("dispatcher") {
 			if busy, prog, err := d.Store.Restoring(ctx); err == nil && busy {
 				if prog != nil {
-					return fmt.Errorf("the projections are being rebuilt from kafka: %d%% (%d of %d records)", prog.Percent(), prog.Done, prog.Total)
+					return fmt.Errorf("the projections are being rebuilt from kafka: %s", prog)
 				}
 				return errors.New("the projections are being rebuilt from kafka")
 			}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +70,7 @@ type restoringError struct{ progress *redisstore.RebuildProgress }
 func (e *restoringError) Error() string {
 	msg := "the situation is being restored from the event log after a restart"
 	if p := e.progress; p != nil {
-		msg += fmt.Sprintf(": %d%% (%d of %d records)", p.Percent(), p.Done, p.Total)
+		msg += ": " + p.String()
 	}
 	return msg + ": retry in a few seconds (reports are accepted meanwhile)"
 }

@@ -655,6 +655,12 @@ func (p RebuildProgress) Percent() int {
 	return int(min(100, p.Done*100/p.Total))
 }
 
+// String is the progress as the API's 503 and the readiness check say it:
+// "42% (17000 of 41070 records)".
+func (p RebuildProgress) String() string {
+	return fmt.Sprintf("%d%% (%d of %d records)", p.Percent(), p.Done, p.Total)
+}
+
 // rebuildProgressTTL: the progress of a rebuilder that died goes after
 // this long (a live one writes it every few thousand records).
 const rebuildProgressTTL = 2 * time.Minute
