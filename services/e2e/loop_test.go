@@ -424,14 +424,20 @@ func TestEndToEndSnapshotUnderLoadAndCrash(t *testing.T) {
 	}
 	s := start(t, t.TempDir(), "EMBEDDED_SNAPSHOT_EVERY=1s", "LOG_LEVEL=info")
 	var acked atomic.Int64
-	send := func(from, n int) {
-		for i := from; i < from+n; i++ {
+	// send posts the reports numbered from..from+n and returns those
+	// that got no answer. A report in flight when the process is killed
+	// may be stored without its 202 reaching the client; like a real
+	// client, the test sends those again (same ticket number) once the
+	// process is back, and counts each report once.
+	send := func(nums []int) (unanswered []int) {
+		for _, i := range nums {
 			// Every third report is the same problem as the one before: fused.
 			lon := 120.10 + float64(i/3%40)*0.002
 			body := fmt.Sprintf(`{"ticket_no":"GD-SNAP-%d","appeal_type":"投诉","category":"占道经营","content":"路边摊贩占道经营 %d","address":"三水街道","lon":%.4f,"lat":32.5100}`, i, i, lon)
 			resp, err := http.Post(s.base+"/api/v1/ingest/hotline", "application/json", strings.NewReader(body))
 			if err != nil {
-				continue // the process is down
+				unanswered = append(unanswered, i) // the process is down
+				continue
 			}
 			_ = resp.Body.Close()
 			if resp.StatusCode == 202 {
@@ -439,8 +445,18 @@ func TestEndToEndSnapshotUnderLoadAndCrash(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+		return unanswered
 	}
-	send(0, 150) // ~3 s: snapshots taken meanwhile
+	seq := func(from, n int) []int {
+		nums := make([]int, n)
+		for k := range nums {
+			nums[k] = from + k
+		}
+		return nums
+	}
+	if left := send(seq(0, 150)); len(left) > 0 { // ~3 s: snapshots taken meanwhile
+		t.Fatalf("reports %v got no answer before any crash", left)
+	}
 	resp, err := http.Get(s.base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -450,16 +466,18 @@ func TestEndToEndSnapshotUnderLoadAndCrash(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^citybrain_snapshot_keys [1-9]`).Match(metrics) || !strings.Contains(string(metrics), "citybrain_snapshot_failures_total 0") {
 		t.Fatalf("the snapshot's metrics:\n%s", metrics)
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); send(150, 100) }()
+	done := make(chan []int)
+	go func() { done <- send(seq(150, 100)) }()
 	time.Sleep(time.Second)
 	s.kill()
-	<-done
+	unanswered := <-done
 	if !strings.Contains(s.logs(), "snapshot written") {
 		t.Fatalf("no snapshot written while the reports flowed:\n%s", s.logs())
 	}
 	s.run()
-	send(250, 50)
+	if left := send(append(unanswered, seq(250, 50)...)); len(left) > 0 {
+		t.Fatalf("reports %v got no answer after the restart", left)
+	}
 	restoredLine := ""
 	for l := range strings.Lines(s.logs()) {
 		if strings.Contains(l, "restored from the snapshot") {
