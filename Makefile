@@ -98,7 +98,7 @@ bench-ingest: build
 ## Strict: the defects it found (flush-window, dlq-transient, commit-exit) are fixed; FAULTTEST_FLAGS
 ## can name known ones again (-xfail=…) to report them as KNOWN instead of failing.
 FAULTTEST_FLAGS ?=
-.PHONY: test-faults bench-cluster bench-allinone bench-positions validate-deploy
+.PHONY: test-faults bench-cluster bench-allinone bench-floor bench-positions validate-deploy
 test-faults: $(GIS_DATA)
 	$(GO) run ./scripts/faulttest $(FAULTTEST_FLAGS)
 
@@ -114,6 +114,13 @@ bench-cluster: $(GIS_DATA)
 bench-allinone: build
 	@mkdir -p artifacts
 	$(GO) run ./scripts/cluster/bench -allinone -bin bin/citybrain -pprof artifacts/allinone-cpu.prof $(BENCH_FLAGS)
+
+## bench-floor: the floor under bench-allinone: the same hops (fiber, the embedded broker with its
+## fsync and Redis, three kafkabus stages, a script per batch, the stream, a websocket) with none of
+## our work in them, and the load generator against a bare 202 as its baseline; reports/s and CPU
+## per 1,000, medians of 3 (scripts/cluster/floor). BENCH_FLAGS: e.g. "-batch 100" or "-fsync=false".
+bench-floor: $(GIS_DATA)
+	$(GO) run ./scripts/cluster/floor $(BENCH_FLAGS)
 
 ## bench-positions: the position path of one `citybrain -target=all` process (phones → api →
 ## realtime → a wall's positions message): positions/s, POST → wall latency and CPU per 1,000
