@@ -272,6 +272,13 @@ func TestEndToEndFourSourcesThroughAPIAndWebsocket(t *testing.T) {
 	if len(again.Accepted) != 1 || !again.Accepted[0].Duplicate || ids[again.Accepted[0].ID] != "hotline" {
 		t.Fatalf("resend: %+v", again)
 	}
+	// So is an array sent again, report by report.
+	var arr accepted
+	s.do("POST", "/api/v1/ingest/traffic", "application/json", []byte(samples["traffic"]), &arr)
+	if len(arr.Accepted) != 2 || !arr.Accepted[0].Duplicate || !arr.Accepted[1].Duplicate ||
+		arr.Accepted[0].ID == arr.Accepted[1].ID || ids[arr.Accepted[0].ID] != "traffic" || ids[arr.Accepted[1].ID] != "traffic" {
+		t.Fatalf("an array sent again: %+v", arr)
+	}
 
 	// Every event arrives on the websocket as an incident delta, until its
 	// incident is dispatched.

@@ -36,6 +36,10 @@ type Locator = enrich.AreaPlaces
 type Marks interface {
 	Seen(ctx context.Context, kind, id string) (bool, error)
 	MarkSeen(ctx context.Context, kind, id string, ttl time.Duration) (bool, error)
+	// SeenAll and MarkSeenAll do the same for an array's reports in one
+	// round trip each.
+	SeenAll(ctx context.Context, kind string, ids []string) ([]bool, error)
+	MarkSeenAll(ctx context.Context, kind string, ids []string, ttl time.Duration) error
 }
 
 // Publisher publishes records; kafkabus.Producer is one.
@@ -144,15 +148,19 @@ func (s *Service) Accept(ctx context.Context, src event.Source, items [][]byte) 
 		return nil, problems
 	}
 	out := make([]Accepted, len(reports))
+	ids := make([]string, len(reports))
+	for i, r := range reports {
+		ids[i] = r.ID
+	}
+	seen, err := s.marks.SeenAll(ctx, "ingest", ids)
+	if err != nil {
+		return nil, fiber.NewError(fiber.StatusServiceUnavailable, "idempotency store unavailable, retry")
+	}
 	var msgs []kafka.Message
 	var fresh []string
 	for i, r := range reports {
 		out[i] = Accepted{ID: r.ID, SourceRef: r.SourceRef}
-		dup, err := s.marks.Seen(ctx, "ingest", r.ID)
-		if err != nil {
-			return nil, fiber.NewError(fiber.StatusServiceUnavailable, "idempotency store unavailable, retry")
-		}
-		if dup {
+		if seen[i] {
 			out[i].Duplicate = true
 			continue
 		}
@@ -166,9 +174,7 @@ func (s *Service) Accept(ctx context.Context, src event.Source, items [][]byte) 
 			s.log.Error("ingest publish failed", "source", src, "records", len(msgs), "err", err)
 			return nil, fiber.NewError(fiber.StatusServiceUnavailable, "not stored, retry: the event bus did not acknowledge")
 		}
-		for _, id := range fresh {
-			_, _ = s.marks.MarkSeen(ctx, "ingest", id, acceptTTL) // best effort: downstream dedupes too
-		}
+		_ = s.marks.MarkSeenAll(ctx, "ingest", fresh, acceptTTL) // best effort: downstream dedupes too
 	}
 	s.accepted.WithLabelValues(string(src)).Add(float64(len(out)))
 	return out, nil

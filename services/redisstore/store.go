@@ -621,6 +621,44 @@ func (s *Store) Seen(ctx context.Context, kind, id string) (bool, error) {
 	return n == 1, nil
 }
 
+// SeenAll is Seen of each id, in one round trip (one MGET): an array of
+// reports is checked at once, not one call per report.
+func (s *Store) SeenAll(ctx context.Context, kind string, ids []string) ([]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.key("seen", kind, id)
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("seen %s %s (and %d more): %w", kind, ids[0], len(ids)-1, err)
+	}
+	seen := make([]bool, len(ids))
+	for i, v := range vals {
+		seen[i] = v != nil
+	}
+	return seen, nil
+}
+
+// MarkSeenAll records marks for ids (as MarkSeen each), in one round trip.
+func (s *Store) MarkSeenAll(ctx context.Context, kind string, ids []string, ttl time.Duration) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.SetNX(ctx, s.key("seen", kind, id), 1, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %s %s (and %d more): %w", kind, ids[0], len(ids)-1, err)
+	}
+	return nil
+}
+
 // Built reports whether the projections were built (rebuilt) since Redis
 // was last empty.
 func (s *Store) Built(ctx context.Context) (bool, error) {

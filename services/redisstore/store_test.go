@@ -147,6 +147,19 @@ func TestSuiteStoreTicketsAndMarks(t *testing.T) {
 	if !first || second {
 		t.Fatalf("marks %v %v", first, second)
 	}
+	// An array's marks, in one round trip each way.
+	if err := s.MarkSeenAll(ctx, "ingest", []string{"EV-2", "EV-1"}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if seen, err := s.SeenAll(ctx, "ingest", []string{"EV-1", "EV-3", "EV-2"}); err != nil || !slices.Equal(seen, []bool{true, false, true}) {
+		t.Fatalf("marks of an array: %v %v", seen, err)
+	}
+	if ttl := s.Client().TTL(ctx, s.Prefix()+"seen:ingest:EV-2").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Fatalf("an array's mark expires after %v", ttl)
+	}
+	if seen, err := s.SeenAll(ctx, "ingest", nil); err != nil || len(seen) != 0 {
+		t.Fatalf("marks of no ids: %v %v", seen, err)
+	}
 	if ok, _ := s.Lock(ctx, "rebuild", "a", time.Minute); !ok {
 		t.Fatal("lock")
 	}
