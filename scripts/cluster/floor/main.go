@@ -81,17 +81,20 @@ func main() {
 	var results = map[string][]result{}
 	for r := range *runs {
 		for _, phase := range []string{"http", "floor"} {
+			var prof *os.File
 			if phase == "floor" && r == 0 && *profile != "" {
-				f, err := os.Create(*profile)
-				if err != nil {
+				if prof, err = os.Create(*profile); err != nil {
 					fail(err)
 				}
-				if err := pprof.StartCPUProfile(f); err != nil {
+				if err := pprof.StartCPUProfile(prof); err != nil {
 					fail(err)
 				}
 			}
 			res, err := run(phase, r, *duration, *rate, *workers, *batch, *fsync, city, log)
-			pprof.StopCPUProfile()
+			if prof != nil {
+				pprof.StopCPUProfile()
+				_ = prof.Close()
+			}
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", phase, err))
 			}
@@ -171,11 +174,9 @@ func run(phase string, round int, d time.Duration, rate float64, workers, batch 
 		app := fiber.New(fiber.Config{DisableStartupMessage: true})
 		var n atomic.Int64
 		app.Post("/api/v1/ingest/:source", func(c *fiber.Ctx) error {
-			items := []json.RawMessage{c.Body()}
-			if len(c.Body()) > 0 && c.Body()[0] == '[' {
-				if err := json.Unmarshal(c.Body(), &items); err != nil {
-					return fiber.NewError(fiber.StatusBadRequest, err.Error())
-				}
+			items, err := split(c.Body())
+			if err != nil {
+				return fiber.NewError(fiber.StatusBadRequest, err.Error())
 			}
 			ids := make([]string, len(items))
 			for i := range ids {
@@ -215,6 +216,17 @@ func run(phase string, round int, d time.Duration, rate float64, workers, batch 
 	res.pushed = float64(got) / wall.Seconds()
 	res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	return res, nil
+}
+
+// split returns the reports of a request: the body, or the items of an
+// array (-batch).
+func split(body []byte) ([]json.RawMessage, error) {
+	if len(body) == 0 || body[0] != '[' {
+		return []json.RawMessage{body}, nil
+	}
+	var items []json.RawMessage
+	err := json.Unmarshal(body, &items)
+	return items, err
 }
 
 func answer(ids ...string) fiber.Map {
@@ -312,11 +324,9 @@ func startPipeline(ctx context.Context, fsync bool, log *slog.Logger) (*pipeline
 	var n atomic.Int64
 	app.Post("/api/v1/ingest/:source", func(c *fiber.Ctx) error {
 		src := c.Params("source")
-		items := []json.RawMessage{c.Body()}
-		if len(c.Body()) > 0 && c.Body()[0] == '[' { // an array (-batch): a record each
-			if err := json.Unmarshal(c.Body(), &items); err != nil {
-				return fiber.NewError(fiber.StatusBadRequest, err.Error())
-			}
+		items, err := split(c.Body())
+		if err != nil {
+			return fiber.NewError(fiber.StatusBadRequest, err.Error())
 		}
 		uctx := c.UserContext()
 		ids := make([]string, len(items))
