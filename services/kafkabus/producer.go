@@ -36,6 +36,15 @@ func NewProducer(brokers []string) *Producer {
 	}}
 }
 
+// WithBatchTimeout sets how long the producer waits to fill a batch (2 ms
+// by default) and returns it; call it before the first Publish. A longer
+// wait makes fewer, larger batches: fewer writes (and fsyncs) for the
+// broker, at that much latency per record.
+func (p *Producer) WithBatchTimeout(d time.Duration) *Producer {
+	p.w.BatchTimeout = d
+	return p
+}
+
 // MaxRecordBytes is the largest record value the producer accepts; the
 // broker default (message.max.bytes) is about 1 MiB.
 const MaxRecordBytes = 900 << 10
