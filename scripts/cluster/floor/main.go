@@ -496,7 +496,7 @@ func (c *copier) Flush(context.Context) error { return nil }
 type scripted struct {
 	to  string
 	run func(ctx context.Context, ids []any) error
-	ids []string
+	ids []any // the script's arguments
 }
 
 func (s *scripted) Process(_ context.Context, m kafka.Message) ([]kafka.Message, error) {
@@ -512,11 +512,7 @@ func (s *scripted) Flush(ctx context.Context) error {
 	if len(s.ids) == 0 {
 		return nil
 	}
-	args := make([]any, len(s.ids))
-	for i, id := range s.ids {
-		args[i] = id
-	}
-	if err := s.run(ctx, args); err != nil {
+	if err := s.run(ctx, s.ids); err != nil {
 		return err
 	}
 	s.ids = s.ids[:0]
