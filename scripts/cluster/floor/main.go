@@ -64,6 +64,7 @@ import (
 	"github.com/citybrain-ioc/citybrain/gis/sample"
 	"github.com/citybrain-ioc/citybrain/scripts/cluster"
 	"github.com/citybrain-ioc/citybrain/services/embedded"
+	"github.com/citybrain-ioc/citybrain/services/event"
 	"github.com/citybrain-ioc/citybrain/services/kafkabus"
 )
 
@@ -315,7 +316,10 @@ func startPipeline(ctx context.Context, linger time.Duration, fsync bool, log *s
 		Dialer: func(context.Context, string, string) (net.Conn, error) { return r.Dial() }})
 	p.closers = append(p.closers, func() { _ = rdb.Close() })
 	brokers := k.Brokers()
-	sources := []string{"hotline", "grid", "emergency", "traffic"}
+	var sources []string
+	for _, s := range event.Sources {
+		sources = append(sources, string(s))
+	}
 	topics := kafkabus.Topics{}
 	if err := kafkabus.EnsureTopics(ctx, brokers, 1, 1, topics.All(sources)); err != nil {
 		p.close()
