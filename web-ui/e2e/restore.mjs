@@ -121,10 +121,20 @@ async function main() {
     const con = await consoleCtx.newPage()
     const phoneCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' })
     const phone = await phoneCtx.newPage()
+    let wallHeader = ''
+    let wallPanel = { text: '', pct: '' }
+    let phoneBanner = ''
     const seen = await Promise.all([
       (async () => {
         await wall.goto(`${BASE_URL}/wall`, { waitUntil: 'domcontentloaded' })
-        return wall.waitForSelector('[data-restoring]', { timeout: 30000 }).then(() => true).catch(() => false)
+        const ok = await wall.waitForSelector('[data-restoring]', { timeout: 30000 }).then(() => true).catch(() => false)
+        // Read at once what lasts only as long as the rebuild (it may end while the others load).
+        if (ok) {
+          wallHeader = await wall.$eval('.hd-conn', (el) => el.innerText).catch(() => '')
+          wallPanel = await wall.$eval('[data-restoring]', (el) => ({ text: el.innerText, pct: el.getAttribute('data-percent') })).catch(() => wallPanel)
+          await wall.screenshot({ path: resolve(ARTIFACTS, 'restore-wall.png') })
+        }
+        return ok
       })(),
       (async () => {
         await con.goto(`${BASE_URL}/console`, { waitUntil: 'domcontentloaded' })
@@ -138,7 +148,12 @@ async function main() {
         await phone.fill('[data-testid="login-user"]', 'worker', { timeout: 30000 })
         await phone.fill('[data-testid="login-pass"]', 'worker123')
         await phone.tap('[data-testid="login-submit"]')
-        return phone.waitForSelector('[data-testid="conn-banner"][data-restoring="yes"]', { timeout: 30000 }).then(() => true).catch(() => false)
+        const ok = await phone.waitForSelector('[data-testid="conn-banner"][data-restoring="yes"]', { timeout: 30000 }).then(() => true).catch(() => false)
+        if (ok) {
+          phoneBanner = await phone.$eval('[data-testid="conn-banner"]', (el) => el.innerText).catch(() => '')
+          await phone.screenshot({ path: resolve(ARTIFACTS, 'restore-phone.png') })
+        }
+        return ok
       })(),
     ])
     const still = (await api('GET', '/readyz')).status === 503
@@ -147,11 +162,9 @@ async function main() {
     }
     check('the wall shows 态势数据恢复中 with the progress', seen[0])
     if (seen[0]) {
-      await wall.screenshot({ path: resolve(ARTIFACTS, 'restore-wall.png') })
-      const panel = await wall.$eval('[data-restoring]', (el) => ({ text: el.innerText, pct: el.getAttribute('data-percent') }))
+      const panel = wallPanel
       check('the panel says what is happening and how far', panel.text.includes('态势数据恢复中') && panel.text.includes('各渠道上报照常受理') && /\d+%/.test(panel.text) && panel.pct !== '', JSON.stringify(panel))
-      const header = await wall.$eval('.hd-conn', (el) => el.innerText)
-      check('the header says 态势恢复中, not 连接中断', header.includes('态势恢复中') && !header.includes('连接中断'), header.replace(/\s+/g, ' '))
+      check('the header says 态势恢复中, not 连接中断', wallHeader.includes('态势恢复中') && !wallHeader.includes('连接中断'), wallHeader.replace(/\s+/g, ' '))
       const { bad } = await textProblems(wall)
       check('no placeholder text on the restoring wall', bad.length === 0, bad.join(', '))
       const overlaps = await overlapProblems(wall)
@@ -163,24 +176,29 @@ async function main() {
         .catch(() => '')
       if (eta === 'ended') console.log('(the rebuild ended before the panel could tell the time left)')
       else check('the panel tells the time left', /预计还需约 \d+/.test(eta), eta)
-      // In English too (the header's language button), then back.
+      // In English too (the header's language button), then back — if the rebuild still runs.
       await wall.click('.hd-lang')
       const en = await wall
-        .waitForFunction(() => document.querySelector('[data-restoring]')?.textContent?.includes('Restoring the situation'), null, { timeout: 5000 })
-        .then(() => true)
-        .catch(() => false)
-      if (en) await wall.screenshot({ path: resolve(ARTIFACTS, 'restore-wall-en.png') })
-      const enText = en ? await wall.$eval('[data-restoring]', (el) => el.innerText) : ''
-      check('the panel in English', en && /records restored|Counting the records/.test(enText), enText.replace(/\s+/g, ' '))
+        .waitForFunction(
+          () => (document.querySelector('[data-restoring]') ? document.querySelector('[data-restoring]').textContent.includes('Restoring the situation') && 'shown' : 'ended'),
+          null,
+          { timeout: 5000 },
+        )
+        .then((h) => h.jsonValue())
+        .catch(() => '')
+      if (en === 'ended') console.log('(the rebuild ended before the panel could be seen in English)')
+      else {
+        if (en) await wall.screenshot({ path: resolve(ARTIFACTS, 'restore-wall-en.png') })
+        const enText = en ? await wall.$eval('[data-restoring]', (el) => el.innerText).catch(() => '') : ''
+        check('the panel in English', en === 'shown' && /records restored|Counting the records/.test(enText), enText.replace(/\s+/g, ' '))
+      }
       await wall.click('.hd-lang')
     }
     check('the console shows the progress in place of its queue', seen[1])
     if (seen[1]) await con.screenshot({ path: resolve(ARTIFACTS, 'restore-console.png') })
     check('the phone says the system is restoring', seen[2])
     if (seen[2]) {
-      await phone.screenshot({ path: resolve(ARTIFACTS, 'restore-phone.png') })
-      const banner = await phone.$eval('[data-testid="conn-banner"]', (el) => el.innerText)
-      check('the phone banner names the restore, not a lost connection', banner.includes('正在恢复数据') && !banner.includes('中断'), banner)
+      check('the phone banner names the restore, not a lost connection', phoneBanner.includes('正在恢复数据') && !phoneBanner.includes('中断'), phoneBanner)
     }
     // Intake goes on meanwhile.
     const tag = `GD-RESTORE-${Date.now()}`
